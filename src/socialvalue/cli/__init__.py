@@ -1,0 +1,83 @@
+"""The ``socialvalue`` command line (Typer).
+
+Each group of commands lives in its own module and registers itself on :data:`app`; errors derived from
+:class:`~socialvalue.errors.SocialValueError` are turned, in one place, into a one-paragraph message and a
+non-zero exit code (no traceback).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.console import Console
+
+from socialvalue.errors import ConfigError, SchemaError, SocialValueError
+
+__all__ = ["app", "console", "main"]
+
+app = typer.Typer(
+    name="socialvalue",
+    help="What each customer is worth, through purchases and through other people.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+#: Exit codes by error type (most specific first).
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (SchemaError, 3),
+    (ConfigError, 4),
+    (SocialValueError, 2),
+)
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details.")) -> None:
+    """socialvalue: customer value from purchases and from social influence."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _register() -> None:
+    # Command modules import lazily-heavy parts inside their functions; importing them here is cheap.
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("cmd_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; map library errors to exit codes with a one-paragraph message."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except SocialValueError as exc:
+        code = next(c for t, c in EXIT_CODES if isinstance(exc, t))
+        console.print("[bold red]error:[/] ", end="")
+        console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        return code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        console.print("aborted")
+        return 130
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The one exception hierarchy of socialvalue.
+
+Every error the library raises on purpose derives from :class:`SocialValueError`, so a caller (the CLI, the
+REST service) can catch one type and map it once to an exit code or an HTTP status::
+
+    SocialValueError
+    ├── SchemaError          bad input data: missing columns, wrong types, broken keys (lists all problems)
+    ├── ConfigError          an invalid TOML/pydantic configuration (column mapping, segment map, playbook)
+    ├── NotFittedError       a model used before ``fit`` (also a ValueError and an AttributeError,
+    │                        like scikit-learn's)
+    ├── ConvergenceError     an optimiser that did not converge (carries the optimiser's result)
+    ├── ErasedCustomerError  a load that would bring back a customer erased under privacy law
+    └── StoreError           the DuckDB store cannot be opened, migrated or queried as asked
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "ConvergenceError",
+    "ErasedCustomerError",
+    "NotFittedError",
+    "SchemaError",
+    "SocialValueError",
+    "StoreError",
+]
+
+
+class SocialValueError(Exception):
+    """Base class of every error socialvalue raises on purpose."""
+
+
+class SchemaError(SocialValueError, ValueError):
+    """Input data does not fit the canonical schema.
+
+    Parameters
+    ----------
+    message
+        The full human-readable report (all problems, capped).
+    problems
+        Structured problems, one dict per offending cell/row (``source``, ``row``, ``column``, ``value``,
+        ``expected``), uncapped, so programs can act on them.
+    """
+
+    def __init__(self, message: str, problems: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.problems: list[dict[str, Any]] = list(problems or [])
+
+
+class ConfigError(SocialValueError, ValueError):
+    """A configuration file or object is invalid (unknown key, wrong type, inconsistent values)."""
+
+
+class NotFittedError(SocialValueError, ValueError, AttributeError):
+    """A model was used before ``fit`` was called."""
+
+
+class ConvergenceError(SocialValueError, RuntimeError):
+    """An optimiser failed to converge.
+
+    Parameters
+    ----------
+    message
+        What failed, including the optimiser's own message.
+    result
+        The optimiser's result object (e.g. :class:`scipy.optimize.OptimizeResult`), for inspection.
+    """
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class ErasedCustomerError(SchemaError):
+    """A load contains rows of a customer who was erased; refused unless forced."""
+
+
+class StoreError(SocialValueError, RuntimeError):
+    """The store cannot be opened, migrated or queried as asked."""

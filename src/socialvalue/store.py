@@ -1,0 +1,172 @@
+"""The embedded DuckDB warehouse that holds canonical tables, features and scores.
+
+A :class:`Store` is one DuckDB file (or ``":memory:"``). Opening it creates the canonical tables from
+:mod:`socialvalue.schema` and applies pending schema migrations, each in its own transaction, recording the
+version in ``_schema_version``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from socialvalue.errors import StoreError
+from socialvalue.schema import KINDS, TABLES
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    import pyarrow as pa
+
+__all__ = ["SCHEMA_VERSION", "Store"]
+
+logger = logging.getLogger(__name__)
+
+
+def _migration_1(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the five canonical tables and the bookkeeping tables."""
+    for kind in KINDS:
+        con.execute(TABLES[kind].ddl())
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS _store_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+        CREATE TABLE IF NOT EXISTS _loads (
+            load_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, source VARCHAR, content_hash VARCHAR,
+            rows_in BIGINT, rows_inserted BIGINT, rows_updated BIGINT, loaded_at TIMESTAMP NOT NULL);
+        CREATE TABLE IF NOT EXISTS _erasure_log (
+            erasure_id VARCHAR PRIMARY KEY, erased_at TIMESTAMP NOT NULL, subject_hash VARCHAR NOT NULL,
+            rows_removed BIGINT NOT NULL, tables_touched VARCHAR);
+        """
+    )
+    con.execute(
+        "INSERT INTO _store_meta VALUES ('erasure_salt', ?) ON CONFLICT DO NOTHING", [secrets.token_hex(16)]
+    )
+
+
+#: Ordered migrations: (version, function applying it). Append, never edit, once released.
+_MIGRATIONS: tuple[tuple[int, Callable[[duckdb.DuckDBPyConnection], None]], ...] = ((1, _migration_1),)
+SCHEMA_VERSION = _MIGRATIONS[-1][0]
+
+
+class Store:
+    """An embedded DuckDB store of customers, orders, interactions, relationships and content.
+
+    Parameters
+    ----------
+    path
+        DuckDB file to open or create; ``":memory:"`` for a throw-away store.
+    read_only
+        Open without write access (several readers may share a file).
+
+    Examples
+    --------
+    >>> from socialvalue import Store
+    >>> with Store(":memory:") as store:
+    ...     store.table_counts()["orders"]
+    0
+    """
+
+    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
+        self.path = str(path)
+        self.read_only = read_only
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open store {self.path!r}: {exc}") from exc
+        self._con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            self._migrate()
+        logger.debug("opened store %s (schema v%s)", self.path, self.schema_version)
+
+    # -- connection -------------------------------------------------------------------------------
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The underlying DuckDB connection (for engine-side SQL)."""
+        if self._con is None:
+            raise StoreError(f"store {self.path!r} is closed")
+        return self._con
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.path!r})"
+
+    # -- schema -----------------------------------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        """The highest migration applied to this store (0 for an empty file opened read-only)."""
+        if not self.has_table("_schema_version"):
+            return 0
+        return int(self.scalar("SELECT max(version) FROM _schema_version") or 0)
+
+    def _migrate(self) -> None:
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS _schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"
+        )
+        current = self.schema_version
+        for version, apply in _MIGRATIONS:
+            if version <= current:
+                continue
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                apply(self.con)
+                self.con.execute("INSERT INTO _schema_version VALUES (?, now()::TIMESTAMP)", [version])
+                self.con.execute("COMMIT")
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
+            logger.info("store %s migrated to schema v%d", self.path, version)
+
+    # -- queries ----------------------------------------------------------------------------------
+    def has_table(self, name: str) -> bool:
+        """Whether a table or view called ``name`` exists in the main schema."""
+        return bool(
+            self.scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
+                [name],
+            )
+        )
+
+    def tables(self) -> list[str]:
+        """All table names in the store, sorted."""
+        rows = self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def scalar(self, query: str, params: Sequence[Any] | None = None) -> Any:
+        """Run ``query`` and return the first column of its first row (``None`` if no row).
+
+        DuckDB 2 leaves a result "unfinished" after a lone ``fetchone()``, blocking the connection, so this
+        always drains the result with ``fetchall()``.
+        """
+        rows = self.con.execute(query, list(params) if params else []).fetchall()
+        return rows[0][0] if rows else None
+
+    def query_df(self, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Run ``query`` (with ``?`` parameters) and return a pandas DataFrame."""
+        return self.con.sql(query, params=list(params) if params else None).df()
+
+    def query_arrow(self, query: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run ``query`` (with ``?`` parameters) and return an Arrow table."""
+        return self.con.sql(query, params=list(params) if params else None).to_arrow_table()
+
+    def table_counts(self) -> dict[str, int]:
+        """Row count of each canonical table."""
+        return {kind: int(self.scalar(f'SELECT count(*) FROM "{kind}"')) for kind in KINDS}
