@@ -1,0 +1,531 @@
+"""The self-contained HTML report: one file, charts' JavaScript inline, readable offline without Python.
+
+It follows the insight flow a marketing team uses: goals and definitions → data quality → value distribution →
+RFM segments → lifecycle → CLV model diagnostics → churn early warning → social value and the influencer
+network → clusters and tiers → the action plan. Every chart carries a one-line "what this means" sentence
+computed from the data. Plotly's JavaScript is embedded once (about 4.6 MB); all plotted data is aggregated
+first, so the file stays small enough to e-mail.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from socialvalue.report import charts
+
+if TYPE_CHECKING:  # pragma: no cover
+    from socialvalue.store import Store
+
+__all__ = ["ReportData", "render_report", "write_report"]
+
+logger = logging.getLogger(__name__)
+
+STAGES = ["introduction", "growth", "maturity", "decline", "churned"]
+
+
+@dataclass
+class ReportData:
+    """Everything the report shows, already computed by the pipeline.
+
+    Attributes
+    ----------
+    as_of
+        The scoring date.
+    scores
+        One row per customer (the ``scores`` table for ``as_of``).
+    actions
+        One row per customer with the chosen action (the ``actions`` table), or ``None``.
+    diagnostics
+        The run's diagnostics (model comparison, tracking, churn metrics, social value weights, transitions,
+        clusters, network), as recorded in ``_runs``.
+    data_quality
+        Per-table summary (rows, date range, problems), or ``None``.
+    run
+        Run metadata: run id, config hash, timings per stage, model parameters.
+    """
+
+    as_of: str
+    scores: pd.DataFrame
+    actions: pd.DataFrame | None = None
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    data_quality: pd.DataFrame | None = None
+    run: dict[str, Any] = field(default_factory=dict)
+    currency: str = "USD"
+
+    @classmethod
+    def from_store(cls, store: Store, as_of: str | None = None) -> ReportData:
+        """Read the latest recorded run (or the run for ``as_of``) and its tables from ``store``."""
+        from socialvalue.errors import StoreError
+
+        if not store.has_table("_runs") or not store.has_table("scores"):
+            raise StoreError(f"store {store.path!r} has no scored run yet: run `socialvalue run` first")
+        where, params = ("WHERE as_of = ?", [as_of]) if as_of else ("", [])
+        runs = store.query_df(f"SELECT * FROM _runs {where} ORDER BY started_at DESC LIMIT 1", params)
+        if runs.empty:
+            raise StoreError(f"no run recorded for as_of {as_of}")
+        run = runs.iloc[0].to_dict()
+        as_of = str(pd.Timestamp(run["as_of"]).date())
+        scores = store.query_df("SELECT * FROM scores WHERE as_of = ?", [as_of])
+        actions = (
+            store.query_df("SELECT * FROM actions WHERE as_of = ?", [as_of])
+            if store.has_table("actions")
+            else None
+        )
+        quality = _data_quality(store)
+        diag = json.loads(run.pop("diagnostics_json") or "{}")
+        meta = {
+            k: (json.loads(v) if k.endswith("_json") and isinstance(v, str) else v) for k, v in run.items()
+        }
+        return cls(
+            as_of=as_of,
+            scores=scores,
+            actions=actions,
+            diagnostics=diag,
+            data_quality=quality,
+            run=meta,
+            currency=str(diag.get("currency", "USD")),
+        )
+
+
+def _data_quality(store: Store) -> pd.DataFrame:
+    from socialvalue.schema import KINDS, TABLES
+
+    rows = []
+    for kind in KINDS:
+        t = TABLES[kind]
+        tc = t.time_column
+        q = f'SELECT count(*) AS n, min("{tc}") AS first, max("{tc}") AS last FROM "{kind}"'
+        n, first, last = store.con.execute(q).fetchall()[0]
+        nulls = {
+            c.name: store.scalar(f'SELECT count(*) FROM "{kind}" WHERE "{c.name}" IS NULL')
+            for c in t.columns
+            if c.nullable
+        }
+        worst = max(nulls.items(), key=lambda kv: kv[1]) if nulls else (None, 0)
+        rows.append(
+            {
+                "table": kind,
+                "rows": int(n),
+                "first": "" if first is None else str(first)[:10],
+                "last": "" if last is None else str(last)[:10],
+                "most missing column": ""
+                if not worst[1]
+                else f"{worst[0]} ({worst[1] / max(n, 1):.0%} empty)",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# -- HTML helpers ------------------------------------------------------------------------------------------
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:0;color:#222;background:#fafafa}
+header{background:#143d59;color:#fff;padding:24px 40px}header h1{margin:0 0 6px 0}
+main{max-width:1150px;margin:0 auto;padding:10px 40px 60px}
+section{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.08);padding:18px 24px;margin:22px 0}
+h2{color:#143d59;margin-top:0}.means{background:#eef5fb;border-left:4px solid #2a7ab8;padding:8px 12px;margin:4px 0 18px}
+table.sv{border-collapse:collapse;font-size:13px;margin:8px 0}table.sv td,table.sv th{border-bottom:1px solid #e4e4e4;
+padding:4px 10px;text-align:right}table.sv th{background:#f3f3f3}table.sv td:first-child,table.sv th:first-child{text-align:left}
+.kpis{display:flex;gap:16px;flex-wrap:wrap}.kpi{background:#f3f7fa;border-radius:6px;padding:10px 16px;min-width:150px}
+.kpi b{display:block;font-size:22px;color:#143d59}.note{color:#666;font-size:13px}dl dt{font-weight:600}dl dd{margin:0 0 8px 0}
+"""
+
+
+class _Doc:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self._js_done = False
+        self.n_charts = 0
+
+    def section(self, title: str, anchor: str) -> None:
+        if self.parts and self.parts[-1] != "</section>":
+            self.parts.append("</section>")
+        self.parts.append(f'<section id="{anchor}"><h2>{html.escape(title)}</h2>')
+
+    def p(self, text: str, cls: str = "") -> None:
+        self.parts.append(
+            f'<p class="{cls}">{html.escape(text)}</p>' if cls else f"<p>{html.escape(text)}</p>"
+        )
+
+    def raw(self, snippet: str) -> None:
+        self.parts.append(snippet)
+
+    def chart(self, fig: go.Figure, sentence: str) -> None:
+        self.parts.append(
+            fig.to_html(
+                full_html=False,
+                include_plotlyjs=not self._js_done,
+                config={"displaylogo": False, "responsive": True},
+                div_id=f"chart-{self.n_charts}",
+            )
+        )
+        self._js_done = True
+        self.n_charts += 1
+        self.parts.append(f'<p class="means"><b>What this means:</b> {html.escape(sentence)}</p>')
+
+    def table(self, frame: pd.DataFrame, floatfmt: str = "{:,.2f}", index: bool = False) -> None:
+        self.parts.append(
+            frame.to_html(classes="sv", index=index, border=0, float_format=floatfmt.format, escape=True)
+        )
+
+    def kpis(self, items: list[tuple[str, str]]) -> None:
+        cells = "".join(f'<div class="kpi"><b>{html.escape(v)}</b>{html.escape(k)}</div>' for k, v in items)
+        self.parts.append(f'<div class="kpis">{cells}</div>')
+
+    def close(self) -> str:
+        if self.parts and self.parts[-1] != "</section>":
+            self.parts.append("</section>")
+        return "\n".join(self.parts)
+
+
+def _money(v: float, cur: str) -> str:
+    return f"{v:,.0f} {cur}"
+
+
+def _col(frame: pd.DataFrame, name: str) -> pd.Series | None:
+    return frame[name] if name in frame.columns else None
+
+
+# -- sections ----------------------------------------------------------------------------------------------
+def _goals(doc: _Doc, d: ReportData) -> None:
+    s = d.scores
+    doc.section("Goals and definitions", "goals")
+    clv = _col(s, "clv")
+    csv = _col(s, "csv")
+    kp = [("customers scored", f"{len(s):,}"), ("as of", d.as_of)]
+    if clv is not None:
+        kp.append(("predicted CLV, total", _money(float(clv.sum()), d.currency)))
+    if csv is not None:
+        kp.append(("customer social value, total", _money(float(csv.sum()), d.currency)))
+    if "influencer" in s.columns:
+        kp.append(("influencers", f"{int(s['influencer'].fillna(False).sum()):,}"))
+    doc.kpis(kp)
+    doc.raw(
+        "<dl>"
+        "<dt>CLV</dt><dd>Discounted expected margin from a customer's own future purchases (BTYD model × spend model).</dd>"
+        "<dt>P(alive)</dt><dd>Probability the customer is still active, given their purchase history.</dd>"
+        "<dt>Customer social value (CSV)</dt><dd>CLV plus the value created through others — referrals, influence "
+        "on others' purchases, content and advocacy — with weights learned from what happened in a holdout period.</dd>"
+        "<dt>Lifecycle stage</dt><dd>Introduction, growth, maturity, decline or churned, from tenure, purchase trend, "
+        "P(alive) and interaction trend.</dd>"
+        "<dt>Next-best action</dt><dd>The playbook action with the highest expected net value within budget, "
+        "capacity and consent; uplifts are assumptions unless estimated from campaign data.</dd></dl>"
+    )
+    doc.p(
+        "Customers who did not consent to profiling are excluded from individual scores; counts elsewhere include them.",
+        "note",
+    )
+
+
+def _quality(doc: _Doc, d: ReportData) -> None:
+    doc.section("Data quality", "quality")
+    if d.data_quality is None or d.data_quality.empty:
+        doc.p("No data-quality summary was recorded.")
+        return
+    doc.table(d.data_quality)
+    dq = d.data_quality
+    empty = dq.loc[dq["rows"] == 0, "table"].tolist()
+    doc.p(
+        "All five tables hold data."
+        if not empty
+        else f"No rows in: {', '.join(empty)} — the related analyses are limited.",
+        "means",
+    )
+
+
+def _value(doc: _Doc, d: ReportData) -> None:
+    doc.section("Value distribution", "value")
+    vals = {}
+    for name, col in (
+        ("predicted CLV", "clv"),
+        ("customer social value", "csv"),
+        ("past revenue", "total_spend"),
+    ):
+        if col in d.scores.columns:
+            vals[name] = d.scores[col].to_numpy(dtype=float, na_value=0.0)
+    if not vals:
+        doc.p("No value columns scored.")
+        return
+    fig, sentence = charts.lorenz(vals)
+    doc.chart(fig, sentence)
+
+
+def _rfm(doc: _Doc, d: ReportData) -> None:
+    s = d.scores
+    doc.section("RFM segments", "rfm")
+    if not {"r_score", "f_score"} <= set(s.columns):
+        doc.p("RFM scores are not available.")
+        return
+    val = "clv" if "clv" in s.columns else "f_score"
+    grid = s.pivot_table(
+        index="r_score", columns="f_score", values=val, aggfunc="count", observed=True
+    ).sort_index(ascending=False)
+    fig = charts.heatmap(grid, "Customers by recency (R) and frequency (F) score", "F score", "R score")
+    hi = int(grid.loc[grid.index.max(), grid.columns.max()]) if grid.size else 0
+    doc.chart(
+        fig, f"{hi:,} customers bought recently and often (R and F at the top score): the core to keep close."
+    )
+    if "segment" in s.columns:
+        rev = s["total_spend"] if "total_spend" in s.columns else pd.Series(0.0, index=s.index)
+        seg = (
+            s.assign(_rev=rev.astype(float))
+            .groupby("segment", observed=True)
+            .agg(customers=("customer_id", "size"), revenue=("_rev", "sum"), mean_clv=(val, "mean"))
+        )
+        seg["revenue share"] = seg["revenue"] / max(seg["revenue"].sum(), 1e-12)
+        seg = seg.sort_values("revenue", ascending=False)
+        doc.table(seg.reset_index().rename(columns={"mean_clv": "mean CLV" if val == "clv" else "mean F"}))
+        top = seg.index[0]
+        doc.p(
+            f"'{top}' brings {seg['revenue share'].iloc[0]:.0%} of past revenue with {seg['customers'].iloc[0] / len(s):.0%} of customers.",
+            "means",
+        )
+
+
+def _lifecycle(doc: _Doc, d: ReportData) -> None:
+    s = d.scores
+    doc.section("Lifecycle", "lifecycle")
+    if "lifecycle_stage" not in s.columns:
+        doc.p("Lifecycle stages are not available.")
+        return
+    counts = s["lifecycle_stage"].value_counts().reindex(STAGES).fillna(0).astype(int)
+    fig, sentence = charts.lifecycle_funnel(counts)
+    doc.chart(fig, sentence)
+    tr = d.diagnostics.get("transitions")
+    if tr:
+        m = pd.DataFrame(tr["matrix"], index=tr["stages"], columns=tr["stages"])
+        share = m.div(m.sum(axis=1).replace(0, np.nan), axis=0)
+        fig = charts.heatmap(
+            share * 100,
+            f"Stage movement {tr.get('from', '')} → {tr.get('to', '')} (% of row)",
+            "to stage",
+            "from stage",
+            fmt=".0f",
+            colorscale="Oranges",
+        )
+        slip = (
+            share.loc["maturity", "decline"] if {"maturity", "decline"} <= set(share.index) else float("nan")
+        )
+        doc.chart(
+            fig,
+            f"{slip:.0%} of mature customers slipped into decline since the previous scoring."
+            if slip == slip
+            else "Movement between stages since the previous scoring.",
+        )
+
+
+def _clv_model(doc: _Doc, d: ReportData) -> None:
+    doc.section("CLV model diagnostics", "clv")
+    btyd = d.diagnostics.get("btyd", {})
+    if not btyd:
+        doc.p("No model diagnostics recorded.")
+        return
+    doc.p(f"Chosen model: {btyd.get('chosen', '?')}. {btyd.get('why', '')}", "means")
+    if btyd.get("comparison"):
+        doc.table(pd.DataFrame(btyd["comparison"]))
+    if btyd.get("params"):
+        doc.table(pd.DataFrame([btyd["params"]]), floatfmt="{:.4g}")
+    if btyd.get("tracking"):
+        fig, sentence = charts.tracking_plot(btyd["tracking"], btyd.get("split_period"))
+        doc.chart(fig, sentence)
+    if btyd.get("conditional"):
+        fig, sentence = charts.conditional_expectations(btyd["conditional"])
+        doc.chart(fig, sentence)
+
+
+def _churn(doc: _Doc, d: ReportData) -> None:
+    doc.section("Churn early warning", "churn")
+    ch = d.diagnostics.get("churn", {})
+    if not ch:
+        doc.p("No churn evaluation recorded.")
+        return
+    kp = [
+        (k.replace("_", " "), f"{ch[k]:.3f}")
+        for k in ("auc", "baseline_auc", "top_decile_lift", "precision_at_budget")
+        if k in ch
+    ]
+    doc.kpis(kp)
+    if ch.get("definition"):
+        doc.p(f"Churn definition: {ch['definition']}", "note")
+    if ch.get("calibration"):
+        fig = charts.calibration_plot(ch["calibration"]["pred"], ch["calibration"]["obs"])
+        lift = ch.get("top_decile_lift", float("nan"))
+        doc.chart(
+            fig,
+            f"On held-out data the 10% flagged as most at risk churn {lift:.1f}× as often as average; AUC {ch.get('auc', float('nan')):.2f} vs {ch.get('baseline_auc', float('nan')):.2f} for recency alone.",
+        )
+
+
+def _social(doc: _Doc, d: ReportData) -> None:
+    s = d.scores
+    doc.section("Social value", "social")
+    comps = [
+        c
+        for c in (
+            "clv",
+            "referral_value",
+            "influence_value",
+            "interaction_value",
+            "content_value",
+            "advocacy_value",
+        )
+        if c in s.columns
+    ]
+    if "csv" not in s.columns or not comps:
+        doc.p("Social value is not available.")
+        return
+    totals = s[comps].clip(lower=0).sum()
+    fig = charts.bar(
+        [c.replace("_", " ") for c in totals.index],
+        totals.to_numpy(),
+        "Where customer social value comes from",
+        d.currency,
+    )
+    social_share = 1 - totals.get("clv", 0) / max(totals.sum(), 1e-12)
+    doc.chart(
+        fig,
+        f"{social_share:.0%} of total customer social value is created through other people, beyond customers' own purchases.",
+    )
+    top = s.nlargest(15, "csv").set_index("customer_id")[comps]
+    doc.chart(
+        charts.stacked_decomposition(top, "Top 15 customers by social value: decomposition"),
+        f"The most valuable customer is worth {s['csv'].max():,.0f} {d.currency}, of which {1 - top.iloc[0].get('clv', 0) / max(top.iloc[0].sum(), 1e-12):.0%} through others.",
+    )
+    w = d.diagnostics.get("csv", {})
+    if w.get("weights"):
+        wt = (
+            pd.DataFrame(w["weights"]).T
+            if isinstance(next(iter(w["weights"].values())), dict)
+            else pd.DataFrame({"weight": w["weights"]})
+        )
+        doc.table(wt.reset_index().rename(columns={"index": "component"}), floatfmt="{:.3g}")
+    for msg in w.get("messages", []):
+        doc.p(msg, "note")
+    if w.get("metrics"):
+        doc.table(
+            pd.DataFrame(w["metrics"]).reset_index().rename(columns={"index": "metric"}), floatfmt="{:.3f}"
+        )
+    net = d.diagnostics.get("network")
+    if net and net.get("nodes"):
+        nodes = pd.DataFrame(net["nodes"])
+        edges = np.asarray(net.get("edges", []), dtype=np.int64).reshape(-1, 2)
+        fig = charts.network(nodes, edges)
+        doc.chart(
+            fig,
+            f"The {int(nodes['top'].sum())} customers outlined in red reach {len(nodes) - int(nodes['top'].sum())} others directly; larger dots spread influence further.",
+        )
+
+
+def _clusters_tiers(doc: _Doc, d: ReportData) -> None:
+    s = d.scores
+    doc.section("Clusters and tiers", "clusters")
+    cl = d.diagnostics.get("clusters", {})
+    if cl.get("profile"):
+        doc.p(
+            f"{cl.get('k', '?')} behavioural clusters ({cl.get('criterion', 'silhouette')} {cl.get('score', float('nan')):.2f}).",
+            "note",
+        )
+        doc.table(pd.DataFrame(cl["profile"]))
+    if "tier" in s.columns:
+        rev = s["total_spend"] if "total_spend" in s.columns else s.get("clv", pd.Series(0.0, index=s.index))
+        t = (
+            s.assign(_rev=rev.astype(float))
+            .groupby("tier", observed=True)
+            .agg(customers=("customer_id", "size"), revenue=("_rev", "sum"))
+        )
+        t["share"] = t["revenue"] / max(t["revenue"].sum(), 1e-12)
+        t = t.sort_values("revenue", ascending=False)
+        fig = charts.bar(
+            list(t.index), (t["share"] * 100).to_numpy(), "Revenue share by value tier", "% of revenue"
+        )
+        doc.chart(
+            fig,
+            f"The '{t.index[0]}' tier ({t['customers'].iloc[0] / len(s):.0%} of customers) brings {t['share'].iloc[0]:.0%} of revenue.",
+        )
+    if "value_coefficient" in s.columns:
+        hist, edges = np.histogram(s["value_coefficient"].dropna(), bins=20)
+        fig = charts.bar(
+            [f"{a:.0f}–{b:.0f}" for a, b in itertools.pairwise(edges)],
+            hist,
+            "User value coefficient distribution",
+            "customers",
+        )
+        med = float(s["value_coefficient"].median())
+        doc.chart(fig, f"Half the customers score below {med:.0f} on the 0–100 value coefficient.")
+
+
+def _actions(doc: _Doc, d: ReportData) -> None:
+    doc.section("Action plan", "actions")
+    a = d.actions
+    if a is None or a.empty:
+        doc.p("No actions were planned.")
+        return
+    plan = a.groupby("label").agg(
+        customers=("customer_id", "size"),
+        cost=("cost", "sum"),
+        expected_value=("expected_value", "sum"),
+        net_value=("net_value", "sum"),
+    )
+    plan = plan.sort_values("net_value", ascending=False)
+    fig, sentence = charts.action_plan(plan)
+    doc.chart(fig, sentence)
+    doc.table(plan.reset_index())
+    ex = a[a["cost"] > 0].nlargest(5, "net_value")[["customer_id", "label", "net_value", "reason"]]
+    if len(ex):
+        doc.p("Examples of decisions with their reasons:", "note")
+        doc.table(ex)
+    if not d.diagnostics.get("uplift_estimated"):
+        doc.p(
+            "Effects are assumptions from the playbook (no campaign data with treatment and control was supplied).",
+            "note",
+        )
+
+
+SECTIONS = (
+    _goals,
+    _quality,
+    _value,
+    _rfm,
+    _lifecycle,
+    _clv_model,
+    _churn,
+    _social,
+    _clusters_tiers,
+    _actions,
+)
+
+
+def render_report(data: ReportData, title: str = "Customer value report") -> str:
+    """Render the whole report as one HTML string."""
+    doc = _Doc()
+    for build in SECTIONS:
+        build(doc, data)
+    body = doc.close()
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<style>{_CSS}</style></head><body><header><h1>{html.escape(title)}</h1>"
+        f"<div>As of {html.escape(data.as_of)} · {len(data.scores):,} customers · generated {generated}"
+        f"{' · run ' + html.escape(str(data.run.get('run_id'))) if data.run.get('run_id') else ''}</div></header>"
+        f"<main>{body}</main></body></html>"
+    )
+
+
+def write_report(data: ReportData, out: str | Path, title: str = "Customer value report") -> Path:
+    """Write the report to ``out`` and return its path."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_report(data, title), encoding="utf-8")
+    logger.info("report written to %s (%.1f MB)", out, out.stat().st_size / 1e6)
+    return out
