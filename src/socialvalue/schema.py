@@ -118,16 +118,18 @@ class Table:
                 return c
         raise KeyError(name)
 
-    def ddl(self) -> str:
-        """``CREATE TABLE`` statement for this table (with a primary key and an ``extra`` JSON column)."""
+    def ddl(self, *, enforce_primary_key: bool = False) -> str:
+        """``CREATE TABLE`` statement for this table (with an ``extra`` JSON column).
+
+        The primary key is enforced by ingest (duplicates in a batch are errors, keys already stored are
+        updated), not by a DuckDB index: an ART index makes bulk loads about three times slower and is not
+        used by the scans and joins the engine runs. ``enforce_primary_key=True`` adds the constraint.
+        """
         cols = [f'"{c.name}" {c.sql_type}{"" if c.nullable else " NOT NULL"}' for c in self.columns]
         cols.append('"extra" JSON')
-        pk = ", ".join(f'"{c}"' for c in self.primary_key)
-        return (
-            f'CREATE TABLE IF NOT EXISTS "{self.name}" (\n  '
-            + ",\n  ".join(cols)
-            + f",\n  PRIMARY KEY ({pk})\n)"
-        )
+        if enforce_primary_key:
+            cols.append("PRIMARY KEY (" + ", ".join(f'"{c}"' for c in self.primary_key) + ")")
+        return f'CREATE TABLE IF NOT EXISTS "{self.name}" (\n  ' + ",\n  ".join(cols) + "\n)"
 
 
 _TS = "TIMESTAMP"
@@ -297,3 +299,26 @@ def table(kind: str) -> Table:
         from socialvalue.errors import SchemaError
 
         raise SchemaError(f"unknown table kind {kind!r}; expected one of {', '.join(KINDS)}") from None
+
+
+def markdown_tables() -> str:
+    """The column tables of ``docs/data-model.md``, generated from :data:`TABLES` (a test keeps them in sync)."""
+    out = []
+    for kind in KINDS:
+        t = TABLES[kind]
+        out.append(f"### `{t.name}`\n\n{t.description}\n\n")
+        out.append(f"Primary key: ({', '.join(f'`{k}`' for k in t.primary_key)})")
+        refs = ", ".join(f"`{fk.column}`" for fk in t.foreign_keys)
+        if refs:
+            out.append(f" · references `customers.customer_id`: {refs}")
+        if t.time_column:
+            out.append(f" · time column: `{t.time_column}`")
+        out.append("\n\n| column | type | required | nullable | default | description |\n|---|---|---|---|---|---|\n")
+        for c in t.columns:
+            vocab = f" Vocabulary: `{c.vocabulary}`." if c.vocabulary else ""
+            out.append(
+                f"| `{c.name}` | {c.sql_type} | {'yes' if c.required else 'no'} | {'yes' if c.nullable else 'no'} "
+                f"| {c.default or ''} | {c.description}{vocab} |\n"
+            )
+        out.append("| `extra` | JSON | no | yes |  | Source columns the canonical table does not name. |\n\n")
+    return "".join(out).rstrip() + "\n"

@@ -11,7 +11,7 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 
@@ -21,6 +21,10 @@ from socialvalue.schema import KINDS, TABLES
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     import pyarrow as pa
+
+    from socialvalue.ingest import ColumnMapping, IngestRules, LoadReport
+    from socialvalue.ingest.quality import TableInfo
+    from socialvalue.privacy import ErasureReport
 
 __all__ = ["SCHEMA_VERSION", "Store"]
 
@@ -47,8 +51,28 @@ def _migration_1(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _migration_2(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the ART primary-key indexes of the canonical tables (ingest enforces keys); richer ``_loads``."""
+    for kind in KINDS:
+        has_pk = con.execute(
+            "SELECT count(*) FROM duckdb_constraints() WHERE schema_name = 'main' AND table_name = ? "
+            "AND constraint_type = 'PRIMARY KEY'",
+            [kind],
+        ).fetchall()[0][0]
+        if has_pk:
+            con.execute(f'ALTER TABLE "{kind}" RENAME TO "_old_{kind}"')
+            con.execute(TABLES[kind].ddl())
+            con.execute(f'INSERT INTO "{kind}" SELECT * FROM "_old_{kind}"')
+            con.execute(f'DROP TABLE "_old_{kind}"')
+    con.execute("ALTER TABLE _loads ADD COLUMN IF NOT EXISTS rows_unchanged BIGINT")
+    con.execute("ALTER TABLE _loads ADD COLUMN IF NOT EXISTS stubs_created BIGINT")
+
+
 #: Ordered migrations: (version, function applying it). Append, never edit, once released.
-_MIGRATIONS: tuple[tuple[int, Callable[[duckdb.DuckDBPyConnection], None]], ...] = ((1, _migration_1),)
+_MIGRATIONS: tuple[tuple[int, Callable[[duckdb.DuckDBPyConnection], None]], ...] = (
+    (1, _migration_1),
+    (2, _migration_2),
+)
 SCHEMA_VERSION = _MIGRATIONS[-1][0]
 
 
@@ -170,3 +194,92 @@ class Store:
     def table_counts(self) -> dict[str, int]:
         """Row count of each canonical table."""
         return {kind: int(self.scalar(f'SELECT count(*) FROM "{kind}"')) for kind in KINDS}
+
+    # -- data in and out --------------------------------------------------------------------------
+    def ingest(
+        self,
+        kind: str,
+        source: Any,
+        mapping: ColumnMapping | dict[str, Any] | str | Path | None = None,
+        *,
+        on_missing_customer: Literal["reject", "stub"] = "reject",
+        force: bool = False,
+        rules: IngestRules | None = None,
+    ) -> LoadReport:
+        """Validate a batch and upsert it into the canonical table ``kind``, atomically.
+
+        Parameters
+        ----------
+        kind
+            ``"customers"``, ``"orders"``, ``"interactions"``, ``"relationships"`` or ``"content"``.
+        source
+            A file path (``.csv``/``.tsv``, ``.parquet``, ``.json`` array or ``.jsonl``/``.ndjson``, chosen by
+            extension), a pandas or Polars DataFrame, or an Arrow table.
+        mapping
+            A :class:`~socialvalue.ingest.ColumnMapping` (or a dict, or the path of its TOML file): source
+            column names, constants, date format, time zone, decimal comma, currency, boolean spellings.
+        on_missing_customer
+            ``"reject"`` rows referring to a customer the store does not have, or ``"stub"``: create a
+            customer row with ``is_stub = TRUE`` for each.
+        force
+            Load rows of customers erased earlier, and reload content already loaded.
+        rules
+            Data-quality rules (:class:`~socialvalue.ingest.IngestRules`): time range, vocabularies.
+
+        Returns
+        -------
+        LoadReport
+            Rows in / inserted / updated / unchanged.
+
+        Raises
+        ------
+        SchemaError
+            Listing every problem of the batch (file, row, column, value, expectation); nothing is written.
+        ErasedCustomerError
+            If the batch names erased customers and ``force`` is false.
+
+        Notes
+        -----
+        One load is one transaction: it commits fully or not at all. Loading the same content again changes
+        nothing; a later batch with known keys updates those rows. Source columns the canonical table does
+        not name are kept in the ``extra`` JSON column.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from socialvalue import Store
+        >>> store = Store(":memory:")
+        >>> store.ingest("customers", pd.DataFrame({"customer_id": ["a", "b"]})).inserted
+        2
+        >>> orders = pd.DataFrame(
+        ...     {"order_id": ["o1"], "customer_id": ["a"], "ordered_at": ["2024-03-01 10:00"], "amount": ["12.5"]}
+        ... )
+        >>> print(store.ingest("orders", orders).as_dict()["inserted"])
+        1
+        """
+        from socialvalue.ingest.load import ingest
+
+        return ingest(
+            self, kind, source, mapping, on_missing_customer=on_missing_customer, force=force, rules=rules
+        )
+
+    def erase(self, customer_id: str) -> ErasureReport:
+        """Remove every row about ``customer_id`` from every table, in one transaction.
+
+        Canonical tables are searched on all their customer columns; every other table in the store with a
+        ``customer_id`` (or another customer-reference) column is searched too. An ``_erasure_log`` entry
+        records a salted hash of the id, the counts and the time, and later loads of this customer's rows
+        are refused unless forced. See :func:`socialvalue.privacy.erase_customer`.
+        """
+        from socialvalue.privacy import erase_customer
+
+        return erase_customer(self, customer_id)
+
+    def info(self) -> dict[str, TableInfo]:
+        """Per table: row count, time range and a data-quality summary.
+
+        See :func:`socialvalue.ingest.quality.store_info`.
+        """
+        from socialvalue.ingest.quality import store_info
+
+        return store_info(self)

@@ -1,0 +1,149 @@
+"""Data commands: create a store, load a file into it, summarise it, erase a customer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from socialvalue.cli import app, console
+
+StoreArg = Annotated[Path, typer.Argument(help="DuckDB store file.", show_default=False)]
+
+
+@app.command("init")
+def init(store: StoreArg) -> None:
+    """Create an empty store with the five canonical tables.
+
+    Example: socialvalue init shop.duckdb
+    """
+    from socialvalue import Store
+
+    with Store(store) as s:
+        version = s.schema_version
+    console.print(f"store {store} ready (schema v{version})", markup=False, highlight=False)
+
+
+@app.command("ingest")
+def ingest(
+    store: StoreArg,
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="Target table: customers, orders, interactions, relationships or content.",
+            show_default=False,
+        ),
+    ],
+    file: Annotated[
+        Path, typer.Argument(help="CSV, TSV, Parquet, JSON or JSON Lines file.", show_default=False)
+    ],
+    mapping: Annotated[Path | None, typer.Option("--mapping", "-m", help="Column mapping (TOML).")] = None,
+    stub_missing: Annotated[
+        bool,
+        typer.Option(
+            "--stub-missing", help="Create stub customers for unknown customer references instead of failing."
+        ),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Load rows of erased customers; reload content already loaded.")
+    ] = False,
+) -> None:
+    """Validate a file and load it into a canonical table, all or nothing.
+
+    Every problem (file, row, column, value, what was expected) is listed at once and nothing is written
+    unless the whole file is valid. Loading the same file again changes nothing; rows whose key is already
+    stored are updated.
+
+    Example: socialvalue ingest shop.duckdb orders orders.csv --mapping orders.toml --stub-missing
+    """
+    from socialvalue import Store
+    from socialvalue.ingest import ColumnMapping
+    from socialvalue.schema import table
+
+    table(kind)  # an unknown table is a SchemaError before the store is touched
+    m = ColumnMapping.from_toml(mapping) if mapping is not None else None
+    with Store(store) as s, console.status(f"loading {file.name} into {kind} ..."):
+        report = s.ingest(
+            kind, file, m, on_missing_customer="stub" if stub_missing else "reject", force=force
+        )
+    console.print(str(report), markup=False, highlight=False, soft_wrap=True)
+
+
+def _quality(ti: object) -> str:
+    parts = []
+    nulls = ", ".join(f"{c} {n:,}" for c, n in ti.nulls.items() if n)  # type: ignore[attr-defined]
+    if nulls:
+        parts.append(f"nulls: {nulls}")
+    for label, attr in (
+        ("duplicate keys", "duplicate_keys"),
+        ("negative amounts", "negative_amounts"),
+        ("future timestamps", "future_timestamps"),
+        ("stub customers", "stubs"),
+    ):
+        n = getattr(ti, attr)
+        if n:
+            parts.append(f"{label}: {n:,}")
+    return "; ".join(parts) or "ok"
+
+
+@app.command("info")
+def info(store: StoreArg) -> None:
+    """Show row counts, time ranges and data-quality figures of every table.
+
+    Example: socialvalue info shop.duckdb
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from socialvalue import Store
+    from socialvalue.errors import StoreError
+
+    if not store.exists():
+        raise StoreError(f"store {str(store)!r} does not exist (create it with: socialvalue init {store})")
+    with Store(store, read_only=True) as s:
+        summary = s.info()
+    out = Console(width=max(Console().width, 120))
+    t = Table(title=str(store), title_justify="left")
+    t.add_column("table")
+    t.add_column("rows", justify="right")
+    t.add_column("from (UTC)")
+    t.add_column("to (UTC)")
+    t.add_column("data quality")
+    for name, ti in summary.items():
+        if ti.canonical:
+            first = "-" if ti.first is None else f"{ti.first:%Y-%m-%d %H:%M}"
+            last = "-" if ti.last is None else f"{ti.last:%Y-%m-%d %H:%M}"
+            t.add_row(name, f"{ti.rows:,}", first, last, _quality(ti))
+    for name, ti in summary.items():
+        if not ti.canonical and not name.startswith("_"):
+            t.add_row(name, f"{ti.rows:,}", "", "", "derived")
+    out.print(t)
+
+
+@app.command("erase")
+def erase(
+    store: StoreArg,
+    customer_id: Annotated[
+        str, typer.Argument(help="Identifier of the customer to forget.", show_default=False)
+    ],
+) -> None:
+    """Remove a customer from every table (right to erasure) and refuse later loads of them.
+
+    The erasure log keeps only a salted hash of the id, row counts and the time.
+
+    Example: socialvalue erase shop.duckdb C00042
+    """
+    from socialvalue import Store
+    from socialvalue.errors import StoreError
+
+    if not store.exists():
+        raise StoreError(f"store {str(store)!r} does not exist")
+    with Store(store) as s, console.status("erasing ..."):
+        report = s.erase(customer_id)
+    tables = ", ".join(f"{t} {n:,}" for t, n in report.tables.items()) or "no rows found"
+    console.print(
+        f"erased {report.rows_removed:,} rows ({tables}); erasure id {report.erasure_id}",
+        markup=False,
+        soft_wrap=True,
+    )

@@ -1,0 +1,414 @@
+"""SQL that pulls from the store, as of a date, the frames the social value functions need.
+
+The social value maths in :mod:`socialvalue.social` (referral value, influence value, engagement scores) is
+pure pandas; this module is its only bridge to the DuckDB store. Every query takes an explicit ``as_of`` and
+sees nothing after it, so the same code builds calibration-period inputs for a holdout evaluation.
+
+Exposures (who saw whose content, shares and reviews) are assembled in SQL from three sources:
+
+* interactions with a ``content_id``: the actor saw the content's author;
+* interactions between two customers: for *viewing* kinds (like, comment, reply, view, ...) the actor saw the
+  target, for *pushing* kinds (mention, message) the target saw the actor;
+* broadcasts: when a customer publishes content or performs a broadcast interaction (post, share, review),
+  every customer following them at that moment (``relationships`` of kind ``follows``) is exposed.
+
+:func:`social_components` runs everything and returns one row per customer (consent to profiling only) with
+``crv``, ``civ``, ``interaction_score``, ``content_score`` and ``loyalty_score``. :func:`holdout_value` is a
+learning target for :class:`~socialvalue.social.customer_value.CustomerSocialValue` that, unlike the feature
+table's ``holdout_network_revenue`` (all revenue of followers and referred customers), counts only the
+network revenue attributable to the customer.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from pydantic import Field
+
+from socialvalue.config import ConfigModel
+from socialvalue.social.engagement import EngagementConfig, content_score, interaction_score, loyalty_score
+from socialvalue.social.influence_value import InfluenceConfig, influence_value
+from socialvalue.social.referral import ReferralConfig, referral_value
+
+if TYPE_CHECKING:  # pragma: no cover
+    from socialvalue.store import Store
+
+__all__ = [
+    "ExposureConfig",
+    "SocialInputsConfig",
+    "content_frame",
+    "exposure_frame",
+    "holdout_value",
+    "interaction_frame",
+    "loyalty_frame",
+    "purchase_frame",
+    "referral_frames",
+    "social_components",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Orders that count as revenue: completed sales, and refunds/returns recorded as negative amounts.
+_REVENUE = "(o.status = 'completed' OR (o.status IN ('returned', 'refunded') AND o.amount < 0))"
+
+
+class ExposureConfig(ConfigModel):
+    """Which interactions and ties expose one customer to another.
+
+    Attributes
+    ----------
+    actor_sees_target_kinds
+        Interaction kinds where the actor saw the target customer (or their content). ``follow`` is left
+        out: a new tie is not an exposure (what the followed customer later publishes is), and counting it
+        credits the followed customer with the first purchases new customers make right after joining.
+    target_sees_actor_kinds
+        Interaction kinds that push the actor's message to the target customer. A ``share`` is not one: its
+        target is usually the shared content's author; the sharer's followers are exposed as a broadcast.
+    broadcast_kinds
+        Interaction kinds broadcast to the actor's followers.
+    broadcast_content
+        Whether publishing a content item exposes the author's followers.
+    follower_kinds
+        Relationship kinds ``src -> dst`` meaning ``src`` sees what ``dst`` publishes.
+    """
+
+    actor_sees_target_kinds: tuple[str, ...] = (
+        "like",
+        "comment",
+        "reply",
+        "view",
+        "click",
+        "helpful_vote",
+        "rating",
+    )
+    target_sees_actor_kinds: tuple[str, ...] = ("mention", "message")
+    broadcast_kinds: tuple[str, ...] = ("post", "share", "review")
+    broadcast_content: bool = True
+    follower_kinds: tuple[str, ...] = ("follows",)
+
+
+class SocialInputsConfig(ConfigModel):
+    """Everything :func:`social_components` needs (one TOML section each).
+
+    Attributes
+    ----------
+    lookback_days
+        Influence is measured over ``(as_of - lookback_days, as_of]``.
+    positive_rating
+        A review rated at least this counts as positive for the loyalty score.
+    """
+
+    lookback_days: float = Field(default=365.0, gt=0)
+    positive_rating: float = 4.0
+    exposure: ExposureConfig = ExposureConfig()
+    referral: ReferralConfig = ReferralConfig()
+    influence: InfluenceConfig = InfluenceConfig()
+    engagement: EngagementConfig = EngagementConfig()
+
+
+def _ts(value: pd.Timestamp | str) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
+
+
+def referral_frames(store: Store, as_of: pd.Timestamp | str) -> dict[str, pd.DataFrame]:
+    """Referral edges, the referred customers' orders and all sign-ups, as of ``as_of``.
+
+    Returns
+    -------
+    dict of pandas.DataFrame
+        ``referrals`` (``referrer_id``, ``referred_id``, ``referred_at``: the tie's date, else the referred
+        customer's sign-up), ``orders`` (``customer_id``, ``ordered_at``, ``amount`` of referred customers,
+        revenue orders up to ``as_of``) and ``signups`` (``signup_at``, ``referred``) for
+        :func:`~socialvalue.social.referral.estimate_type_one_share`.
+    """
+    t = _ts(as_of).to_pydatetime()
+    referrals = store.query_df(
+        """
+        SELECT r.src_id AS referrer_id, r.dst_id AS referred_id,
+               coalesce(r.created_at, c.signup_at) AS referred_at
+        FROM relationships r LEFT JOIN customers c ON c.customer_id = r.dst_id
+        WHERE r.kind = 'referred' AND r.src_id <> r.dst_id
+          AND coalesce(r.created_at, c.signup_at) <= ?
+        QUALIFY row_number() OVER (PARTITION BY r.dst_id ORDER BY coalesce(r.created_at, c.signup_at)) = 1
+        ORDER BY referred_at
+        """,
+        [t],
+    )
+    orders = store.query_df(
+        f"""
+        SELECT o.customer_id, o.ordered_at, CAST(o.amount AS DOUBLE) AS amount
+        FROM orders o
+        WHERE o.ordered_at <= ? AND {_REVENUE}
+          AND o.customer_id IN (SELECT dst_id FROM relationships WHERE kind = 'referred')
+        """,
+        [t],
+    )
+    signups = store.query_df(
+        """
+        SELECT c.signup_at,
+               (c.acquisition_channel = 'referral'
+                OR c.customer_id IN (SELECT dst_id FROM relationships WHERE kind = 'referred')) AS referred
+        FROM customers c
+        WHERE c.signup_at IS NOT NULL AND c.signup_at <= ? AND NOT c.is_stub
+        """,
+        [t],
+    )
+    signups["referred"] = signups["referred"].fillna(False).astype(bool)
+    return {"referrals": referrals, "orders": orders, "signups": signups}
+
+
+def exposure_frame(
+    store: Store,
+    as_of: pd.Timestamp | str,
+    *,
+    start: pd.Timestamp | str,
+    config: ExposureConfig | None = None,
+) -> pd.DataFrame:
+    """Exposures ``(influencer_id, exposed_id, exposed_at, source)`` in ``[start, as_of)``, self-exposures out.
+
+    ``source`` is ``content`` (interaction with the influencer's content), ``direct`` (interaction between
+    the two customers) or ``broadcast`` (the influencer published; the exposed customer followed them).
+    """
+    cfg = config or ExposureConfig()
+    params = {
+        "as_of": _ts(as_of).to_pydatetime(),
+        "start": _ts(start).to_pydatetime(),
+        "sees": list(cfg.actor_sees_target_kinds) or [""],
+        "pushes": list(cfg.target_sees_actor_kinds) or [""],
+        "bcast": list(cfg.broadcast_kinds) or [""],
+        "follow": list(cfg.follower_kinds) or [""],
+    }
+    content_broadcast = (
+        "SELECT author_id AS influencer_id, created_at AS at FROM content "
+        "WHERE created_at >= $start AND created_at < $as_of UNION ALL"
+        if cfg.broadcast_content
+        else ""
+    )
+    query = f"""
+        WITH ix AS (
+            SELECT actor_id, target_customer_id, content_id, kind, occurred_at FROM interactions
+            WHERE occurred_at >= $start AND occurred_at < $as_of),
+        follows AS (
+            SELECT src_id AS follower_id, dst_id AS followed_id, created_at, ended_at FROM relationships
+            WHERE list_contains($follow, kind)),
+        broadcasts AS (
+            {content_broadcast}
+            SELECT actor_id AS influencer_id, occurred_at AS at FROM ix WHERE list_contains($bcast, kind)),
+        exposures AS (
+            SELECT c.author_id AS influencer_id, ix.actor_id AS exposed_id, ix.occurred_at AS exposed_at,
+                   'content' AS source
+            FROM ix JOIN content c ON c.content_id = ix.content_id
+            UNION ALL
+            SELECT target_customer_id, actor_id, occurred_at, 'direct' FROM ix
+            WHERE content_id IS NULL AND target_customer_id IS NOT NULL AND list_contains($sees, kind)
+            UNION ALL
+            SELECT actor_id, target_customer_id, occurred_at, 'direct' FROM ix
+            WHERE target_customer_id IS NOT NULL AND list_contains($pushes, kind)
+            UNION ALL
+            SELECT b.influencer_id, f.follower_id, b.at, 'broadcast'
+            FROM broadcasts b JOIN follows f ON f.followed_id = b.influencer_id
+             AND (f.created_at IS NULL OR f.created_at <= b.at) AND (f.ended_at IS NULL OR f.ended_at > b.at))
+        SELECT influencer_id, exposed_id, exposed_at, min(source) AS source FROM exposures
+        WHERE influencer_id <> exposed_id
+        GROUP BY ALL ORDER BY exposed_at
+    """
+    return store.con.sql(query, params=params).df()
+
+
+def purchase_frame(store: Store, as_of: pd.Timestamp | str, *, start: pd.Timestamp | str) -> pd.DataFrame:
+    """Revenue orders ``(customer_id, ordered_at, amount)`` in ``(start, as_of]``."""
+    return store.query_df(
+        f"""
+        SELECT o.customer_id, o.ordered_at, CAST(o.amount AS DOUBLE) AS amount FROM orders o
+        WHERE o.ordered_at > ? AND o.ordered_at <= ? AND {_REVENUE}
+        """,
+        [_ts(start).to_pydatetime(), _ts(as_of).to_pydatetime()],
+    )
+
+
+def interaction_frame(store: Store, as_of: pd.Timestamp | str, *, window_days: float = 365.0) -> pd.DataFrame:
+    """Interactions ``(actor_id, target_customer_id, kind, occurred_at)`` in ``(as_of - window, as_of]``."""
+    t = _ts(as_of)
+    return store.query_df(
+        "SELECT actor_id, target_customer_id, kind, occurred_at FROM interactions "
+        "WHERE occurred_at > ? AND occurred_at <= ?",
+        [(t - pd.Timedelta(days=window_days)).to_pydatetime(), t.to_pydatetime()],
+    )
+
+
+def content_frame(store: Store, as_of: pd.Timestamp | str) -> pd.DataFrame:
+    """Content published up to ``as_of`` with ``interactions_drawn`` (others' interactions up to ``as_of``).
+
+    ``helpful_votes`` and ``views`` are the table's current values: the canonical model does not date them,
+    so for a past ``as_of`` they may include votes and views that came later.
+    """
+    return store.query_df(
+        """
+        WITH drawn AS (
+            SELECT i.content_id, count(*) AS n FROM interactions i JOIN content c USING (content_id)
+            WHERE i.occurred_at <= $1 AND i.actor_id <> c.author_id GROUP BY 1)
+        SELECT c.content_id, c.author_id, c.kind, c.created_at, c.rating, c.helpful_votes, c.views,
+               c.product_id, coalesce(d.n, 0) AS interactions_drawn
+        FROM content c LEFT JOIN drawn d USING (content_id)
+        WHERE c.created_at <= $1
+        """,
+        [_ts(as_of).to_pydatetime()],
+    )
+
+
+def loyalty_frame(store: Store, as_of: pd.Timestamp | str, *, positive_rating: float = 4.0) -> pd.DataFrame:
+    """Per customer with consent to profiling: ``n_orders``, ``tenure_days``, ``positive_reviews``, ``referrals_made``."""
+    return store.query_df(
+        """
+        WITH o AS (
+            SELECT customer_id, count(*) AS n_orders, min(ordered_at) AS first_at FROM orders
+            WHERE status = 'completed' AND amount > 0 AND ordered_at <= $1 GROUP BY 1),
+        r AS (
+            SELECT author_id AS customer_id, count(*) AS positive_reviews FROM content
+            WHERE kind = 'review' AND rating >= $2 AND created_at <= $1 GROUP BY 1),
+        f AS (
+            SELECT src_id AS customer_id, count(DISTINCT dst_id) AS referrals_made FROM relationships
+            WHERE kind = 'referred' AND (created_at IS NULL OR created_at <= $1) GROUP BY 1)
+        SELECT c.customer_id, coalesce(o.n_orders, 0) AS n_orders,
+               coalesce(date_diff('second', o.first_at, $1::TIMESTAMP) / 86400.0, 0.0) AS tenure_days,
+               coalesce(r.positive_reviews, 0) AS positive_reviews,
+               coalesce(f.referrals_made, 0) AS referrals_made
+        FROM customers c LEFT JOIN o USING (customer_id) LEFT JOIN r USING (customer_id)
+             LEFT JOIN f USING (customer_id)
+        WHERE c.consent_profiling
+        ORDER BY c.customer_id
+        """,
+        [_ts(as_of).to_pydatetime(), positive_rating],
+    )
+
+
+def social_components(
+    store: Store,
+    as_of: pd.Timestamp | str,
+    *,
+    clv: pd.Series | None = None,
+    config: SocialInputsConfig | None = None,
+) -> pd.DataFrame:
+    """Referral value, influence value and engagement scores of every customer, as of ``as_of``.
+
+    Parameters
+    ----------
+    store
+        The store to read.
+    as_of
+        Valuation date; nothing after it is read.
+    clv
+        Predicted revenue CLV per customer id at ``as_of`` (for the referred customers' future value in CRV).
+    config
+        Windows, exposure rules and the component configurations.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per customer with consent to profiling: ``customer_id``, ``crv``, ``n_referrals``, ``civ``,
+        ``n_exposed``, ``n_influenced``, ``interaction_score``, ``content_score``, ``loyalty_score``
+        (0 where a customer has none).
+    """
+    cfg = config or SocialInputsConfig()
+    as_of = _ts(as_of)
+    start = as_of - pd.Timedelta(days=cfg.lookback_days)
+    out = loyalty_frame(store, as_of, positive_rating=cfg.positive_rating)
+    base = out[["customer_id"]]
+
+    ref = referral_frames(store, as_of)
+    crv = referral_value(
+        ref["referrals"], ref["orders"], as_of, clv=clv, signups=ref["signups"], config=cfg.referral
+    )
+    exposures = exposure_frame(store, as_of, start=start, config=cfg.exposure)
+    observed = store.query_df("SELECT customer_id, signup_at FROM customers WHERE signup_at IS NOT NULL")
+    civ = influence_value(
+        exposures,
+        purchase_frame(store, as_of, start=start),
+        as_of,
+        start=start,
+        referrals=ref["referrals"],
+        observed_from=observed.set_index("customer_id")["signup_at"],
+        config=cfg.influence,
+    )
+    inter = interaction_score(
+        interaction_frame(store, as_of, window_days=cfg.engagement.interaction.window_days),
+        as_of,
+        config=cfg.engagement.interaction,
+    )
+    content = content_score(content_frame(store, as_of), as_of, config=cfg.engagement.content)
+    loyal = loyalty_score(out, config=cfg.engagement.loyalty)
+
+    frames = [
+        crv[["customer_id", "crv", "n_referrals"]],
+        civ[["customer_id", "civ", "n_exposed", "n_influenced"]],
+        inter[["customer_id", "interaction_score"]],
+        content[["customer_id", "content_score"]],
+        loyal[["customer_id", "loyalty_score"]],
+    ]
+    result = base
+    for f in frames:
+        result = result.merge(f, on="customer_id", how="left")
+    counts = ["n_referrals", "n_exposed", "n_influenced"]
+    result = result.fillna(0.0)
+    result[counts] = result[counts].astype("int64")
+    logger.info("social components for %d customers as of %s", len(result), as_of)
+    return result
+
+
+def holdout_value(
+    store: Store,
+    calibration_end: pd.Timestamp | str,
+    holdout_end: pd.Timestamp | str,
+    *,
+    config: SocialInputsConfig | None = None,
+) -> pd.DataFrame:
+    r"""What each customer generated in the holdout ``(calibration_end, holdout_end]``, network attributed.
+
+    .. math::
+
+        V_c = R^{own}_c + \sum_{y \in \mathrm{ref}(c)} R_y + X_c
+
+    with :math:`R` net revenue in the holdout, :math:`\mathrm{ref}(c)` the customers ``c`` referred (on or
+    before ``holdout_end``) and :math:`X_c` the excess revenue above baseline of the customers exposed to ``c``
+    in the holdout (:func:`~socialvalue.social.influence_value.influence_value`'s ``excess_revenue``, no
+    margin). The feature table's ``holdout_network_revenue`` counts *all* holdout revenue of followers, most
+    of which they would have spent anyway; on the demo data that target teaches the model to reward
+    well-followed customers rather than influential ones (docs/validation/social-value.md).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per customer with consent to profiling: ``holdout_own_revenue``, ``holdout_referred_revenue``,
+        ``holdout_influenced_revenue`` and their sum ``holdout_value``.
+    """
+    cfg = config or SocialInputsConfig()
+    cal, end = _ts(calibration_end), _ts(holdout_end)
+    base = store.query_df("SELECT customer_id FROM customers WHERE consent_profiling ORDER BY customer_id")
+    pur = purchase_frame(store, end, start=cal)
+    own = pur.groupby("customer_id")["amount"].sum()
+    refs = referral_frames(store, end)["referrals"]
+    ref_rev = (
+        refs.assign(rev=refs["referred_id"].map(own).fillna(0.0).to_numpy())
+        .groupby("referrer_id")["rev"]
+        .sum()
+    )
+    civ = influence_value(
+        exposure_frame(store, end, start=cal, config=cfg.exposure),
+        pur,
+        end,
+        start=cal,
+        referrals=refs,
+        config=cfg.influence,
+    ).set_index("customer_id")["excess_revenue"]
+    out = base.assign(
+        holdout_own_revenue=base["customer_id"].map(own).fillna(0.0).to_numpy(float),
+        holdout_referred_revenue=base["customer_id"].map(ref_rev).fillna(0.0).to_numpy(float),
+        holdout_influenced_revenue=base["customer_id"].map(civ).fillna(0.0).to_numpy(float),
+    )
+    out["holdout_value"] = out[
+        ["holdout_own_revenue", "holdout_referred_revenue", "holdout_influenced_revenue"]
+    ].sum(axis=1)
+    return out

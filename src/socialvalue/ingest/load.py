@@ -1,0 +1,279 @@
+"""Load one batch into a canonical table: stage, convert, validate, then upsert in one transaction.
+
+The steps, all in DuckDB:
+
+1. **Idempotency** - the batch's content hash (file bytes or table values, plus kind and mapping) is looked
+   up in ``_loads``; a batch already loaded (and not followed by an erasure) changes nothing.
+2. **Stage** the source with DuckDB's own readers and **convert** it through SQL expressions.
+3. **Validate** every rule over the whole batch; all problems are raised together.
+4. **Write** in one transaction: stub customers (if asked), ``UPDATE`` rows whose key exists and whose values
+   differ, ``INSERT`` rows whose key is new, and a ``_loads`` record. A failure, or a killed process, leaves
+   the store as it was (DuckDB's write-ahead log only replays committed transactions).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from socialvalue.errors import ConfigError
+from socialvalue.ingest import convert, sources, validate
+from socialvalue.ingest.mapping import ColumnMapping, IngestRules
+from socialvalue.schema import table as canonical_table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from socialvalue.store import Store
+
+__all__ = ["LoadReport", "ingest"]
+
+logger = logging.getLogger(__name__)
+
+MissingPolicy = Literal["reject", "stub"]
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What a load did.
+
+    Attributes
+    ----------
+    kind
+        Target table.
+    source
+        File name or ``<pandas.DataFrame>``-style label.
+    rows_in
+        Data rows in the source.
+    inserted, updated, unchanged
+        Rows whose key was new; existed with other values; existed with the same values.
+    duplicates_dropped
+        Exact duplicate rows (same key, same values) collapsed to one.
+    stubs_created
+        Stub customers created for unknown references (``on_missing_customer="stub"``).
+    skipped
+        ``True`` when the same content had already been loaded, so nothing was done.
+    load_id
+        Identifier of the ``_loads`` record (of the earlier load when skipped).
+    seconds
+        Wall time.
+    """
+
+    kind: str
+    source: str
+    rows_in: int
+    inserted: int
+    updated: int
+    unchanged: int
+    duplicates_dropped: int = 0
+    stubs_created: int = 0
+    skipped: bool = False
+    load_id: str = ""
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as a plain dict."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        if self.skipped:
+            return f"{self.kind} from {self.source}: already loaded ({self.rows_in:,} rows), nothing changed"
+        extra = f", {self.stubs_created:,} stub customers" if self.stubs_created else ""
+        return (
+            f"{self.kind} from {self.source}: {self.rows_in:,} rows in, {self.inserted:,} inserted, "
+            f"{self.updated:,} updated, {self.unchanged:,} unchanged{extra} ({self.seconds:.2f} s)"
+        )
+
+
+def _mapping(mapping: ColumnMapping | dict[str, Any] | str | Path | None) -> ColumnMapping:
+    if mapping is None:
+        return ColumnMapping()
+    if isinstance(mapping, ColumnMapping):
+        return mapping
+    if isinstance(mapping, dict):
+        from socialvalue.config import validate_config
+
+        return validate_config(ColumnMapping, mapping, "column mapping")
+    if isinstance(mapping, str | Path):
+        return ColumnMapping.from_toml(mapping)
+    raise ConfigError(f"mapping must be a ColumnMapping, a dict or a TOML path, not {type(mapping).__name__}")
+
+
+def _already_loaded(store: Store, kind: str, digest: str) -> tuple[str, int] | None:
+    """The earlier load of this content, unless an erasure happened since (then the load must be re-checked)."""
+    rows = store.con.execute(
+        """
+        SELECT l.load_id, l.rows_in FROM _loads l
+        WHERE l.kind = ? AND l.content_hash = ?
+          AND NOT EXISTS (SELECT 1 FROM _erasure_log e WHERE e.erased_at >= l.loaded_at)
+        ORDER BY l.loaded_at DESC LIMIT 1
+        """,
+        [kind, digest],
+    ).fetchall()
+    return (rows[0][0], int(rows[0][1])) if rows else None
+
+
+def _digest(kind: str, content: str, m: ColumnMapping) -> str:
+    head = json.dumps({"kind": kind, "content": content, "mapping": m.fingerprint()}, sort_keys=True)
+    return hashlib.sha256(head.encode()).hexdigest()
+
+
+def ingest(
+    store: Store,
+    kind: str,
+    source: Any,
+    mapping: ColumnMapping | dict[str, Any] | str | Path | None = None,
+    *,
+    on_missing_customer: MissingPolicy = "reject",
+    force: bool = False,
+    rules: IngestRules | None = None,
+) -> LoadReport:
+    """Validate ``source`` and upsert it into the canonical table ``kind`` (see :meth:`Store.ingest`)."""
+    t0 = time.perf_counter()
+    tbl = canonical_table(kind)
+    if on_missing_customer not in ("reject", "stub"):
+        raise ConfigError(f"on_missing_customer must be 'reject' or 'stub', not {on_missing_customer!r}")
+    m = _mapping(mapping)
+    rules = rules or IngestRules()
+    con = store.con
+    digest = None
+    if isinstance(source, str | Path) and Path(source).is_file():
+        digest = _digest(kind, sources.file_hash(Path(source)), m)
+        earlier = None if force else _already_loaded(store, kind, digest)
+        if earlier is not None:
+            logger.info("load of %s into %s skipped: same content already loaded", Path(source).name, kind)
+            return LoadReport(
+                kind,
+                Path(source).name,
+                earlier[1],
+                0,
+                0,
+                earlier[1],
+                skipped=True,
+                load_id=earlier[0],
+                seconds=time.perf_counter() - t0,
+            )
+    staged = None
+    con.execute(f"SET TimeZone = {convert._lit(m.timezone)}")
+    try:
+        staged = sources.stage(con, source, delimiter=m.delimiter)
+        if digest is None:
+            digest = _digest(kind, staged.content_hash, m)
+            earlier = None if force else _already_loaded(store, kind, digest)
+            if earlier is not None:
+                return LoadReport(
+                    kind,
+                    staged.label,
+                    earlier[1],
+                    0,
+                    0,
+                    earlier[1],
+                    skipped=True,
+                    load_id=earlier[0],
+                    seconds=time.perf_counter() - t0,
+                )
+        force_present = ("is_stub",) if kind == "customers" else ()
+        p = convert.plan(tbl, staged, m, force_present=force_present)
+        convert.build_view(con, p)
+        outcome = validate.validate(
+            con, p, staged.label, rules, reject_missing=on_missing_customer == "reject", force=force
+        )
+        logger.info("load into %s: %d rows validated, writing", kind, outcome.rows)
+        report = _write(store, p, staged.label, digest, outcome, stub=on_missing_customer == "stub")
+    finally:
+        con.execute("SET TimeZone = 'UTC'")
+        if staged is not None:
+            con.execute(f"DROP VIEW IF EXISTS {convert.CONV}")
+            con.execute("DROP VIEW IF EXISTS _sv_write")
+            sources.drop_staged(con, staged)
+    report = LoadReport(**{**report.as_dict(), "seconds": time.perf_counter() - t0})
+    logger.info("%s", report)
+    return report
+
+
+def _write(
+    store: Store, p: convert.Plan, label: str, digest: str, outcome: validate.Outcome, *, stub: bool
+) -> LoadReport:
+    con = store.con
+    tbl = p.table
+    q = convert._q
+    keys = tbl.primary_key
+    present = [c for c in p.present]
+    data_cols = [*present, "extra"]
+    if outcome.exact_duplicates:
+        body = f"SELECT DISTINCT ON ({', '.join(q(k) for k in keys)}) {', '.join(q(c) for c in data_cols)} FROM {convert.CONV}"
+    else:
+        body = f"SELECT {', '.join(q(c) for c in data_cols)} FROM {convert.CONV}"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _sv_write AS {body}")
+    target = q(tbl.name)
+    match = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in keys)
+    non_key = [c for c in present if c not in keys]
+    update_extra = bool(p.extra_columns)
+    set_cols = non_key + (["extra"] if update_extra else [])
+    insert_cols = [*tbl.column_names, "extra"]
+    select_items = []
+    for c in tbl.columns:
+        if c.name in present:
+            select_items.append(f"s.{q(c.name)}")
+        else:
+            select_items.append(f"{c.default or 'NULL'}::{c.sql_type}")
+    select_items.append('s."extra"')
+    load_id = uuid.uuid4().hex
+    con.execute("BEGIN TRANSACTION")
+    try:
+        stubs = 0
+        if stub:
+            fk_cols = [fk.column for fk in tbl.foreign_keys if fk.column in present]
+            if fk_cols:
+                ids = " UNION ".join(
+                    f"SELECT {q(c)} AS id FROM _sv_write WHERE {q(c)} IS NOT NULL" for c in fk_cols
+                )
+                stubs = con.execute(
+                    "INSERT INTO customers (customer_id, consent_marketing, consent_profiling, is_stub) "
+                    f"SELECT DISTINCT id, FALSE, TRUE, TRUE FROM ({ids}) m "
+                    "WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = m.id)"
+                ).fetchall()[0][0]
+        existing = con.execute(f"SELECT count(*) > 0 FROM {target}").fetchall()[0][0]
+        updated = 0
+        if existing and set_cols:
+            differs = " OR ".join(
+                f"t.{q(c)} IS DISTINCT FROM s.{q(c)}"
+                if c != "extra"
+                else 'CAST(t."extra" AS VARCHAR) IS DISTINCT FROM CAST(s."extra" AS VARCHAR)'
+                for c in set_cols
+            )
+            assignments = ", ".join(f"{q(c)} = s.{q(c)}" for c in set_cols)
+            updated = con.execute(
+                f"UPDATE {target} AS t SET {assignments} FROM _sv_write AS s WHERE {match} AND ({differs})"
+            ).fetchall()[0][0]
+        anti = f" WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {match})" if existing else ""
+        inserted = con.execute(
+            f"INSERT INTO {target} ({', '.join(q(c) for c in insert_cols)}) "
+            f"SELECT {', '.join(select_items)} FROM _sv_write AS s{anti}"
+        ).fetchall()[0][0]
+        kept = outcome.rows - outcome.exact_duplicates
+        unchanged = kept - inserted - updated
+        con.execute(
+            "INSERT INTO _loads (load_id, kind, source, content_hash, rows_in, rows_inserted, rows_updated, "
+            "loaded_at, rows_unchanged, stubs_created) VALUES (?, ?, ?, ?, ?, ?, ?, timezone('UTC', now()), ?, ?)",
+            [load_id, tbl.name, label, digest, outcome.rows, inserted, updated, unchanged, stubs],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return LoadReport(
+        kind=tbl.name,
+        source=label,
+        rows_in=outcome.rows,
+        inserted=int(inserted),
+        updated=int(updated),
+        unchanged=int(unchanged),
+        duplicates_dropped=outcome.exact_duplicates,
+        stubs_created=int(stubs),
+        load_id=load_id,
+    )

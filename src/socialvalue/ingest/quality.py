@@ -1,0 +1,106 @@
+"""Per-table data-quality summary of a store (``Store.info()``).
+
+Counts, time ranges, nulls, key and range problems, each computed in one SQL scan per table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from socialvalue.schema import KINDS, REFUND_STATUSES, TABLES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from socialvalue.store import Store
+
+__all__ = ["TableInfo", "store_info"]
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """Summary of one table.
+
+    Attributes
+    ----------
+    name, rows
+        Table name and row count.
+    canonical
+        One of the five canonical tables (the quality fields are filled only for those).
+    time_column, first, last
+        The table's time column and its minimum and maximum (UTC).
+    nulls
+        Missing values per column.
+    duplicate_keys
+        Rows beyond the first for each primary-key value.
+    negative_amounts
+        Negative ``amount`` with a status that is not a refund status.
+    future_timestamps
+        Timestamps (any timestamp column) later than now.
+    stubs
+        Stub customers (``customers`` only).
+    """
+
+    name: str
+    rows: int
+    canonical: bool = True
+    time_column: str | None = None
+    first: Any = None
+    last: Any = None
+    nulls: dict[str, int] = field(default_factory=dict)
+    duplicate_keys: int = 0
+    negative_amounts: int = 0
+    future_timestamps: int = 0
+    stubs: int = 0
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _canonical(store: Store, kind: str) -> TableInfo:
+    t = TABLES[kind]
+    cols = list(t.column_names)
+    items = ["count(*)"]
+    tc = t.time_column
+    items += [f"min({_q(tc)})", f"max({_q(tc)})"] if tc else ["NULL", "NULL"]
+    items += [f"count(*) - count({_q(c)})" for c in cols]
+    key = ", ".join(_q(k) for k in t.primary_key)
+    items.append(f"count(*) - count(DISTINCT ({key}))")
+    if "amount" in cols:
+        refunds = ", ".join("'" + r + "'" for r in REFUND_STATUSES)
+        items.append(f'count(*) FILTER (WHERE "amount" < 0 AND "status" NOT IN ({refunds}))')
+    else:
+        items.append("0")
+    ts_cols = [c.name for c in t.columns if c.sql_type.upper() == "TIMESTAMP"]
+    future = " OR ".join(f"{_q(c)} > timezone('UTC', now())" for c in ts_cols) or "FALSE"
+    items.append(f"count(*) FILTER (WHERE {future})")
+    items.append('count(*) FILTER (WHERE "is_stub")' if kind == "customers" else "0")
+    row = store.con.execute(f"SELECT {', '.join(items)} FROM {_q(kind)}").fetchall()[0]
+    n = len(cols)
+    return TableInfo(
+        name=kind,
+        rows=int(row[0]),
+        time_column=tc,
+        first=row[1],
+        last=row[2],
+        nulls=dict(zip(cols, (int(v) for v in row[3 : 3 + n]), strict=True)),
+        duplicate_keys=int(row[3 + n]),
+        negative_amounts=int(row[4 + n]),
+        future_timestamps=int(row[5 + n]),
+        stubs=int(row[6 + n]),
+    )
+
+
+def store_info(store: Store) -> dict[str, TableInfo]:
+    """Summaries of the canonical tables, then row counts of every other (derived) table."""
+    out = {kind: _canonical(store, kind) for kind in KINDS}
+    rows = store.con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+        "AND table_type = 'BASE TABLE' ORDER BY 1"
+    ).fetchall()
+    for (name,) in rows:
+        if name in out:
+            continue
+        n = store.scalar(f"SELECT count(*) FROM {_q(name)}")
+        out[name] = TableInfo(name=name, rows=int(n), canonical=False)
+    return out

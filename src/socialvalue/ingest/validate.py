@@ -1,0 +1,336 @@
+"""Validate a staged batch with vectorized DuckDB SQL before anything is written.
+
+Row checks (unparseable values, missing values, negative amounts, implausible timestamps, unknown
+vocabulary, malformed currencies) are counted in **one** aggregate scan over the conversion view; only the
+checks that fail are queried again for their first offending rows. Set checks (duplicate keys in the batch,
+references to unknown or erased customers) are joins/aggregations. Every problem of a load is gathered and
+raised together in one :class:`~socialvalue.errors.SchemaError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from socialvalue.errors import ErasedCustomerError, SchemaError
+from socialvalue.ingest.convert import CONV, RAW_PREFIX, Plan, _lit, _q
+from socialvalue.ingest.mapping import IngestRules
+from socialvalue.ingest.sources import ROW
+
+__all__ = ["Outcome", "format_problems", "raise_problems", "validate"]
+
+_SHOW = 60  # characters of an offending value shown in a message
+
+
+@dataclass(frozen=True)
+class _Check:
+    name: str
+    column: str
+    where: str
+    value: str
+    expected: str
+
+
+@dataclass
+class Outcome:
+    """What validation found besides errors: exact duplicate rows to drop and customers to stub."""
+
+    rows: int
+    exact_duplicates: int
+    missing_customers: int
+
+
+def _row_checks(p: Plan, rules: IngestRules, refunds: tuple[str, ...]) -> list[_Check]:
+    checks: list[_Check] = []
+    vocab = rules.vocabulary
+    lo, hi = rules.min_timestamp, rules.max_timestamp()
+    for name in p.present:
+        col = p.table.column(name)
+        q = _q(name)
+        raw = _q(RAW_PREFIX + name)
+        if name in p.convertible:
+            checks.append(
+                _Check("type", name, f"{raw} IS NOT NULL AND {q} IS NULL", raw, p.convertible[name])
+            )
+        if not col.nullable:
+            cond = f"{q} IS NULL" + (f" AND {raw} IS NULL" if name in p.convertible else "")
+            checks.append(_Check("missing", name, cond, "NULL", "a value (the column may not be empty)"))
+        shown = raw if name in p.convertible else f"CAST({q} AS VARCHAR)"
+        t = col.sql_type.upper()
+        if t == "TIMESTAMP":
+            checks.append(
+                _Check(
+                    "range",
+                    name,
+                    f"{q} < TIMESTAMP '{lo:%Y-%m-%d %H:%M:%S}' OR {q} > TIMESTAMP '{hi:%Y-%m-%d %H:%M:%S}'",
+                    shown,
+                    f"a timestamp between {lo:%Y-%m-%d} and {hi:%Y-%m-%d %H:%M} UTC",
+                )
+            )
+        if col.vocabulary is not None:
+            allowed = getattr(vocab, col.vocabulary)
+            checks.append(
+                _Check(
+                    "vocabulary",
+                    name,
+                    f"{q} IS NOT NULL AND {q} NOT IN ({', '.join(_lit(v) for v in allowed)})",
+                    q,
+                    f"one of {', '.join(allowed)}",
+                )
+            )
+        if name == "currency":
+            checks.append(
+                _Check(
+                    "currency",
+                    name,
+                    f"{q} IS NOT NULL AND NOT regexp_full_match({q}, '[A-Z]{{3}}')",
+                    q,
+                    "a three-letter ISO-4217 code such as EUR",
+                )
+            )
+        if name in ("quantity", "helpful_votes", "views"):
+            checks.append(_Check("negative", name, f"{q} < 0", shown, "a count >= 0"))
+    if "amount" in p.present:
+        refund = ", ".join(_lit(v) for v in refunds) or "NULL"
+        status = '"status"' if "status" in p.present else "'completed'"
+        checks.append(
+            _Check(
+                "negative",
+                "amount",
+                f'"amount" < 0 AND coalesce({status} NOT IN ({refund}), TRUE)',
+                '"__raw__amount"' if "amount" in p.convertible else 'CAST("amount" AS VARCHAR)',
+                f"an amount >= 0 (negative only with status {' or '.join(refunds) or '(none allowed)'})",
+            )
+        )
+    return checks
+
+
+def _problem(source: str, row: Any, column: str, value: Any, expected: str, check: str) -> dict[str, Any]:
+    return {
+        "source": source,
+        "row": row,
+        "column": column,
+        "value": value,
+        "expected": expected,
+        "check": check,
+    }
+
+
+def _collect(
+    con: duckdb.DuckDBPyConnection, source: str, checks: list[_Check], limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    if not checks:
+        return [], 0
+    counts = con.execute(
+        "SELECT " + ", ".join(f"count(*) FILTER (WHERE {c.where})" for c in checks) + f" FROM {CONV}"
+    ).fetchall()[0]
+    problems: list[dict[str, Any]] = []
+    total = 0
+    for check, n in zip(checks, counts, strict=True):
+        if not n:
+            continue
+        total += n
+        rows = con.execute(
+            f"SELECT {ROW}, {check.value} FROM {CONV} WHERE {check.where} ORDER BY {ROW} LIMIT {limit}"
+        ).fetchall()
+        problems += [_problem(source, int(r), check.column, v, check.expected, check.name) for r, v in rows]
+    return problems, total
+
+
+def _duplicates(
+    con: duckdb.DuckDBPyConnection, p: Plan, source: str, limit: int
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Keys appearing more than once: exact copies are dropped, differing rows are errors."""
+    key = ", ".join(_q(k) for k in p.table.primary_key)
+    n_dup = con.execute(f"SELECT count(*) - count(DISTINCT ({key})) FROM {CONV}").fetchall()[0][0]
+    if not n_dup:
+        return [], 0, 0
+    content = ", ".join(_q(c) for c in p.present) + ', CAST("extra" AS VARCHAR)'
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _sv_dupkeys AS SELECT {key}, "
+        f"count(DISTINCT hash({content})) AS variants, list({ROW} ORDER BY {ROW}) AS rows_ "
+        f"FROM {CONV} GROUP BY {key} HAVING count(*) > 1"
+    )
+    try:
+        exact = con.execute(
+            "SELECT coalesce(sum(len(rows_) - 1), 0) FROM _sv_dupkeys WHERE variants = 1"
+        ).fetchall()
+        n_bad = con.execute(
+            "SELECT coalesce(sum(len(rows_) - 1), 0) FROM _sv_dupkeys WHERE variants > 1"
+        ).fetchall()[0][0]
+        shown_key = (
+            p.table.primary_key[0]
+            if len(p.table.primary_key) == 1
+            else "(" + ", ".join(p.table.primary_key) + ")"
+        )
+        keyval = _q(p.table.primary_key[0]) if len(p.table.primary_key) == 1 else f"CAST(({key}) AS VARCHAR)"
+        rows = con.execute(
+            f"SELECT {keyval}, rows_ FROM _sv_dupkeys WHERE variants > 1 ORDER BY rows_[2] LIMIT {limit}"
+        ).fetchall()
+    finally:
+        con.execute("DROP TABLE IF EXISTS _sv_dupkeys")
+    problems = [
+        _problem(
+            source,
+            int(rws[1]),
+            shown_key,
+            val,
+            f"a unique key (row {rws[0]} has the same key with different values)",
+            "duplicate",
+        )
+        for val, rws in rows
+    ]
+    return problems, int(n_bad), int(exact[0][0])
+
+
+def _references(
+    con: duckdb.DuckDBPyConnection, p: Plan, source: str, limit: int, *, reject: bool
+) -> tuple[list[dict[str, Any]], int, int]:
+    """References to customers the store does not have (and the batch does not bring)."""
+    fks = [fk for fk in p.table.foreign_keys if fk.column in p.present]
+    if not fks:
+        return [], 0, 0
+    problems: list[dict[str, Any]] = []
+    total = 0
+    for fk in fks:
+        q = _q(fk.column)
+        where = f"{q} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = s.{q})"
+        n = con.execute(f"SELECT count(*) FROM {CONV} s WHERE {where}").fetchall()[0][0]
+        if not n:
+            continue
+        total += n
+        if reject:
+            rows = con.execute(
+                f"SELECT {ROW}, {q} FROM {CONV} s WHERE {where} ORDER BY {ROW} LIMIT {limit}"
+            ).fetchall()
+            expected = "an existing customer_id (load customers first, or create stubs with on_missing_customer='stub')"
+            problems += [_problem(source, int(r), fk.column, v, expected, "reference") for r, v in rows]
+    return (problems, total, 0) if reject else ([], 0, total)
+
+
+def _erased(
+    con: duckdb.DuckDBPyConnection, p: Plan, source: str, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Rows naming a customer erased earlier (matched by salted hash; the log holds no ids)."""
+    if not con.execute("SELECT count(*) FROM _erasure_log").fetchall()[0][0]:
+        return [], 0
+    salt = con.execute("SELECT value FROM _store_meta WHERE key = 'erasure_salt'").fetchall()[0][0]
+    problems: list[dict[str, Any]] = []
+    total = 0
+    for col in p.table.customer_columns:
+        if col not in p.present:
+            continue
+        q = _q(col)
+        where = f"{q} IS NOT NULL AND sha256(? || ':' || {q}) IN (SELECT subject_hash FROM _erasure_log)"
+        n = con.execute(f"SELECT count(*) FROM {CONV} WHERE {where}", [salt]).fetchall()[0][0]
+        if not n:
+            continue
+        total += n
+        rows = con.execute(
+            f"SELECT {ROW}, {q} FROM {CONV} WHERE {where} ORDER BY {ROW} LIMIT {limit}", [salt]
+        ).fetchall()
+        expected = "a customer who was not erased (pass force=True / --force to load anyway)"
+        problems += [_problem(source, int(r), col, v, expected, "erased") for r, v in rows]
+    return problems, total
+
+
+def validate(
+    con: duckdb.DuckDBPyConnection,
+    p: Plan,
+    source: str,
+    rules: IngestRules,
+    *,
+    reject_missing: bool,
+    force: bool,
+) -> Outcome:
+    """Run every check over ``_sv_conv``; raise one error listing all problems.
+
+    Raises
+    ------
+    ErasedCustomerError
+        If the only problems are rows of erased customers (and ``force`` is false).
+    SchemaError
+        For any other problem, with all problems of the load.
+    """
+    limit = rules.max_problems
+    rows = con.execute(f"SELECT count(*) FROM {CONV}").fetchall()[0][0]
+    problems, total = _collect(con, source, _row_checks(p, rules, rules.vocabulary.refund_statuses), limit)
+    dup_problems, n_dup, exact = _duplicates(con, p, source, limit)
+    ref_problems, n_ref, missing = _references(con, p, source, limit, reject=reject_missing)
+    problems += dup_problems + ref_problems
+    total += n_dup + n_ref
+    if not force:
+        erased, n_erased = _erased(con, p, source, limit)
+        # An erased customer is gone from the store; report the erasure, not the dangling reference.
+        gone = {(d["row"], d["column"]) for d in erased}
+        kept = [d for d in problems if not (d["check"] == "reference" and (d["row"], d["column"]) in gone)]
+        total -= len(problems) - len(kept)
+        problems = kept
+        if erased and not problems:
+            raise_problems(
+                source,
+                erased,
+                total_rows=rows,
+                total=n_erased,
+                listed=rules.max_listed,
+                cls=ErasedCustomerError,
+            )
+        problems += erased
+        total += n_erased
+    if problems:
+        raise_problems(source, problems, total_rows=rows, total=total, listed=rules.max_listed)
+    return Outcome(rows=int(rows), exact_duplicates=exact, missing_customers=missing)
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "an empty value"
+    text = str(value)
+    if len(text) > _SHOW:
+        text = text[: _SHOW - 1] + "…"
+    return repr(text)
+
+
+def format_problems(
+    source: str, problems: list[dict[str, Any]], *, total: int, total_rows: int | None, listed: int
+) -> str:
+    """The message of a failed load: header with the total, then at most ``listed`` problem lines."""
+    ordered = sorted(problems, key=lambda d: (d["row"] is not None, d["row"] or 0, str(d["column"])))
+    rows = "" if total_rows is None else f" in {total_rows:,} rows"
+    head = f"{source}: {total:,} problem{'s' if total != 1 else ''}{rows}; nothing was loaded"
+    lines = []
+    for d in ordered[:listed]:
+        where = (
+            f"row {d['row']}, column {d['column']!r}" if d["row"] is not None else f"column {d['column']!r}"
+        )
+        if d["check"] == "columns" and d["value"] is None:
+            lines.append(f"  {where}: missing; expected {d['expected']}")
+        elif d["check"] == "missing":
+            lines.append(f"  {where}: got an empty value; expected {d['expected']}")
+        else:
+            lines.append(f"  {where}: got {_show(d['value'])}; expected {d['expected']}")
+    more = total - min(listed, len(ordered))
+    if more > 0:
+        lines.append(f"  ... and {more:,} more (all are in SchemaError.problems, up to the collection cap)")
+    return (
+        head
+        + (" (first " + str(min(listed, len(ordered))) + " shown):\n" if more > 0 else ":\n")
+        + "\n".join(lines)
+    )
+
+
+def raise_problems(
+    source: str,
+    problems: list[dict[str, Any]],
+    *,
+    total_rows: int | None,
+    total: int | None = None,
+    listed: int = 20,
+    cls: type[SchemaError] = SchemaError,
+) -> None:
+    """Raise ``cls`` with the formatted message and the structured problems."""
+    total = len(problems) if total is None else total
+    ordered = sorted(problems, key=lambda d: (d["row"] is not None, d["row"] or 0, str(d["column"])))
+    raise cls(format_problems(source, ordered, total=total, total_rows=total_rows, listed=listed), ordered)

@@ -1,0 +1,1 @@
+"""Default configurations (TOML) of the scoring models, read with :mod:`importlib.resources`."""

@@ -1,0 +1,541 @@
+r"""The learned customer social value (CSV): CLV plus social components, with weights learned from a holdout.
+
+Following Kumar et al.'s (2010) *customer engagement value*, a customer is worth their own lifetime value plus
+what they bring through referrals (CRV), influence (CIV) and engagement (interaction, content, loyalty). The
+weights are **learned**, not hand-set: on a calibration/holdout split, what each customer generated in the
+holdout (own revenue plus revenue of the customers they referred or influenced) is regressed on the
+calibration-period components with non-negative least squares,
+
+.. math::
+
+    \hat w = \arg\min_{w \ge 0,\, b} \sum_c \big(y_c - b - \sum_j w_j x_{cj}\big)^2,
+
+k-fold cross-validation compares the out-of-fold error with a CLV-only model, and a (vectorized) bootstrap
+gives an interval for each weight. A component whose interval includes 0 or is too wide relative to its
+estimate is **withheld** (its weight is not published and a message says so); the published model is refitted
+on the supported components only. With ``scale_to_clv`` the published weights are divided by the CLV weight,
+so that
+
+.. math::
+
+    \mathrm{CSV}_c = \mathrm{CLV}_c + \sum_{j \ne \mathrm{CLV}} \frac{\hat w_j}{\hat w_{\mathrm{CLV}}} x_{cj}
+
+is in the currency of the CLV and each term is that component's contribution.
+
+References
+----------
+.. [1] Kumar, V., Aksoy, L., Donkers, B., Venkatesan, R., Wiesel, T., & Tillmanns, S. (2010). Undervalued or
+   overvalued customers: capturing total customer engagement value. *Journal of Service Research*, 13(3),
+   297-310.
+.. [2] Lawson, C. L., & Hanson, R. J. (1974). *Solving Least Squares Problems*, ch. 23 (NNLS).
+.. [3] Efron, B., & Tibshirani, R. J. (1993). *An Introduction to the Bootstrap*, ch. 13 (percentile intervals).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import nnls
+from scipy.stats import spearmanr
+
+from socialvalue.errors import NotFittedError, SchemaError
+
+__all__ = [
+    "DEFAULT_COMPONENTS",
+    "CustomerSocialValue",
+    "RankingMetrics",
+    "SocialValueReport",
+    "holdout_target",
+    "ranking_metrics",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_COMPONENTS: tuple[str, ...] = (
+    "clv",
+    "crv",
+    "civ",
+    "interaction_score",
+    "content_score",
+    "loyalty_score",
+)
+
+
+@dataclass(frozen=True)
+class RankingMetrics:
+    r"""How well a score ranks realized value.
+
+    Attributes
+    ----------
+    spearman
+        Spearman rank correlation between score and value.
+    top_decile_capture
+        Share of total value held by the top 10% of customers by score.
+    gini
+        Gini coefficient of the gains curve (value captured against customers, ordered by score):
+        :math:`2 \cdot \text{AUC} - 1`.
+    gini_normalized
+        ``gini`` divided by the Gini of the perfect ordering (1 = ranks value perfectly).
+    """
+
+    spearman: float
+    top_decile_capture: float
+    gini: float
+    gini_normalized: float
+
+
+@dataclass(frozen=True)
+class SocialValueReport:
+    """What :meth:`CustomerSocialValue.fit` learned, how well, and what it refused to publish.
+
+    Attributes
+    ----------
+    n_customers
+        Rows used in the fit.
+    weights
+        Non-negative weights of every component on the target scale (full model).
+    intervals
+        Bootstrap percentile interval ``(lower, upper)`` of each weight.
+    published_weights
+        Weights used in the CSV (refitted on supported components; divided by the CLV weight when
+        ``scale_to_clv``).
+    withheld
+        Components whose weight the data cannot support.
+    cv_rmse
+        Out-of-fold RMSE of the published model on the target.
+    cv_rmse_clv_only
+        Out-of-fold RMSE of a CLV-only model (same intercept rule).
+    cv_improvement
+        ``1 - cv_rmse / cv_rmse_clv_only``.
+    ranking_csv, ranking_clv
+        Ranking metrics of the out-of-fold CSV and of raw CLV against the target.
+    messages
+        Human-readable notes (withheld weights, warnings).
+    """
+
+    n_customers: int
+    weights: dict[str, float]
+    intervals: dict[str, tuple[float, float]]
+    published_weights: dict[str, float]
+    withheld: tuple[str, ...]
+    cv_rmse: float
+    cv_rmse_clv_only: float
+    cv_improvement: float
+    ranking_csv: RankingMetrics
+    ranking_clv: RankingMetrics
+    messages: tuple[str, ...] = field(default=())
+
+    def summary(self) -> str:
+        """A short multi-line text summary."""
+        lines = [f"customer social value fitted on {self.n_customers} customers"]
+        for c, w in self.weights.items():
+            lo, hi = self.intervals[c]
+            shown = f"{self.published_weights[c]:.4g}" if c in self.published_weights else "withheld"
+            lines.append(f"  {c:<20} weight {w:.4g}  interval [{lo:.4g}, {hi:.4g}]  published {shown}")
+        lines.append(
+            f"  CV RMSE {self.cv_rmse:.4g} vs CLV-only {self.cv_rmse_clv_only:.4g} "
+            f"({self.cv_improvement:+.1%})"
+        )
+        for name, r in (("CSV", self.ranking_csv), ("CLV", self.ranking_clv)):
+            lines.append(
+                f"  {name}: Spearman {r.spearman:.3f}, top-decile capture {r.top_decile_capture:.1%}, "
+                f"Gini {r.gini:.3f} (normalized {r.gini_normalized:.3f})"
+            )
+        lines.extend(f"  ! {m}" for m in self.messages)
+        return "\n".join(lines)
+
+
+def holdout_target(features: pd.DataFrame) -> pd.Series:
+    """The value a customer generated in the holdout: own revenue plus their network's revenue.
+
+    Parameters
+    ----------
+    features
+        A feature table built with a holdout (columns ``holdout_revenue`` and ``holdout_network_revenue``).
+
+    Returns
+    -------
+    pandas.Series
+        ``holdout_revenue + holdout_network_revenue`` (missing values count 0), same index as ``features``.
+    """
+    cols = ["holdout_revenue", "holdout_network_revenue"]
+    missing = [c for c in cols if c not in features.columns]
+    if missing:
+        raise SchemaError(
+            f"feature table lacks {', '.join(missing)}; build it with calibration_end and holdout_end"
+        )
+    return features[cols].astype(float).fillna(0.0).sum(axis=1).rename("holdout_value")
+
+
+def _tie_averaged_gains(y: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Values ordered by descending score, each tie group replaced by its mean (expected order in ties)."""
+    order = np.argsort(-score, kind="stable")
+    s, v = score[order], y[order]
+    _, start, counts = np.unique(-s, return_index=True, return_counts=True)
+    group = np.repeat(np.arange(len(start)), counts)
+    means = np.bincount(group, weights=v) / counts
+    return means[group]
+
+
+def _gini(gains: np.ndarray) -> float:
+    total = gains.sum()
+    if total == 0:
+        return 0.0
+    n = len(gains)
+    cum = np.cumsum(gains) / total
+    auc = (cum.sum() - 0.5 * cum[-1]) / n  # trapezoid under the gains curve from (0, 0)
+    return float(2.0 * auc - 1.0)
+
+
+def ranking_metrics(value: np.ndarray | pd.Series, score: np.ndarray | pd.Series) -> RankingMetrics:
+    """Spearman correlation, top-decile capture and Gini of value captured when ranking by ``score``.
+
+    Ties in ``score`` are resolved by expectation (random order within ties), so a constant score captures
+    exactly its share of customers.
+
+    Parameters
+    ----------
+    value
+        Realized value per customer (e.g. holdout revenue plus network revenue).
+    score
+        Score used to rank customers (e.g. CSV or CLV).
+
+    Returns
+    -------
+    RankingMetrics
+        The four ranking measures.
+    """
+    y = np.asarray(value, dtype=float)
+    s = np.asarray(score, dtype=float)
+    if y.shape != s.shape or y.ndim != 1 or len(y) < 2:
+        raise SchemaError(f"value and score must be 1-D of the same length >= 2; got {y.shape} and {s.shape}")
+    gains = _tie_averaged_gains(y, s)
+    k = max(1, int(np.ceil(0.1 * len(y))))
+    total = y.sum()
+    capture = float(gains[:k].sum() / total) if total != 0 else 0.0
+    g = _gini(gains)
+    g_best = _gini(np.sort(y)[::-1])
+    rho = float(spearmanr(s, y).statistic) if np.ptp(s) > 0 and np.ptp(y) > 0 else 0.0
+    return RankingMetrics(
+        spearman=rho,
+        top_decile_capture=capture,
+        gini=g,
+        gini_normalized=float(g / g_best) if g_best > 0 else 0.0,
+    )
+
+
+def _nnls_gram(gram: np.ndarray, xty: np.ndarray) -> np.ndarray:
+    r"""Solve :math:`\min_{w \ge 0} w^T G w - 2 w^T X^T y` from the Gram matrix (via a Cholesky factor)."""
+    k = len(xty)
+    jitter = 1e-10 * max(float(np.trace(gram)) / k, 1e-300)
+    chol = np.linalg.cholesky(gram + jitter * np.eye(k))
+    w, _ = nnls(chol.T, np.linalg.solve(chol, xty))
+    return w
+
+
+def _fit_weighted(x: np.ndarray, y: np.ndarray, counts: np.ndarray, intercept: bool) -> np.ndarray:
+    """Non-negative weights for many weight vectors at once (rows of ``counts``), via Gram matrices.
+
+    Returns an array ``(len(counts), k)``. With an intercept, columns and target are centred with each
+    row's weights, which gives the free intercept exactly.
+    """
+    n, k = x.shape
+    iu = np.triu_indices(k)
+    prods = x[:, iu[0]] * x[:, iu[1]]  # n × k(k+1)/2
+    out = np.empty((len(counts), k))
+    chunk = max(1, int(4_000_000 // max(n, 1)))
+    for lo in range(0, len(counts), chunk):  # chunks of resamples, not customers: bounded memory
+        c = counts[lo : lo + chunk].astype(float)
+        g_flat, xty = c @ prods, c @ (x * y[:, None])
+        if intercept:
+            tot = c.sum(axis=1)
+            sx, sy = c @ x, c @ y
+            g_flat = g_flat - (sx[:, iu[0]] * sx[:, iu[1]]) / tot[:, None]
+            xty = xty - sx * (sy / tot)[:, None]
+        for b in range(len(c)):
+            g = np.zeros((k, k))
+            g[iu] = g_flat[b]
+            g = g + np.triu(g, 1).T
+            out[lo + b] = _nnls_gram(g, xty[b])
+    return out
+
+
+def _fit_one(x: np.ndarray, y: np.ndarray, intercept: bool) -> tuple[np.ndarray, float]:
+    if intercept:
+        xm, ym = x.mean(axis=0), y.mean()
+        w, _ = nnls(x - xm, y - ym)
+        return w, float(ym - xm @ w)
+    w, _ = nnls(x, y)
+    return w, 0.0
+
+
+class CustomerSocialValue:
+    """Learned customer social value: CLV plus social components, weights learned on a holdout.
+
+    Parameters
+    ----------
+    components
+        Columns of the calibration frame used as components (currency or scores). Must include
+        ``clv_column``. Graph metrics (e.g. ``spread``, ``pagerank``) may be added.
+    clv_column
+        The customer's own CLV column (the baseline the CSV is compared with).
+    fit_intercept
+        Fit a free intercept beside the non-negative weights (not part of the CSV).
+    n_folds
+        Folds of the cross-validation.
+    n_bootstrap
+        Bootstrap resamples for the weight intervals.
+    confidence
+        Coverage of the percentile intervals.
+    max_relative_width
+        A weight whose interval is wider than this multiple of its estimate is withheld.
+    scale_to_clv
+        Divide published weights by the CLV weight so that the CSV is CLV plus social terms in CLV currency.
+    influencer_share
+        Share of customers flagged as influencers (top by the mean percentile of ``influencer_columns``).
+    influencer_columns
+        Columns (those present are used) that define influence, e.g. CIV and IC spread.
+    random_state
+        Seed of folds and bootstrap.
+
+    Attributes
+    ----------
+    weights_ : pandas.Series
+        Full-model non-negative weights on the target scale.
+    weight_intervals_ : pandas.DataFrame
+        ``lower``/``upper`` bootstrap interval of each weight.
+    published_weights_ : pandas.Series
+        Weights of the supported components used by :meth:`predict`.
+    intercept_ : float
+        Intercept of the published model on the target scale.
+    report_ : SocialValueReport
+        CV error, ranking metrics and messages.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"clv": rng.gamma(2, 50, 500), "civ": rng.gamma(1, 20, 500)})
+    >>> y = 0.5 * X["clv"] + 1.0 * X["civ"] + rng.normal(0, 5, 500)
+    >>> m = CustomerSocialValue(components=("clv", "civ"), n_bootstrap=50).fit(X, y)
+    >>> sorted(m.published_weights_.index)
+    ['civ', 'clv']
+    """
+
+    def __init__(
+        self,
+        *,
+        components: Sequence[str] = DEFAULT_COMPONENTS,
+        clv_column: str = "clv",
+        fit_intercept: bool = True,
+        n_folds: int = 5,
+        n_bootstrap: int = 200,
+        confidence: float = 0.95,
+        max_relative_width: float = 3.0,
+        scale_to_clv: bool = True,
+        influencer_share: float = 0.05,
+        influencer_columns: Sequence[str] = ("civ", "spread"),
+        random_state: int | None = 0,
+    ) -> None:
+        self.components = components
+        self.clv_column = clv_column
+        self.fit_intercept = fit_intercept
+        self.n_folds = n_folds
+        self.n_bootstrap = n_bootstrap
+        self.confidence = confidence
+        self.max_relative_width = max_relative_width
+        self.scale_to_clv = scale_to_clv
+        self.influencer_share = influencer_share
+        self.influencer_columns = influencer_columns
+        self.random_state = random_state
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _components(self) -> list[str]:
+        comps = list(dict.fromkeys(self.components))
+        if self.clv_column not in comps:
+            comps.insert(0, self.clv_column)
+        return comps
+
+    def _matrix(self, frame: pd.DataFrame, comps: Sequence[str]) -> np.ndarray:
+        missing = [c for c in comps if c not in frame.columns]
+        if missing:
+            raise SchemaError(f"frame lacks component column(s) {', '.join(missing)}")
+        x = frame[list(comps)].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+        bad = [c for c, ok in zip(comps, np.isfinite(x).all(axis=0), strict=True) if not ok]
+        if bad:
+            raise SchemaError(f"component column(s) {', '.join(bad)} hold missing or non-finite values")
+        return x
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "report_"):
+            raise NotFittedError("CustomerSocialValue is not fitted yet; call fit(frame, target) first")
+
+    # -- fit --------------------------------------------------------------------------------------
+    def fit(self, X: pd.DataFrame, y: np.ndarray | pd.Series) -> CustomerSocialValue:
+        """Learn the component weights from calibration components ``X`` and holdout value ``y``.
+
+        Parameters
+        ----------
+        X
+            Calibration-period components, one row per customer (see ``components``).
+        y
+            What each customer generated in the holdout (e.g. :func:`holdout_target`).
+
+        Returns
+        -------
+        CustomerSocialValue
+            ``self``, fitted.
+        """
+        comps = self._components()
+        x = self._matrix(X, comps)
+        target = np.asarray(y, dtype=float)
+        n, k = x.shape
+        if target.shape != (n,) or not np.isfinite(target).all():
+            raise SchemaError(f"target must be {n} finite values; got shape {target.shape}")
+        if n < max(2 * k, self.n_folds, 10):
+            raise SchemaError(f"need at least {max(2 * k, self.n_folds, 10)} customers to fit; got {n}")
+        rng = np.random.default_rng(self.random_state)
+        scale = x.std(axis=0)
+        scale[scale == 0] = 1.0
+        xs = x / scale  # positive rescaling keeps w >= 0 and conditions the solve
+        icpt = self.fit_intercept
+
+        w_s, _ = _fit_one(xs, target, icpt)
+        weights = w_s / scale
+        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=self.n_bootstrap)
+        boot = _fit_weighted(xs, target, counts, icpt) / scale
+        alpha = 1.0 - self.confidence
+        lower, upper = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
+
+        messages: list[str] = []
+        withheld: list[str] = []
+        for j, c in enumerate(comps):
+            if np.ptp(x[:, j]) == 0:
+                withheld.append(c)
+                messages.append(f"weight of {c!r} withheld: the component does not vary in the data")
+            elif lower[j] <= 1e-12 * abs(upper[j]) or weights[j] <= 0:
+                withheld.append(c)
+                messages.append(
+                    f"weight of {c!r} withheld: its {self.confidence:.0%} bootstrap interval "
+                    f"[{lower[j]:.4g}, {upper[j]:.4g}] includes 0"
+                )
+            elif upper[j] - lower[j] > self.max_relative_width * weights[j]:
+                withheld.append(c)
+                messages.append(
+                    f"weight of {c!r} withheld: its {self.confidence:.0%} bootstrap interval "
+                    f"[{lower[j]:.4g}, {upper[j]:.4g}] is wider than {self.max_relative_width:g}x "
+                    f"the estimate {weights[j]:.4g}"
+                )
+        keep = [j for j, c in enumerate(comps) if c not in withheld]
+        if not keep:
+            messages.append("no component weight is supported by the data: the CSV is not published")
+        elif self.clv_column in withheld:
+            messages.append(
+                f"the CLV weight is not supported by the data; the CSV is reported on the target scale "
+                f"without {self.clv_column!r}"
+            )
+
+        pub_w = np.zeros(0)
+        pub_b = float(target.mean()) if icpt else 0.0
+        if keep:
+            pub_ws, pub_b = _fit_one(xs[:, keep], target, icpt)
+            pub_w = pub_ws / scale[keep]
+        published = pd.Series(pub_w, index=[comps[j] for j in keep], dtype=float)
+        self._clv_scale = 1.0
+        if self.scale_to_clv and self.clv_column in published.index and published[self.clv_column] > 0:
+            self._clv_scale = float(published[self.clv_column])
+
+        # k-fold CV of the published model and of a CLV-only model, out-of-fold.
+        folds = rng.permutation(n) % self.n_folds
+        oof, oof_clv = np.full(n, pub_b), np.zeros(n)
+        j_clv = comps.index(self.clv_column)
+        for f in range(self.n_folds):
+            tr, te = folds != f, folds == f
+            if keep:
+                wf, bf = _fit_one(xs[tr][:, keep], target[tr], icpt)
+                oof[te] = xs[te][:, keep] @ wf + bf
+            else:
+                oof[te] = target[tr].mean() if icpt else 0.0
+            wc, bc = _fit_one(xs[tr][:, [j_clv]], target[tr], icpt)
+            oof_clv[te] = xs[te][:, [j_clv]] @ wc + bc
+        rmse = float(np.sqrt(np.mean((oof - target) ** 2)))
+        rmse_clv = float(np.sqrt(np.mean((oof_clv - target) ** 2)))
+
+        self.components_ = comps
+        self.weights_ = pd.Series(weights, index=comps, dtype=float)
+        self.weight_intervals_ = pd.DataFrame({"lower": lower, "upper": upper}, index=comps)
+        self.published_weights_ = published / self._clv_scale
+        self.intercept_ = float(pub_b)
+        self.bootstrap_weights_ = pd.DataFrame(boot, columns=comps)
+        self.report_ = SocialValueReport(
+            n_customers=n,
+            weights=self.weights_.to_dict(),
+            intervals={c: (float(lower[j]), float(upper[j])) for j, c in enumerate(comps)},
+            published_weights=self.published_weights_.to_dict(),
+            withheld=tuple(withheld),
+            cv_rmse=rmse,
+            cv_rmse_clv_only=rmse_clv,
+            cv_improvement=float(1.0 - rmse / rmse_clv) if rmse_clv > 0 else 0.0,
+            ranking_csv=ranking_metrics(target, oof),
+            ranking_clv=ranking_metrics(target, x[:, j_clv]),
+            messages=tuple(messages),
+        )
+        for m in messages:
+            logger.warning(m)
+        return self
+
+    # -- use --------------------------------------------------------------------------------------
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Customer social value of each row of ``X`` (in CLV currency when ``scale_to_clv``)."""
+        self._check_fitted()
+        w = self.published_weights_
+        if w.empty:
+            return np.zeros(len(X))
+        return self._matrix(X, list(w.index)) @ w.to_numpy()
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """CSV with its decomposition, percentile and influencer flag for each row of ``X``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Same index as ``X``: ``customer_id`` (when present), ``contrib_<component>`` (currency) for each
+            published component, ``csv``, ``csv_percentile`` (0-100), ``influencer_score`` (mean percentile
+            of the influence columns present) and ``influencer`` (top ``influencer_share``).
+        """
+        self._check_fitted()
+        out = pd.DataFrame(index=X.index)
+        if "customer_id" in X.columns:
+            out["customer_id"] = X["customer_id"].to_numpy()
+        w = self.published_weights_
+        xm = self._matrix(X, list(w.index)) if not w.empty else np.zeros((len(X), 0))
+        for j, c in enumerate(w.index):
+            out[f"contrib_{c}"] = xm[:, j] * w.iloc[j]
+        out["csv"] = xm @ w.to_numpy() if not w.empty else 0.0
+        out["csv_percentile"] = 100.0 * out["csv"].rank(pct=True, method="average") if len(X) else 0.0
+        cols = [c for c in self.influencer_columns if c in X.columns]
+        if cols:
+            vals = X[cols].apply(pd.to_numeric, errors="coerce").fillna(0.0)
+            score = vals.rank(pct=True, method="average").mean(axis=1)
+            out["influencer_score"] = score.to_numpy()
+            cut = score.quantile(1.0 - self.influencer_share)
+            out["influencer"] = ((score >= cut) & (vals.sum(axis=1) > 0)).to_numpy()
+        else:
+            out["influencer_score"] = 0.0
+            out["influencer"] = False
+        return out
+
+    def fit_transform(self, X: pd.DataFrame, y: np.ndarray | pd.Series) -> pd.DataFrame:
+        """Fit on ``(X, y)`` and return :meth:`transform` of ``X``."""
+        return self.fit(X, y).transform(X)
+
+    def evaluate(self, X: pd.DataFrame, y: np.ndarray | pd.Series) -> dict[str, RankingMetrics]:
+        """Ranking metrics of the CSV and of CLV alone against realized value ``y`` (e.g. a later holdout)."""
+        self._check_fitted()
+        y = np.asarray(y, dtype=float)
+        clv = self._matrix(X, [self.clv_column])[:, 0]
+        return {"csv": ranking_metrics(y, self.predict(X)), "clv": ranking_metrics(y, clv)}

@@ -1,0 +1,185 @@
+r"""Reverse-reachable (RR) sets: influence spread of every customer at once, with confidence bounds.
+
+An RR set is drawn by picking a root :math:`r` uniformly at random and keeping every node that reaches
+:math:`r` in a random live-edge graph (each edge ``v → u`` kept with probability :math:`p_{vu}`), i.e. a
+cascade run backwards on the reverse CSR. Borgs et al. (2014, Observation 3.2) show that for any seed set
+:math:`S`
+
+.. math::
+
+    \sigma(S) = n \cdot \Pr[S \cap R \neq \emptyset],
+
+so with :math:`\theta` independent RR sets the count :math:`C_v` of sets containing ``v`` is exactly
+:math:`\mathrm{Binomial}(\theta, \sigma(v)/n)` and
+
+.. math::
+
+    \hat\sigma(v) = n\, \frac{C_v}{\theta}
+
+is unbiased. Its interval here is the exact Clopper–Pearson interval of the binomial proportion scaled by
+:math:`n` (per customer, or simultaneous over all customers with a Bonferroni correction); its standard
+error is :math:`\sqrt{\sigma(v)(n - \sigma(v))/\theta}`, about :math:`\sqrt{\sigma(v)}` when
+:math:`\theta = n`.
+
+References
+----------
+.. [1] Borgs, C., Brautbar, M., Chayes, J. and Lucier, B. (2014). Maximizing social influence in nearly
+   optimal time. SODA '14, 946-957.
+.. [2] Tang, Y., Shi, Y. and Xiao, X. (2015). Influence maximization in near-linear time: a martingale
+   approach. SIGMOD '15, 1539-1554.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from socialvalue.errors import ConfigError
+from socialvalue.social.cascade import _batched, _check_prob, _rng
+from socialvalue.social.graph import Graph
+
+__all__ = ["RRSets", "estimate_spread", "sample_rr_sets"]
+
+
+@dataclass(frozen=True)
+class RRSets:
+    """A collection of RR sets in CSR form: set ``j`` holds ``nodes[indptr[j]:indptr[j+1]]``."""
+
+    n: int
+    indptr: np.ndarray
+    nodes: np.ndarray
+
+    @property
+    def theta(self) -> int:
+        """Number of sets."""
+        return int(self.indptr.shape[0] - 1)
+
+    def node_counts(self) -> np.ndarray:
+        """Number of sets containing each node."""
+        return np.bincount(self.nodes, minlength=self.n)
+
+    def coverage(self, seeds: np.ndarray) -> int:
+        """Number of sets that contain at least one of the seed positions."""
+        hit = np.isin(self.nodes, seeds)
+        return int(np.unique(np.repeat(np.arange(self.theta), np.diff(self.indptr))[hit]).size)
+
+    @staticmethod
+    def concat(parts: list[RRSets]) -> RRSets:
+        """Join collections drawn on the same graph."""
+        sizes = np.concatenate([np.diff(p.indptr) for p in parts])
+        indptr = np.zeros(sizes.size + 1, dtype=np.int64)
+        np.cumsum(sizes, out=indptr[1:])
+        return RRSets(parts[0].n, indptr, np.concatenate([p.nodes for p in parts]))
+
+
+def _reverse(graph: Graph, prob: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return graph.rev_indptr, graph.rev_indices, _check_prob(graph, prob)[graph.rev_edge].astype(np.float32)
+
+
+def sample_rr_sets(
+    graph: Graph,
+    prob: Any,
+    theta: int,
+    *,
+    random_state: int | np.random.Generator | None = None,
+    _rev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> RRSets:
+    """Draw ``theta`` independent RR sets under the independent cascade with edge probabilities ``prob``.
+
+    Parameters
+    ----------
+    graph
+        The influence graph.
+    prob
+        Edge probabilities aligned with the graph's edges.
+    theta
+        Number of RR sets.
+    random_state
+        Seed or generator.
+
+    Returns
+    -------
+    RRSets
+        The sets (node positions), root first not guaranteed.
+    """
+    rng = _rng(random_state)
+    indptr, indices, p = _rev if _rev is not None else _reverse(graph, prob)
+    n = graph.n
+    roots = rng.integers(0, n, theta)
+    sizes, keys, _ = _batched(indptr, indices, p, np.arange(theta, dtype=np.int64), roots, theta, n, rng, members=True)
+    ptr = np.zeros(theta + 1, dtype=np.int64)
+    np.cumsum(sizes, out=ptr[1:])
+    idx_t = np.int32 if n < 2**31 - 1 else np.int64
+    return RRSets(n, ptr, (keys % n).astype(idx_t))
+
+
+def estimate_spread(
+    graph: Graph,
+    prob: Any,
+    *,
+    n_sets: int | None = None,
+    confidence: float = 0.95,
+    simultaneous: bool = False,
+    random_state: int | np.random.Generator | None = None,
+) -> pd.DataFrame:
+    r"""Expected influence spread :math:`\sigma(v)` of every customer from RR-set sampling.
+
+    Parameters
+    ----------
+    graph
+        The influence graph.
+    prob
+        Edge probabilities aligned with the graph's edges (e.g. from
+        :func:`~socialvalue.social.cascade.learn_edge_probabilities`).
+    n_sets
+        Number :math:`\theta` of RR sets; ``max(n, 10_000)`` if None (standard error about
+        :math:`\sqrt{\sigma(v)}`).
+    confidence
+        Coverage of the Clopper–Pearson interval.
+    simultaneous
+        If True, the intervals hold for all customers at once (Bonferroni: level :math:`1 - \delta/n` each).
+    random_state
+        Seed or generator.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by node id: ``spread`` (:math:`n C_v / \theta`, seeds included, so at least 1 in
+        expectation), ``lower``, ``upper`` (interval, clipped below at 1), ``std_error`` and ``rr_count``
+        (:math:`C_v`). ``attrs["n_sets"]`` holds :math:`\theta`.
+    """
+    if not 0 < confidence < 1:
+        raise ConfigError(f"confidence must be in (0, 1), got {confidence}")
+    n = graph.n
+    theta = int(n_sets) if n_sets is not None else max(n, 10_000)
+    if theta < 1:
+        raise ConfigError("n_sets must be >= 1")
+    rng = _rng(random_state)
+    indptr, indices, p = _reverse(graph, prob)
+    roots = rng.integers(0, n, theta)
+    _, _, counts = _batched(indptr, indices, p, np.arange(theta, dtype=np.int64), roots, theta, n, rng, node_counts=True)
+    delta = 1.0 - confidence
+    if simultaneous:
+        delta /= n
+    c = counts.astype(np.float64)
+    lo, hi = np.zeros(n), np.ones(n)
+    pos, full = c > 0, c < theta
+    lo[pos] = stats.beta.ppf(delta / 2, c[pos], theta - c[pos] + 1)
+    hi[full] = stats.beta.ppf(1 - delta / 2, c[full] + 1, theta - c[full])
+    share = c / theta
+    out = pd.DataFrame(
+        {
+            "spread": n * share,
+            "lower": np.maximum(n * lo, 1.0),
+            "upper": np.maximum(n * hi, 1.0),
+            "std_error": n * np.sqrt(share * (1 - share) / theta),
+            "rr_count": counts,
+        },
+        index=pd.Index(graph.ids, name="node"),
+    )
+    out.attrs["n_sets"] = theta
+    return out

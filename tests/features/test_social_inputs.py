@@ -1,0 +1,206 @@
+"""SQL inputs of the social value functions, on a tiny hand-made store."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from socialvalue.features.social_inputs import (
+    SocialInputsConfig,
+    content_frame,
+    exposure_frame,
+    loyalty_frame,
+    purchase_frame,
+    referral_frames,
+    social_components,
+)
+from socialvalue.schema import TABLES
+from socialvalue.social.influence_value import InfluenceConfig
+
+AS_OF = pd.Timestamp("2024-04-10")
+START = pd.Timestamp("2024-01-01")
+
+_DEFAULTS = {
+    "customers": {"consent_marketing": False, "consent_profiling": True, "is_stub": False},
+    "orders": {"currency": "USD", "status": "completed"},
+}
+
+
+def _insert(store, kind: str, rows: list[dict]) -> None:
+    table = TABLES[kind]
+    df = pd.DataFrame([{**_DEFAULTS.get(kind, {}), **r} for r in rows])
+    cols = [c for c in table.column_names if c in df.columns]
+    for c in cols:
+        if table.column(c).sql_type == "TIMESTAMP":
+            df[c] = pd.to_datetime(df[c])
+    store.con.register("_rows", df)
+    try:
+        casts = ", ".join(f'CAST("{c}" AS {table.column(c).sql_type})' for c in cols)
+        store.con.execute(f'INSERT INTO "{kind}" ({", ".join(cols)}) SELECT {casts} FROM _rows')
+    finally:
+        store.con.unregister("_rows")
+
+
+@pytest.fixture
+def social_store(store):
+    signup = "2023-01-01"
+    _insert(
+        store,
+        "customers",
+        [{"customer_id": c, "signup_at": signup} for c in ("A", "y", "z", "R")]
+        + [
+            {"customer_id": "B", "signup_at": "2024-01-05", "acquisition_channel": "referral"},
+            {"customer_id": "N", "signup_at": signup, "consent_profiling": False},
+        ],
+    )
+    _insert(
+        store,
+        "relationships",
+        [
+            {"src_id": "y", "dst_id": "A", "kind": "follows", "created_at": "2023-12-01"},
+            {
+                "src_id": "z",
+                "dst_id": "A",
+                "kind": "follows",
+                "created_at": "2023-06-01",
+                "ended_at": "2024-01-02",
+            },
+            {"src_id": "B", "dst_id": "A", "kind": "follows", "created_at": "2024-01-06"},
+            {"src_id": "R", "dst_id": "B", "kind": "referred", "created_at": "2024-01-05"},
+        ],
+    )
+    _insert(
+        store,
+        "content",
+        [
+            {"content_id": "P1", "author_id": "A", "kind": "post", "created_at": "2024-01-11", "views": 9},
+            {
+                "content_id": "V1",
+                "author_id": "A",
+                "kind": "review",
+                "created_at": "2024-01-15",
+                "rating": 5.0,
+                "product_id": "X",
+                "helpful_votes": 2,
+            },
+            {"content_id": "L1", "author_id": "A", "kind": "post", "created_at": "2024-05-01"},  # after as_of
+        ],
+    )
+    _insert(
+        store,
+        "interactions",
+        [
+            {
+                "event_id": "e1",
+                "actor_id": "z",
+                "content_id": "P1",
+                "kind": "like",
+                "occurred_at": "2024-02-01",
+            },
+            {
+                "event_id": "e2",
+                "actor_id": "y",
+                "target_customer_id": "z",
+                "kind": "message",
+                "occurred_at": "2024-03-01",
+            },
+            {
+                "event_id": "e3",
+                "actor_id": "A",
+                "content_id": "P1",
+                "kind": "view",
+                "occurred_at": "2024-01-12",
+            },
+            {"event_id": "e4", "actor_id": "y", "kind": "like", "occurred_at": "2024-05-01"},  # after as_of
+        ],
+    )
+    _insert(
+        store,
+        "orders",
+        [
+            {"order_id": "o1", "customer_id": "y", "ordered_at": "2024-01-21", "amount": 100.0},
+            {"order_id": "o2", "customer_id": "y", "ordered_at": "2024-03-20", "amount": 70.0},
+            {
+                "order_id": "o3",
+                "customer_id": "y",
+                "ordered_at": "2024-01-22",
+                "amount": 500.0,
+                "status": "cancelled",
+            },
+            {"order_id": "o4", "customer_id": "z", "ordered_at": "2024-02-10", "amount": 40.0},
+            {"order_id": "o5", "customer_id": "B", "ordered_at": "2024-01-20", "amount": 50.0},
+            {"order_id": "o6", "customer_id": "A", "ordered_at": "2024-01-13", "amount": 900.0},
+            {"order_id": "o7", "customer_id": "y", "ordered_at": "2024-04-20", "amount": 60.0},  # after as_of
+        ],
+    )
+    return store
+
+
+def test_exposures_from_content_direct_and_broadcast(social_store):
+    exp = exposure_frame(social_store, AS_OF, start=START)
+    got = {(r.influencer_id, r.exposed_id, str(r.exposed_at.date()), r.source) for r in exp.itertuples()}
+    assert got == {
+        ("A", "y", "2024-01-11", "broadcast"),  # y follows A when P1 is posted
+        ("A", "y", "2024-01-15", "broadcast"),  # and when the review is published
+        ("A", "B", "2024-01-11", "broadcast"),
+        ("A", "B", "2024-01-15", "broadcast"),
+        ("A", "z", "2024-02-01", "content"),  # z liked A's post (z's follow had ended)
+        ("y", "z", "2024-03-01", "direct"),  # y messaged z
+    }
+
+
+def test_referral_and_purchase_frames(social_store):
+    ref = referral_frames(social_store, AS_OF)
+    assert ref["referrals"][["referrer_id", "referred_id"]].values.tolist() == [["R", "B"]]
+    assert ref["orders"]["amount"].tolist() == [50.0]
+    assert ref["signups"]["referred"].sum() == 1 and len(ref["signups"]) == 6
+    pur = purchase_frame(social_store, AS_OF, start=START)
+    assert sorted(pur["amount"].tolist()) == [40.0, 50.0, 70.0, 100.0, 900.0]
+
+
+def test_content_and_loyalty_frames(social_store):
+    c = content_frame(social_store, AS_OF).set_index("content_id")
+    assert set(c.index) == {"P1", "V1"}
+    assert c.loc["P1", "interactions_drawn"] == 1  # z's like; A's own view does not count
+    loyal = loyalty_frame(social_store, AS_OF).set_index("customer_id")
+    assert "N" not in loyal.index
+    assert loyal.loc["y", "n_orders"] == 2
+    assert loyal.loc["y", "tenure_days"] == pytest.approx(80.0)
+    assert loyal.loc["A", "positive_reviews"] == 1
+    assert loyal.loc["R", "referrals_made"] == 1
+
+
+def test_social_components_end_to_end(social_store):
+    cfg = SocialInputsConfig(lookback_days=100, influence=InfluenceConfig(baseline_prior_days=0))
+    out = social_components(social_store, AS_OF, config=cfg).set_index("customer_id")
+    assert set(out.index) == {"A", "y", "z", "R", "B"}  # N has no consent to profiling
+    # y: windows (01-11, 02-14] = 34 days, 100 inside, 70 over the other 66 days; z: 40 inside, 0 outside.
+    # B was referred: left to R's referral value. A's own 900 is never in A's CIV.
+    excess = (100.0 - 34.0 * 70.0 / 66.0) + 40.0
+    assert out.loc["A", "civ"] == pytest.approx(0.3 * excess)
+    assert out.loc["A", "n_influenced"] == 2
+    assert out.loc["y", "civ"] == 0.0  # z bought nothing after y's message
+    assert out.loc["R", "crv"] == pytest.approx(0.3 * 50.0 * 1.1 ** (-15 / 365.25))
+    assert out.loc["A", "content_score"] > out.loc["y", "content_score"] == 0.0
+    assert out.loc["y", "interaction_score"] > 0.0
+    assert (out[["crv", "civ", "interaction_score", "content_score", "loyalty_score"]] >= 0).all().all()
+
+
+def test_holdout_value_counts_only_attributable_network_revenue(social_store):
+    from socialvalue.features.social_inputs import holdout_value
+
+    cal, end = pd.Timestamp("2024-01-15"), AS_OF
+    cfg = SocialInputsConfig(influence=InfluenceConfig(baseline_prior_days=0))
+    hv = holdout_value(social_store, cal, end, config=cfg).set_index("customer_id")
+    # Own holdout revenue (the cancelled order and the order after the end are out).
+    assert hv.loc["y", "holdout_own_revenue"] == pytest.approx(170.0)
+    # R referred B, who spent 50 in the holdout.
+    assert hv.loc["R", "holdout_referred_revenue"] == pytest.approx(50.0)
+    # A's review on 01-15 exposes y (window to 02-14) and z's like of A's post on 02-01 exposes z.
+    # y: 100 inside 30 days, 70 outside over 56 days; z: 40 inside, nothing outside.
+    assert hv.loc["A", "holdout_influenced_revenue"] == pytest.approx(100.0 - 30.0 * 70.0 / 56.0 + 40.0)
+    assert (
+        hv["holdout_value"]
+        == hv[["holdout_own_revenue", "holdout_referred_revenue", "holdout_influenced_revenue"]].sum(axis=1)
+    ).all()
+    assert "N" not in hv.index

@@ -1,0 +1,182 @@
+"""The shared BTYD machinery: sklearn contract, validation, compression, weights, penalty, JSON, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from socialvalue.errors import ConfigError, ConvergenceError, NotFittedError, SchemaError
+from socialvalue.models.btyd import BetaGeo, BTYDModel, GammaGamma, ModifiedBetaGeo
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "cdnow" / "cdnow_summary_calibration.csv"
+SHARED = Path(__file__).resolve().parents[4] / "shared" / "data" / "cdnow" / "cdnow_summary_calibration.csv"
+
+
+@pytest.fixture(scope="module")
+def cdnow() -> pd.DataFrame:
+    path = DATA if DATA.exists() else SHARED
+    return pd.read_csv(path).rename(columns={"x": "frequency", "t_x": "recency", "zbar": "monetary_value"})
+
+
+@pytest.fixture(scope="module")
+def bg(cdnow) -> BetaGeo:
+    return BetaGeo().fit(cdnow)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m, d: m.probability_alive(d),
+        lambda m, d: m.predict_purchases(d, 10.0),
+        lambda m, d: m.expected_purchases(10.0),
+        lambda m, d: m.probability_of_purchases(1, 10.0),
+        lambda m, d: m.predict_dert(d, 0.01),
+        lambda m, d: m.summary(),
+        lambda m, d: m.to_json(),
+    ],
+)
+@pytest.mark.parametrize("cls", [BetaGeo, ModifiedBetaGeo])
+def test_not_fitted(cls, call, cdnow):
+    with pytest.raises(NotFittedError, match="not fitted"):
+        call(cls(), cdnow)
+
+
+def test_sklearn_contract(cdnow):
+    model = BetaGeo(penalizer_coef=0.1, resolution=1.0)
+    assert model.get_params() == {"penalizer_coef": 0.1, "tol": 1e-12, "max_iter": 2000, "resolution": 1.0}
+    assert not hasattr(model, "params_")
+    assert model.fit(cdnow) is model
+    assert model.set_params(penalizer_coef=0.0) is model and model.penalizer_coef == 0.0
+    with pytest.raises(ConfigError, match="no setting"):
+        model.set_params(learning_rate=1)
+    assert repr(model).startswith("BetaGeo(penalizer_coef=0.0")
+    frame = cdnow.copy()
+    BetaGeo().fit(frame)
+    pd.testing.assert_frame_equal(frame, cdnow)  # the caller's frame is untouched
+
+
+def test_summary(bg):
+    s = bg.summary()
+    assert list(s.index) == ["r", "alpha", "a", "b"]
+    assert list(s.columns) == ["estimate", "se", "lower", "upper"]
+    assert (s["lower"] < s["estimate"]).all() and (s["estimate"] < s["upper"]).all()
+    np.testing.assert_allclose(s["se"], [bg.se_[k] for k in s.index])
+    assert (bg.summary(level=0.99)["upper"] > s["upper"]).all()
+
+
+def test_weights_equal_repeated_rows(cdnow, bg):
+    patterns = cdnow.groupby(["frequency", "recency", "T"], as_index=False).size()
+    weighted = BetaGeo().fit(patterns, weights="size")
+    for k in bg.params_:
+        assert weighted.params_[k] == pytest.approx(bg.params_[k], rel=1e-7)
+        assert weighted.se_[k] == pytest.approx(bg.se_[k], rel=1e-4)
+    assert weighted.log_likelihood_ == pytest.approx(bg.log_likelihood_, rel=1e-10)
+    assert weighted.n_obs_ == len(cdnow)
+
+
+def test_penalizer_matches_lifetimes(cdnow):
+    lifetimes = pytest.importorskip("lifetimes")
+    ours = BetaGeo(penalizer_coef=0.01).fit(cdnow)
+    ref = lifetimes.BetaGeoFitter(penalizer_coef=0.01).fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    for k in ours.params_:
+        assert ours.params_[k] == pytest.approx(ref.params_[k], rel=1e-3)
+    plain = BetaGeo().fit(cdnow)
+    assert ours.params_["b"] < plain.params_["b"]  # shrunk
+
+
+def test_unique_rows_fast_and_fallback_paths():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 5, 1000).astype(float)
+    b = rng.integers(100, 103, 1000).astype(float)
+    c = rng.choice([0.5, 1.25, 2.0], 1000)  # not integral: group-by path
+    w = rng.uniform(0, 2, 1000)
+    for cols in ([a, b], [a, c]):
+        uniq, inverse, summed = BTYDModel._unique_rows(cols, w)
+        for col, u in zip(cols, uniq, strict=True):
+            np.testing.assert_array_equal(u[inverse], col)
+        assert summed.sum() == pytest.approx(w.sum())
+        assert len(set(zip(*uniq, strict=True))) == len(uniq[0])
+
+
+def test_resolution_rounds_times(cdnow):
+    days = cdnow.assign(recency=cdnow["recency"] * 7, T=cdnow["T"] * 7)
+    exact = BetaGeo().fit(days)
+    rounded = BetaGeo(resolution=7.0).fit(days)  # whole weeks
+    assert rounded.n_unique_ < exact.n_unique_
+    assert rounded.params_["r"] == pytest.approx(exact.params_["r"], rel=0.02)
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (pd.DataFrame({"frequency": [1], "recency": [1.0]}), "missing column"),
+        (pd.DataFrame({"frequency": [1], "recency": [-1.0], "T": [2.0]}), "negative"),
+        (pd.DataFrame({"frequency": [1], "recency": [np.nan], "T": [2.0]}), "non-finite"),
+        (pd.DataFrame({"frequency": [1], "recency": [3.0], "T": [2.0]}), "recency > T"),
+        (pd.DataFrame({"frequency": [0], "recency": [1.0], "T": [2.0]}), "frequency 0"),
+        (pd.DataFrame({"frequency": [1.5], "recency": [1.0], "T": [2.0]}), "whole numbers"),
+        (pd.DataFrame({"frequency": ["a"], "recency": [1.0], "T": [2.0]}), "not numeric"),
+        (pd.DataFrame({"frequency": [], "recency": [], "T": []}), "zero rows"),
+    ],
+)
+def test_schema_errors(frame, message):
+    with pytest.raises(SchemaError, match=message):
+        BetaGeo().fit(frame)
+
+
+def test_convergence_error_carries_result(cdnow):
+    with pytest.raises(ConvergenceError, match="did not converge") as info:
+        BetaGeo(max_iter=1).fit(cdnow)
+    assert info.value.result is not None
+    assert not info.value.result.success
+
+
+def test_bad_settings(cdnow):
+    for kwargs in ({"penalizer_coef": -1.0}, {"tol": 0.0}, {"max_iter": 0}, {"resolution": 0.0}):
+        with pytest.raises(ConfigError):
+            BetaGeo(**kwargs).fit(cdnow)
+
+
+def test_json_round_trip(bg, cdnow):
+    text = bg.to_json()
+    doc = json.loads(text)
+    assert doc["model"] == "BetaGeo" and doc["format_version"] == 1
+    assert "pickle" not in text
+    for loader in (BTYDModel.from_json, BetaGeo.from_json):
+        back = loader(text)
+        assert type(back) is BetaGeo
+        assert back.params_ == bg.params_
+        assert back.get_params() == bg.get_params()
+        np.testing.assert_array_equal(
+            back.predict_purchases(cdnow, 39, interval=0.9).to_numpy(),
+            bg.predict_purchases(cdnow, 39, interval=0.9).to_numpy(),
+        )
+    gg = GammaGamma(penalizer_coef=0.0).fit(cdnow)
+    assert BTYDModel.from_json(gg.to_json()).params_ == gg.params_
+
+
+def test_json_rejects_other_documents(bg):
+    doc = json.loads(bg.to_json())
+    with pytest.raises(ConfigError, match="format_version"):
+        BTYDModel.from_json(json.dumps({**doc, "format_version": 99}))
+    with pytest.raises(ConfigError, match="not a ModifiedBetaGeo"):
+        ModifiedBetaGeo.from_json(bg.to_json())
+    with pytest.raises(ConfigError, match="GammaGamma"):
+        GammaGamma.from_json(bg.to_json())
+    with pytest.raises(ConfigError, match="not a socialvalue"):
+        BTYDModel.from_json(json.dumps({"format": "x"}))
+    with pytest.raises(ConfigError, match="JSON"):
+        BTYDModel.from_json("{")
+
+
+def test_interval_validation(bg, cdnow):
+    with pytest.raises(ConfigError, match="level"):
+        bg.probability_alive(cdnow, interval=95)
+    with pytest.raises(ConfigError, match="method"):
+        bg.probability_alive(cdnow, interval=0.9, interval_method="jackknife")
+    with pytest.raises(ConfigError, match="horizon"):
+        bg.predict_purchases(cdnow, -1.0)

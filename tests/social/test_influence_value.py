@@ -1,0 +1,133 @@
+"""Customer influence value on tiny hand-computable data (Kumar et al. 2010, 2013).
+
+Calendar: the observation period is days 0-100 after START; windows are 30 days.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from socialvalue.errors import SchemaError
+from socialvalue.social.influence_value import InfluenceConfig, influence_value
+
+START = pd.Timestamp("2024-01-01")
+AS_OF = START + pd.Timedelta(days=100)
+
+
+def day(d: float) -> pd.Timestamp:
+    return START + pd.Timedelta(days=d)
+
+
+def _exp(rows):
+    return pd.DataFrame(
+        [(i, c, day(d)) for i, c, d in rows], columns=["influencer_id", "exposed_id", "exposed_at"]
+    )
+
+
+def _pur(rows):
+    return pd.DataFrame([(c, day(d), a) for c, d, a in rows], columns=["customer_id", "ordered_at", "amount"])
+
+
+#: y buys 50 before the exposure, 100 inside A's window, 70 after it; A buys for itself.
+PURCHASES = _pur([("y", 5, 50.0), ("y", 20, 100.0), ("y", 50, 70.0), ("A", 12, 1000.0)])
+
+
+def _civ(exposures, purchases=PURCHASES, **kw):
+    cfg = InfluenceConfig(window_days=30, margin=0.5, baseline_prior_days=kw.pop("prior", 0.0), **kw)
+    return influence_value(exposures, purchases, AS_OF, start=START, config=cfg).set_index("customer_id")
+
+
+def test_excess_over_baseline_in_the_window():
+    out = _civ(_exp([("A", "y", 10)]))
+    # In window (10, 40]: 100 over 30 days; outside: 50 + 70 over 70 days -> baseline 120/70 per day.
+    excess = 100.0 - 30.0 * 120.0 / 70.0
+    assert out.loc["A", "window_revenue"] == pytest.approx(100.0)
+    assert out.loc["A", "excess_revenue"] == pytest.approx(excess)
+    assert out.loc["A", "civ"] == pytest.approx(0.5 * excess)
+    assert out.loc["A", "n_exposed"] == 1 and out.loc["A", "n_influenced"] == 1
+
+
+def test_own_purchases_never_in_own_civ():
+    # A seeing its own content and buying 1000 two days later adds nothing; nor does y exposing A.
+    out = _civ(_exp([("A", "y", 10), ("A", "A", 10), ("y", "A", 11)]))
+    assert out.loc["A", "civ"] == pytest.approx(0.5 * (100.0 - 30.0 * 120.0 / 70.0))
+    # y exposed A, and A bought 1000 on day 12; A's own baseline is 0 outside, so all of it is y's.
+    assert out.loc["y", "civ"] == pytest.approx(0.5 * 1000.0)
+
+
+def test_purchases_before_exposure_or_after_the_window_do_not_count():
+    # Exposure on day 60: the purchases on days 5, 20, 50 are all before it.
+    out = _civ(_exp([("A", "y", 60)]))
+    assert out.loc["A", "window_revenue"] == 0.0 and out.loc["A", "civ"] == 0.0
+    # Window bounds: a purchase at the exposure instant does not count, one exactly W days later does.
+    pur = _pur([("y", 10, 40.0), ("y", 40, 60.0), ("y", 40.5, 1.0)])
+    out = _civ(_exp([("A", "y", 10)]), pur)
+    assert out.loc["A", "window_revenue"] == pytest.approx(60.0)
+
+
+def test_baseline_is_shrunk_to_the_pooled_rate():
+    # z is exposed by B but never buys: pooled out-of-window rate = 120 / (70 + 70).
+    exp = _exp([("A", "y", 10), ("B", "z", 60)])
+    out = _civ(exp, prior=70.0)
+    lam_y = (120.0 + 70.0 * 120.0 / 140.0) / (70.0 + 70.0)
+    assert out.loc["A", "civ"] == pytest.approx(0.5 * (100.0 - 30.0 * lam_y))
+    assert out.loc["B", "civ"] == 0.0 and out.loc["B", "n_exposed"] == 1 and out.loc["B", "n_influenced"] == 0
+
+
+def test_even_and_last_touch_attribution():
+    exp = _exp([("A", "y", 10), ("C", "y", 15)])
+    # Union of windows (10, 45]: 35 days; outside 50 + 70 over 65 days.
+    excess = 100.0 - 35.0 * 120.0 / 65.0
+    even = _civ(exp)
+    assert even.loc["A", "civ"] == pytest.approx(0.25 * excess)
+    assert even.loc["C", "civ"] == pytest.approx(0.25 * excess)
+    last = _civ(exp, attribution="last_touch")
+    assert last.loc["C", "civ"] == pytest.approx(0.5 * excess)
+    assert last.loc["A", "civ"] == 0.0
+
+
+def test_referred_customers_are_left_to_the_referral_value():
+    refs = pd.DataFrame({"referred_id": ["y"], "referred_at": [day(1)]})
+    cfg = InfluenceConfig(window_days=30, margin=0.5, baseline_prior_days=0)
+    out = influence_value(_exp([("A", "y", 10)]), PURCHASES, AS_OF, start=START, referrals=refs, config=cfg)
+    assert out.empty or out["civ"].sum() == 0.0
+    # A referral after as_of does not count yet.
+    refs_later = pd.DataFrame({"referred_id": ["y"], "referred_at": [AS_OF + pd.Timedelta(days=1)]})
+    out = influence_value(
+        _exp([("A", "y", 10)]), PURCHASES, AS_OF, start=START, referrals=refs_later, config=cfg
+    )
+    assert out["civ"].iloc[0] > 0
+
+
+def test_observation_starts_at_signup():
+    # y signs up on day 10: its period is (10, 100], 90 days; window (10, 40]; outside 50 over 60 days.
+    pur = _pur([("y", 5, 999.0), ("y", 20, 100.0), ("y", 50, 70.0)])
+    cfg = InfluenceConfig(window_days=30, margin=1.0, baseline_prior_days=0)
+    out = influence_value(
+        _exp([("A", "y", 10)]), pur, AS_OF, start=START, observed_from=pd.Series({"y": day(10)}), config=cfg
+    )
+    assert out["civ"].iloc[0] == pytest.approx(100.0 - 30.0 * 70.0 / 60.0)
+
+
+def test_window_coverage_matches_brute_force():
+    from socialvalue.social.influence_value import _window_coverage
+
+    rng = np.random.default_rng(1)
+    cust = rng.choice(["a", "b", "c"], 60)
+    s = rng.uniform(0, 100, 60)
+    e = s + rng.uniform(0.5, 15, 60)
+    got = _window_coverage(cust, s, e)
+    grid = np.arange(0, 120, 0.01) + 0.005
+    for c in "abc":
+        m = cust == c
+        brute = ((grid[:, None] >= s[m]) & (grid[:, None] < e[m])).any(axis=1).sum() * 0.01
+        assert got[c] == pytest.approx(brute, abs=0.05)
+
+
+def test_bad_inputs():
+    with pytest.raises(SchemaError, match="exposures frame lacks column"):
+        influence_value(pd.DataFrame({"x": [1]}), PURCHASES, AS_OF, start=START)
+    with pytest.raises(SchemaError, match="must be before"):
+        influence_value(_exp([]), PURCHASES, START, start=AS_OF)
