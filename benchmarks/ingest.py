@@ -52,14 +52,15 @@ def generate(folder: Path, n_orders: int, n_customers: int) -> dict[str, Path]:
     return paths
 
 
-def timed_load(folder: Path, name: str, customers: Path, orders: Path) -> tuple[float, int]:
+def timed_load(folder: Path, name: str, customers: Path, orders: Path) -> tuple[float, float, int]:
+    """Wall and process CPU seconds (all threads) of loading the orders file into a store with customers."""
     with Store(folder / f"{name}.duckdb") as store:
         store.ingest("customers", customers)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         report = store.ingest("orders", orders)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         assert report.inserted == report.rows_in, report
-    return seconds, report.rows_in
+    return seconds, cpu, report.rows_in
 
 
 def baseline(csv: Path, rows: int) -> float:
@@ -82,6 +83,9 @@ def main() -> None:
     n_customers = max(n // 10, 1)
     proc = psutil.Process()
     print(f"cores: {os.cpu_count()}  duckdb {duckdb.__version__}  pandas {pd.__version__}")
+    print(
+        f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (a shared machine inflates wall times)"
+    )
     with tempfile.TemporaryDirectory(prefix="sv-ingest-bench-") as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()
@@ -92,11 +96,13 @@ def main() -> None:
             f"(parquet {sizes['orders_parquet']:.0f} MB, csv {sizes['orders_csv']:.0f} MB)"
         )
         results = {}
+        cores = os.cpu_count() or 1
         for name, key in (("parquet", "orders_parquet"), ("csv", "orders_csv")):
-            seconds, rows = timed_load(folder, name, paths["customers"], paths[key])
+            seconds, cpu, rows = timed_load(folder, name, paths["customers"], paths[key])
             results[name] = rows / seconds
             print(
                 f"socialvalue ingest from {name:8s}: {rows:,} rows in {seconds:6.2f} s = {rows / seconds:>12,.0f} rows/s"
+                f"  (CPU {cpu:.1f} s; on {cores} idle cores: {rows / (cpu / cores):>12,.0f} rows/s)"
             )
         slice_rows = min(args.baseline_rows, n)
         seconds = baseline(paths["orders_csv"], slice_rows)
@@ -112,6 +118,7 @@ def main() -> None:
         )
         target = "met" if results["parquet"] >= 1e6 else "NOT met"
         print(f"target >= 1,000,000 rows/s from Parquet: {target}")
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak:,.0f} MB (psutil current RSS {proc.memory_info().rss / 1e6:,.0f} MB)")
 

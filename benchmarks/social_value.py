@@ -29,12 +29,17 @@ import pandas as pd
 HOLDOUT_DAYS = 180
 
 
-def run(n_customers: int, seed: int) -> dict:
+def run(n_customers: int, seed: int, graph: bool = False) -> dict:
     from socialvalue import Store, features
     from socialvalue.demo import DEFAULT_END, generate
     from socialvalue.features.social_inputs import holdout_value, social_components
     from socialvalue.models.btyd import BetaGeo, GammaGamma, continuous_rate, customer_lifetime_value
-    from socialvalue.social.customer_value import CustomerSocialValue, holdout_target, ranking_metrics
+    from socialvalue.social.customer_value import (
+        DEFAULT_COMPONENTS,
+        CustomerSocialValue,
+        holdout_target,
+        ranking_metrics,
+    )
 
     timings = {}
     t0 = time.perf_counter()
@@ -65,6 +70,16 @@ def run(n_customers: int, seed: int) -> dict:
     )
     frame["clv"] = frame["customer_id"].map(clv).fillna(0.0).to_numpy()
     frame = frame.fillna(0.0)
+    if graph:
+        from socialvalue.social import Graph, influence_edges, influence_pagerank
+
+        t = time.perf_counter()
+        edges = influence_edges(
+            data.relationships.to_pandas(), data.interactions.to_pandas(), as_of=cal.to_pydatetime()
+        )
+        pr = influence_pagerank(Graph.from_frame(edges))
+        frame["pagerank"] = frame["customer_id"].map(pr).fillna(0.0).to_numpy() * len(pr)
+        timings["pagerank"] = time.perf_counter() - t
     hv = holdout_value(store, cal, end).set_index("customer_id")["holdout_value"]
     frame["attributed_target"] = frame["customer_id"].map(hv).fillna(0.0).to_numpy()
 
@@ -87,16 +102,22 @@ def run(n_customers: int, seed: int) -> dict:
     fit_half = rng.random(len(frame)) < 0.5
     train, test = frame.loc[fit_half], frame.loc[~fit_half]
     t = time.perf_counter()
-    model = CustomerSocialValue(n_bootstrap=200, random_state=seed).fit(train, holdout_target(train))
+    comps = (*DEFAULT_COMPONENTS, "pagerank") if graph else DEFAULT_COMPONENTS
+    infl = ("civ", "pagerank") if graph else ("civ",)
+
+    def csv_model() -> CustomerSocialValue:
+        return CustomerSocialValue(
+            components=comps, influencer_columns=infl, n_bootstrap=200, random_state=seed
+        )
+
+    model = csv_model().fit(train, holdout_target(train))
     timings["csv_fit"] = time.perf_counter() - t
     ev = model.evaluate(test, test["true_value"])
     # The same, with the weights learned on the attributed holdout value (own + referred + excess of exposed).
-    model_attr = CustomerSocialValue(n_bootstrap=200, random_state=seed).fit(
-        train, train["attributed_target"]
-    )
+    model_attr = csv_model().fit(train, train["attributed_target"])
     ev_attr = model_attr.evaluate(test, test["true_value"])
     # And on the true holdout value of the training half (demo only: an upper reference).
-    model_true = CustomerSocialValue(n_bootstrap=200, random_state=seed).fit(train, train["true_value"])
+    model_true = csv_model().fit(train, train["true_value"])
     ev_true = model_true.evaluate(test, test["true_value"])
 
     # Influencers: CIV (365-day lookback before cal) against the value truly caused in the same year.
@@ -142,10 +163,11 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="3,000 customers instead of 20,000")
     parser.add_argument("--customers", type=int, default=None)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--graph", action="store_true", help="add influence PageRank as a component")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     n = args.customers or (3_000 if args.small else 20_000)
-    out = run(n, args.seed)
+    out = run(n, args.seed, graph=args.graph)
     print(f"demo: {n} customers (seed {args.seed}), {out['n_scored']} scored, fit on {out['n_train']}")
     for key, label in (
         ("attr", "attributed holdout value (features.social_inputs.holdout_value)"),

@@ -313,7 +313,9 @@ def markdown_tables() -> str:
             out.append(f" · references `customers.customer_id`: {refs}")
         if t.time_column:
             out.append(f" · time column: `{t.time_column}`")
-        out.append("\n\n| column | type | required | nullable | default | description |\n|---|---|---|---|---|---|\n")
+        out.append(
+            "\n\n| column | type | required | nullable | default | description |\n|---|---|---|---|---|---|\n"
+        )
         for c in t.columns:
             vocab = f" Vocabulary: `{c.vocabulary}`." if c.vocabulary else ""
             out.append(

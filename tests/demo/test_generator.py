@@ -8,6 +8,7 @@ Marketing Science 24(2), eq. (6) likelihood.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -133,7 +134,9 @@ def test_purchases_repeat_and_spend(frames):
     assert 0.01 < shares["cancelled"] < 0.04 and 0.02 < shares["returned"] < 0.06
     returns = orders[orders["status"] == "returned"]
     assert (returns["amount"] < 0).all()
-    original = orders.set_index("order_id").loc[returns["return_of"]]
+    return_of = returns["extra"].map(lambda s: json.loads(s)["return_of"])
+    assert orders.loc[orders["status"] != "returned", "extra"].isna().all()
+    original = orders.set_index("order_id").loc[return_of]
     assert (original["amount"].to_numpy() == -returns["amount"].to_numpy()).all()
     assert (original["ordered_at"].to_numpy() <= returns["ordered_at"].to_numpy()).all()
 
@@ -234,6 +237,8 @@ def test_content_and_interactions(frames, in_degree):
     is_creator = truth["is_creator"].to_numpy()
     rho = stats.spearmanr(received.to_numpy()[is_creator], in_degree[is_creator]).statistic
     assert rho > 0.25  # reach follows position in the graph
+    given = engagement.groupby("actor_id").size().reindex(truth["customer_id"], fill_value=0)
+    assert stats.spearmanr(given.to_numpy(), truth["lambda"].to_numpy()).statistic > 0.1  # and activity
     assert (inter.loc[inter["channel"] == "email", "kind"] == "click").all()
 
 
@@ -302,6 +307,14 @@ def test_period_and_config_are_validated():
     small = generate(n_customers=300, seed=1, start=dt.date(2025, 1, 1), end=dt.date(2025, 7, 1))
     assert small.orders["ordered_at"].to_pandas().max() < pd.Timestamp("2025-07-01")
     assert small.params["start"] == "2025-01-01T00:00:00"
+
+
+@pytest.mark.parametrize("n", [2, 3, 50])
+def test_tiny_populations(n):
+    data = generate(n_customers=n, seed=0)
+    assert data.customers.num_rows == n and data.truth.num_rows == n
+    short = generate(n_customers=n, seed=0, start=dt.date(2026, 6, 1), end=dt.date(2026, 6, 2))
+    assert short.content.num_rows >= 0 and short.customers.num_rows == n
 
 
 def test_write_and_read_truth(tmp_path):

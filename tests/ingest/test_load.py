@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from socialvalue.errors import SchemaError
 
@@ -94,3 +95,36 @@ def test_failed_load_writes_nothing(with_customers, orders_df):
         )
         == 0
     )
+
+
+def test_nested_value_in_a_scalar_column_is_reported(with_customers):
+    import pyarrow as pa
+
+    table = pa.table(
+        {
+            "order_id": ["a"],
+            "customer_id": ["c1"],
+            "ordered_at": ["2024-01-01"],
+            "amount": pa.array([{"value": 1.0}], type=pa.struct([("value", pa.float64())])),
+        }
+    )
+    with pytest.raises(
+        SchemaError,
+        match=r"row 1, column 'amount': got \"{'value': 1.0}\"; expected a decimal number such as 1234.50",
+    ):
+        with_customers.ingest("orders", table)
+    assert with_customers.table_counts()["orders"] == 0
+
+
+def test_write_inside_a_callers_transaction_is_refused_cleanly(with_customers, orders_df):
+    from socialvalue.errors import StoreError
+
+    with_customers.con.execute("BEGIN TRANSACTION")
+    try:
+        with pytest.raises(
+            StoreError, match=r"cannot load into orders: the store.s connection is inside a transaction"
+        ):
+            with_customers.ingest("orders", orders_df)
+    finally:
+        with_customers.con.execute("ROLLBACK")
+    assert with_customers.ingest("orders", orders_df).inserted == 4

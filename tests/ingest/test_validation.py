@@ -239,3 +239,21 @@ def test_erased_customer_rows_refused_unless_forced(with_customers, orders_df):
     assert [p["row"] for p in info.value.problems] == [1, 2]
     report = with_customers.ingest("orders", orders_df, force=True, on_missing_customer="stub")
     assert report.inserted == 2 and report.stubs_created == 1
+
+
+def test_every_extra_row_of_a_conflicting_key_is_listed_and_null_keys_are_not_duplicates(with_customers):
+    df = _orders(
+        order_id=["o1", "o1", "o1", None, None],
+        customer_id=["c1", "c2", "c1", "c1", "c2"],
+        ordered_at=["2024-01-01"] * 5,
+        amount=["1"] * 5,
+    )
+    with pytest.raises(SchemaError) as info:
+        with_customers.ingest("orders", df)
+    assert [(p["row"], p["check"]) for p in info.value.problems] == [
+        (2, "duplicate"),
+        (3, "duplicate"),
+        (4, "missing"),
+        (5, "missing"),
+    ]
+    assert str(info.value).startswith("<pandas.DataFrame>: 4 problems in 5 rows")

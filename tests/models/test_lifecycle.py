@@ -72,7 +72,9 @@ def test_trend_definition():
 
 def test_missing_p_alive_column_is_reported():
     frame, _ = _histories()
-    with pytest.raises(SchemaError, match=r"^the lifecycle rules needs column\(s\) 'p_alive', absent from the frame$"):
+    with pytest.raises(
+        SchemaError, match=r"^the lifecycle rules needs column\(s\) 'p_alive', absent from the frame$"
+    ):
         lifecycle_stage(frame)
 
 
@@ -88,23 +90,33 @@ def test_custom_rules_first_match_and_nan_is_false():
     )
     frame = pd.DataFrame({"tenure_days": [10, 60, 500, np.nan]})
     assert lifecycle_stage(frame, config=cfg).tolist() == ["new", "new", "old", "unknown"]
-    cfg2 = cfg.model_copy(update={"rules": (cfg.rules[0].model_copy(update={"when": ("tenure_days != 10",)}),)})
+    cfg2 = cfg.model_copy(
+        update={"rules": (cfg.rules[0].model_copy(update={"when": ("tenure_days != 10",)}),)}
+    )
     assert lifecycle_stage(frame, config=cfg2).tolist() == ["unknown", "new", "new", "unknown"]
 
 
 def test_rule_validation_messages(tmp_path):
     def config(cond: str) -> LifecycleConfig:
-        return LifecycleConfig(stages=("a",), default_stage="a", health={"a": 0}, rules=[{"stage": "a", "when": [cond]}])
+        return LifecycleConfig(
+            stages=("a",), default_stage="a", health={"a": 0}, rules=[{"stage": "a", "when": [cond]}]
+        )
 
-    with pytest.raises(ValueError, match=re.escape("condition 'p_alive ~ 3' is not of the form 'column op number'")):
+    with pytest.raises(
+        ValueError, match=re.escape("condition 'p_alive ~ 3' is not of the form 'column op number'")
+    ):
         config("p_alive ~ 3")
     with pytest.raises(ValueError, match=re.escape("condition 'p_alive < high': 'high' is not a number")):
         config("p_alive < high")
     assert config("referrer_churned == true").rules[0].conditions[0].value == 1.0
     with pytest.raises(ValueError, match=re.escape("stage(s) ['b'] not among stages ['a']")):
-        LifecycleConfig(stages=("a",), default_stage="a", health={"a": 0}, rules=[{"stage": "b", "when": ["x < 1"]}])
+        LifecycleConfig(
+            stages=("a",), default_stage="a", health={"a": 0}, rules=[{"stage": "b", "when": ["x < 1"]}]
+        )
     path = tmp_path / "life.toml"
-    path.write_text('stages = ["a"]\ndefault_stage = "a"\nhealth = { a = 0 }\n[[rules]]\nstage = "a"\nwhen = ["x < 1"]\nif = 3\n')
+    path.write_text(
+        'stages = ["a"]\ndefault_stage = "a"\nhealth = { a = 0 }\n[[rules]]\nstage = "a"\nwhen = ["x < 1"]\nif = 3\n'
+    )
     with pytest.raises(ConfigError, match=r"rules\.0\.if: Extra inputs are not permitted"):
         load_toml(path, LifecycleConfig)
 
@@ -119,13 +131,29 @@ def test_transition_matrix_on_crafted_pair():
     before = pd.DataFrame(
         {
             "customer_id": ["a", "b", "c", "d", "e", "f", "g"],
-            "lifecycle_stage": ["growth", "growth", "maturity", "maturity", "decline", "introduction", "maturity"],
+            "lifecycle_stage": [
+                "growth",
+                "growth",
+                "maturity",
+                "maturity",
+                "decline",
+                "introduction",
+                "maturity",
+            ],
         }
     )
     after = pd.DataFrame(
         {
             "customer_id": ["a", "b", "c", "d", "e", "f", "h"],
-            "lifecycle_stage": ["maturity", "decline", "maturity", "churned", "growth", "growth", "introduction"],
+            "lifecycle_stage": [
+                "maturity",
+                "decline",
+                "maturity",
+                "churned",
+                "growth",
+                "growth",
+                "introduction",
+            ],
         }
     )
     t = stage_transitions(before, after)

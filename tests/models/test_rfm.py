@@ -130,10 +130,14 @@ def test_threshold_validation():
 
 
 def test_custom_column_names(small):
-    renamed = small.rename(columns={"days_since_last_purchase": "rec", "total_spend": "m", "customer_id": "id"})
+    renamed = small.rename(
+        columns={"days_since_last_purchase": "rec", "total_spend": "m", "customer_id": "id"}
+    )
     out = rfm_scores(renamed, recency="rec", monetary="m", customer_id="id")
     assert out["rfm_cell"].tolist() == ["555", "211", "444", "133", "311", "000"]
-    with pytest.raises(SchemaError, match=r"rfm_scores needs column\(s\) 'days_since_last_purchase', 'total_spend'"):
+    with pytest.raises(
+        SchemaError, match=r"rfm_scores needs column\(s\) 'days_since_last_purchase', 'total_spend'"
+    ):
         rfm_scores(renamed.rename(columns={"id": "customer_id"}))
 
 
@@ -159,7 +163,9 @@ def test_default_map_covers_grid_and_names():
 def test_segment_map_unknown_key_message(tmp_path):
     path = tmp_path / "map.toml"
     path.write_text('[[segments]]\nname = "All"\nr = [1, 5]\ncolour = "red"\n')
-    expected = f"invalid configuration in {path}: segments.0.colour: Extra inputs are not permitted (got 'red')"
+    expected = (
+        f"invalid configuration in {path}: segments.0.colour: Extra inputs are not permitted (got 'red')"
+    )
     with pytest.raises(ConfigError, match=f"^{re.escape(expected)}$"):
         load_toml(path, SegmentMap)
 
@@ -185,7 +191,9 @@ def test_segment_map_uncovered_cells_message(small):
 def test_segment_map_uncovered_list_is_capped():
     m = SegmentMap(segments=[{"name": "Recent", "r": [2, 5]}])
     assert len(m.uncovered_cells()) == 25
-    with pytest.raises(ConfigError, match=re.escape("cover 25 of 125 RFM cells (r f m): 111, ") + r".*, 145, \.\.\.$"):
+    with pytest.raises(
+        ConfigError, match=re.escape("cover 25 of 125 RFM cells (r f m): 111, ") + r".*, 145, \.\.\.$"
+    ):
         m.check_coverage()
     assert m.uncovered_cells(n_r=2, n_f=2, n_m=1) == ["111", "121"]
 
@@ -198,7 +206,11 @@ def test_segment_map_needs_a_rule():
 def test_user_map_first_match_wins(small):
     m = SegmentMap(
         no_purchase="Prospect",
-        segments=[{"name": "Best", "r": [4, 5], "f": [4, 5]}, {"name": "Recent", "r": [4, 5]}, {"name": "Rest"}],
+        segments=[
+            {"name": "Best", "r": [4, 5], "f": [4, 5]},
+            {"name": "Recent", "r": [4, 5]},
+            {"name": "Rest"},
+        ],
     )
     out = rfm_segments(small, segment_map=m)
     assert out["rfm_segment"].tolist() == ["Best", "Rest", "Best", "Rest", "Rest", "Prospect"]
@@ -218,5 +230,37 @@ def test_segment_summary(small):
 
 
 def test_midrank_percentile():
-    assert midrank_percentile(np.array([3.0, 1.0, 2.0, np.nan])).tolist()[:3] == pytest.approx([5 / 6, 1 / 6, 0.5])
+    assert midrank_percentile(np.array([3.0, 1.0, 2.0, np.nan])).tolist()[:3] == pytest.approx(
+        [5 / 6, 1 / 6, 0.5]
+    )
     assert np.isnan(midrank_percentile(np.array([np.nan]))[0])
+
+
+@pytest.mark.shared_data
+def test_cdnow_calibration_ties(shared_data):
+    """CDNOW calibration summary (Fader, Hardie & Lee 2005): most customers never bought again (x = 0).
+
+    With ties="average" all one-time buyers share one F score, that of their average rank; with ties="first"
+    the scores equal pandas' qcut of rank(method="first") on the frame sorted by customer id.
+    """
+    cd = pd.read_csv(shared_data / "cdnow" / "cdnow_summary_calibration.csv")
+    frame = pd.DataFrame(
+        {
+            "customer_id": cd["ID"].astype(str).str.zfill(5),
+            "days_since_last_purchase": ((cd["T"] - cd["t_x"]) * 7).round(),
+            "n_orders": cd["x"] + 1,
+            "total_spend": (cd["x"] * cd["zbar"]).round(2),
+        }
+    )
+    n, n0 = len(frame), int((cd["x"] == 0).sum())
+    out = rfm_segments(frame)
+    one_timers = out.loc[cd["x"] == 0, "f_score"]
+    assert one_timers.nunique() == 1
+    assert one_timers.iloc[0] == max(1, int(np.ceil(5 * ((n0 + 1) / 2 - 1) / (n - 1))))
+    first = rfm_scores(frame, config=RFMConfig(ties="first"))
+    for col, score in (("n_orders", "f_score"), ("total_spend", "m_score")):
+        expected = pd.qcut(frame[col].rank(method="first"), 5, labels=False) + 1
+        assert first[score].tolist() == expected.tolist()  # frame is already sorted by customer id
+    summary = segment_summary(out.join(frame[["total_spend"]]))
+    assert summary["customers"].sum() == n and summary.loc["No purchase", "customers"] == 0
+    assert summary["revenue_share"].sum() == pytest.approx(1.0)

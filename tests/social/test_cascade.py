@@ -83,8 +83,25 @@ def test_rr_estimates_agree_with_monte_carlo_on_random_graph():
     rr = sample_rr_sets(g, p, 50_000, random_state=6)
     assert rr.theta == 50_000 and np.all(np.diff(rr.indptr) >= 1)  # the root is always in its set
     np.testing.assert_allclose(
-        n * rr.node_counts() / rr.theta, est["spread"].to_numpy(), atol=6 * np.sqrt(est["spread"].max() * n / 50_000)
+        n * rr.node_counts() / rr.theta,
+        est["spread"].to_numpy(),
+        atol=6 * np.sqrt(est["spread"].max() * n / 50_000),
     )
+
+
+def test_parallel_sampling_with_threads():
+    g, p = _small_graph()
+    exact = np.array([_exact_spread(g, p, [v]) for v in range(g.n)])
+    est = estimate_spread(g, p, n_sets=100_001, n_jobs=2, confidence=0.999, simultaneous=True, random_state=8)
+    assert np.all((est["lower"].to_numpy() <= exact) & (exact <= est["upper"].to_numpy()))
+    rr = sample_rr_sets(g, p, 30_001, n_jobs=2, random_state=9)
+    assert rr.theta == 30_001 and rr.indptr[-1] == rr.nodes.size
+    sizes = np.diff(rr.indptr)
+    assert sizes.min() >= 1 and sizes.max() <= g.n
+    # no node twice in a set
+    set_of = np.repeat(np.arange(rr.theta), sizes)
+    assert np.unique(set_of * g.n + rr.nodes).size == rr.nodes.size
+    np.testing.assert_allclose(g.n * rr.node_counts() / rr.theta, exact, rtol=0.05)
 
 
 def _forest(n, seed):
@@ -143,7 +160,9 @@ def test_counting_matches_brute_force_with_timestamps():
     for method, denom in [("bernoulli", ref[:, 0]), ("jaccard", ref[:, 0] + ref[:, 1] - ref[:, 2])]:
         est = learn_edge_probabilities(g, actions, tau=tau, method=method, max_rows=500)  # many chunks
         np.testing.assert_array_equal(est[["a_src", "a_dst", "a_both", "a_propagated"]].to_numpy(), ref)
-        np.testing.assert_allclose(est["p"].to_numpy(), np.where(denom > 0, ref[:, 3] / np.maximum(denom, 1), 0))
+        np.testing.assert_allclose(
+            est["p"].to_numpy(), np.where(denom > 0, ref[:, 3] / np.maximum(denom, 1), 0)
+        )
     assert est["src"].tolist() == g.ids[g.src].tolist()
 
 

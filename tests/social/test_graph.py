@@ -7,7 +7,9 @@ from socialvalue.social import Graph, influence_edges
 
 
 def test_from_frame_merges_parallel_edges_and_keeps_isolated_nodes():
-    edges = pd.DataFrame({"src": ["a", "b", "a", "c"], "dst": ["b", "c", "b", "a"], "weight": [1.0, 2.0, 3.0, 4.0]})
+    edges = pd.DataFrame(
+        {"src": ["a", "b", "a", "c"], "dst": ["b", "c", "b", "a"], "weight": [1.0, 2.0, 3.0, 4.0]}
+    )
     before = edges.copy()
     g = Graph.from_frame(edges, nodes=["z", "a"])
     pd.testing.assert_frame_equal(edges, before)  # caller's frame untouched

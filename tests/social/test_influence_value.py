@@ -131,3 +131,61 @@ def test_bad_inputs():
         influence_value(pd.DataFrame({"x": [1]}), PURCHASES, AS_OF, start=START)
     with pytest.raises(SchemaError, match="must be before"):
         influence_value(_exp([]), PURCHASES, START, start=AS_OF)
+
+
+def _brute_force_civ(exp: pd.DataFrame, pur: pd.DataFrame, w: float, prior: float, margin: float) -> dict:
+    """The CIV definition written as plain loops (reference for the vectorized code)."""
+    t_exp = {
+        (r.influencer_id, r.exposed_id, (r.exposed_at - START) / pd.Timedelta(days=1))
+        for r in exp.itertuples()
+    }
+    t_exp = [(i, c, e) for i, c, e in t_exp if i != c]
+    customers = sorted({c for _, c, _ in t_exp})
+    stats, credits = {}, []
+    for c in customers:
+        wins = sorted((max(e, 0.0), min(e + w, 100.0)) for _, cc, e in t_exp if cc == c)
+        d_in, cur_s, cur_e = 0.0, None, None
+        for s, e in wins:
+            if cur_e is None or s > cur_e:
+                d_in += 0.0 if cur_e is None else cur_e - cur_s
+                cur_s, cur_e = s, e
+            else:
+                cur_e = max(cur_e, e)
+        d_in += 0.0 if cur_e is None else cur_e - cur_s
+        r_in = r_out = 0.0
+        for p in pur.loc[pur["customer_id"] == c].itertuples():
+            t = (p.ordered_at - START) / pd.Timedelta(days=1)
+            if not 0 < t <= 100:
+                continue
+            who = sorted({i for i, cc, e in t_exp if cc == c and e < t <= e + w})
+            if who:
+                r_in += p.amount
+                credits += [(i, c, p.amount / len(who)) for i in who]
+            else:
+                r_out += p.amount
+        stats[c] = (r_in, r_out, d_in, 100.0 - d_in)
+    pooled = sum(s[1] for s in stats.values()) / sum(s[3] for s in stats.values())
+    factor = {}
+    for c, (r_in, r_out, d_in, d_out) in stats.items():
+        lam = (r_out + prior * pooled) / (d_out + prior) if d_out + prior > 0 else pooled
+        factor[c] = max(0.0, r_in - lam * d_in) / r_in if r_in > 0 else 0.0
+    civ: dict = {}
+    for i, c, a in credits:
+        civ[i] = civ.get(i, 0.0) + margin * a * factor[c]
+    return civ
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_vectorized_civ_matches_a_loop_reference(seed):
+    rng = np.random.default_rng(seed)
+    people = ["a", "b", "c", "d", "e"]
+    exp = _exp([(rng.choice(people), rng.choice(people), float(rng.uniform(0, 100))) for _ in range(25)])
+    pur = _pur(
+        [(rng.choice(people), float(rng.uniform(-10, 110)), float(rng.gamma(2, 20))) for _ in range(40)]
+    )
+    prior = float(rng.choice([0.0, 30.0]))
+    cfg = InfluenceConfig(window_days=12, margin=0.4, baseline_prior_days=prior)
+    got = influence_value(exp, pur, AS_OF, start=START, config=cfg).set_index("customer_id")["civ"]
+    want = _brute_force_civ(exp, pur, 12.0, prior, 0.4)
+    for i in set(got.index) | set(want):
+        assert got.get(i, 0.0) == pytest.approx(want.get(i, 0.0), abs=1e-9), i

@@ -35,7 +35,9 @@ def test_pagerank_equals_networkx(n, m, weighted, personalized):
     assert (g.out_degree() == 0).sum() > 0  # dangling nodes present
     pers = {f"c{i}": float(i % 7 + 1) for i in range(0, n, 5)} if personalized else None
     ours = pagerank(g, alpha=0.85, personalization=pers, weighted=weighted, tol=1e-12)
-    ref = nx.pagerank(nxg, 0.85, personalization=pers, weight="weight" if weighted else None, tol=1e-12, max_iter=1000)
+    ref = nx.pagerank(
+        nxg, 0.85, personalization=pers, weight="weight" if weighted else None, tol=1e-12, max_iter=1000
+    )
     np.testing.assert_allclose(ours.to_numpy(), _as_array(ref, g), rtol=0, atol=1e-8)
     assert ours.sum() == pytest.approx(1.0, abs=1e-12)
     exact = pagerank_exact(g, alpha=0.85, personalization=pers, weighted=weighted)
@@ -48,7 +50,13 @@ def test_personalization_by_id_list_and_custom_dangling():
     dang = {f"c{i}": 1.0 for i in range(10, 20)}
     ours = pagerank(g, alpha=0.9, personalization=best, dangling=dang)
     ref = nx.pagerank(
-        nxg, 0.9, personalization=dict.fromkeys(best, 1.0), dangling=dang, weight="weight", tol=1e-12, max_iter=1000
+        nxg,
+        0.9,
+        personalization=dict.fromkeys(best, 1.0),
+        dangling=dang,
+        weight="weight",
+        tol=1e-12,
+        max_iter=1000,
     )
     np.testing.assert_allclose(ours.to_numpy(), _as_array(ref, g), rtol=0, atol=1e-8)
     exact = pagerank_exact(g, alpha=0.9, personalization=best, dangling=dang)

@@ -4,7 +4,7 @@
   log-normal rate; buyers review a share of their purchases (rating, helpful votes, product). Views scale with
   the author's followers.
 * Interactions: likes, comments and shares on content come mostly from the author's followers, in numbers
-  proportional to views; every content item is a ``post``/``review`` event, some posts ``mention`` a
+  proportional to views, more often from frequent buyers; every content item is a ``post``/``review`` event, some posts ``mention`` a
   followee, every follow tie is a ``follow`` event, and customers ``click`` marketing links at a rate rising
   with their purchase rate. After churn a customer's activity fades as ``exp(-(t - churn) / decay)``.
 * Influence: each content item and share of a customer exposes the customer's current followers. With
@@ -132,8 +132,12 @@ def simulate_content(rng: np.random.Generator, pop: Population, graph: Graph, cf
 def _engagement(
     rng: np.random.Generator, pop: Population, graph: Graph, content: Content, cfg: DemoConfig, by_dst: Csr
 ) -> tuple[np.ndarray, ...]:
+    # Frequent buyers engage more: candidate engagements are thinned by the actor's propensity, and drawn
+    # 1 / mean(propensity) times more often so the rates stay per view.
+    propensity = np.minimum(1.0, np.sqrt(pop.lam / pop.lam.mean()) / 2.0)
+    boost = 1.0 / propensity.mean()
     rates = {"like": cfg.like_rate, "comment": cfg.comment_rate, "share": cfg.share_rate}
-    counts = [rng.poisson(content.views * rate) for rate in rates.values()]
+    counts = [rng.poisson(content.views * rate * boost) for rate in rates.values()]
     item = np.concatenate([np.repeat(np.arange(len(content.author)), c) for c in counts])
     kind = np.concatenate(
         [np.full(int(c.sum()), INTERACTION_KINDS.index(k)) for k, c in zip(rates, counts, strict=True)]
@@ -149,7 +153,10 @@ def _engagement(
         (time < pop.horizon)
         & (pop.signup[actor] <= time)
         & (actor != author)
-        & (rng.random(len(item)) < alive_weight(time, pop.social_end[actor], cfg.churn_decay_days))
+        & (
+            rng.random(len(item))
+            < propensity[actor] * alive_weight(time, pop.social_end[actor], cfg.churn_decay_days)
+        )
     )
     return actor[keep], author[keep], item[keep], kind[keep], time[keep]
 

@@ -104,9 +104,9 @@ class DemoConfig(ConfigModel):
     )
 
     # Interactions
-    like_rate: Share = 0.08
-    comment_rate: Share = 0.015
-    share_rate: Share = 0.008
+    like_rate: Share = 0.1
+    comment_rate: Share = 0.02
+    share_rate: Share = 0.01
     mention_share: Share = 0.25
     clicks_per_day: float = Field(default=0.015, ge=0.0)
     churn_decay_days: Positive = 30.0

@@ -22,7 +22,7 @@ Conventions of the generated tables
 * Orders: ``completed`` purchases (the BG/NBD stream plus influenced purchases); ``cancelled`` attempts (~2%,
   extra rows shortly before a purchase, not part of the purchase process); ``returned`` rows (~4%): a full
   return is a separate row with the negated amount, positive quantity and the returned order's id in the
-  non-canonical column ``return_of`` (kept in ``extra`` by the store). One currency (``USD`` by default).
+  JSON ``extra`` column (``{"return_of": "O..."}``, null on other rows). One currency (``USD`` by default).
 * Relationships: ``follows`` (follower -> followed, some with ``ended_at``), ``friend`` (stored in both
   directions), ``referred`` (referrer -> referred customer, at the referred customer's signup).
 * Influenced purchases are about 5% of completed orders at the default settings; their share rises a little
@@ -299,6 +299,7 @@ def generate(
     500
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     cfg = config or DemoConfig()
     start_dt = start if isinstance(start, dt.datetime) else dt.datetime.combine(start, dt.time())
@@ -344,7 +345,12 @@ def generate(
             "currency": pa.array(np.full(len(sort), cfg.currency, dtype=object), pa.string()),
             "status": _labels(_STATUSES, orders.status[sort]),
             "quantity": pa.array(orders.quantity[sort], pa.int32()),
-            "return_of": _take(order_ids, np.where(original >= 0, position[np.maximum(original, 0)], -1)),
+            "extra": pc.binary_join_element_wise(
+                '{"return_of":"',
+                _take(order_ids, np.where(original >= 0, position[np.maximum(original, 0)], -1)),
+                '"}',
+                "",
+            ),
         }
     )
     caused = np.flatnonzero(orders.influence >= 0)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import duckdb
+
 from socialvalue.errors import SchemaError
 from socialvalue.ingest.mapping import ColumnMapping
-from socialvalue.ingest.sources import ROW, SRC, Staged
+from socialvalue.ingest.sources import RAW, ROW, SRC, Staged
 from socialvalue.schema import Column, Table
 
 __all__ = ["CONV", "RAW_PREFIX", "Plan", "build_view", "plan"]
@@ -75,7 +77,7 @@ def _expected(col: Column, mapping: ColumnMapping) -> str:
 
 
 def _number_text(expr: str, mapping: ColumnMapping) -> str:
-    expr = f"nullif(trim({expr}), '')"
+    expr = f"nullif({expr}, '')"  # casts to numbers accept surrounding blanks
     if mapping.decimal_comma:
         expr = f"replace(replace({expr}, '.', ''), ',', '.')"
     return expr
@@ -123,7 +125,8 @@ def _convert(col: Column, expr: str, src_type: str, mapping: ColumnMapping) -> t
         return f"CASE WHEN {expr} = 1 THEN TRUE WHEN {expr} = 0 THEN FALSE END", True
     # numbers: DECIMAL, INTEGER, BIGINT, DOUBLE
     if text:
-        inner = _number_text(expr, mapping) if not t.startswith(("INTEGER", "BIGINT")) else f"trim({expr})"
+        whole = t.startswith(("INTEGER", "BIGINT"))
+        inner = f"nullif({expr}, '')" if whole else _number_text(expr, mapping)
         return f"TRY_CAST({inner} AS {col.sql_type})", True
     if st == t:
         return expr, False
@@ -237,6 +240,18 @@ def _problem(staged: Staged, column: str, value: object, expected: str) -> dict[
     }
 
 
-def build_view(con: object, p: Plan) -> None:
-    """Create the conversion view ``_sv_conv`` over the staged source."""
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {CONV} AS SELECT {', '.join(p.select)} FROM {SRC}")  # type: ignore[attr-defined]
+def build_view(con: duckdb.DuckDBPyConnection, p: Plan, staged: Staged) -> None:
+    """Create ``_sv_conv``, the converted batch, over the staged source.
+
+    Typed sources (Parquet, Arrow) get a view: their conversions are casts that cost less than storing the
+    result. Text sources (CSV, JSON) are converted once into a temporary table, because parsing text into
+    timestamps and decimals is the expensive part and validation and writing would each repeat it.
+    """
+    query = f"SELECT {', '.join(p.select)} FROM {SRC}"
+    if staged.fmt in ("csv", "json"):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {CONV} AS {query}")
+        # The parsed text is no longer needed: free its memory now.
+        con.execute(f"DROP VIEW IF EXISTS {SRC}")
+        con.execute(f"DROP TABLE IF EXISTS {RAW}")
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {CONV} AS {query}")

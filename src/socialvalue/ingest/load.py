@@ -22,7 +22,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from socialvalue.errors import ConfigError
+import duckdb
+
+from socialvalue.errors import ConfigError, SchemaError, StoreError
 from socialvalue.ingest import convert, sources, validate
 from socialvalue.ingest.mapping import ColumnMapping, IngestRules
 from socialvalue.schema import table as canonical_table
@@ -158,13 +160,18 @@ def ingest(
                 seconds=time.perf_counter() - t0,
             )
     staged = None
+    done = False
+    _refuse_open_transaction(con, kind)
     con.execute(f"SET TimeZone = {convert._lit(m.timezone)}")
     try:
+        # Staging reads the source into temporary objects (not store content), before the transaction:
+        # inside one, a new temporary table's rowid is not its row position.
         staged = sources.stage(con, source, delimiter=m.delimiter)
         if digest is None:
             digest = _digest(kind, staged.content_hash, m)
             earlier = None if force else _already_loaded(store, kind, digest)
             if earlier is not None:
+                done = True
                 return LoadReport(
                     kind,
                     staged.label,
@@ -176,23 +183,61 @@ def ingest(
                     load_id=earlier[0],
                     seconds=time.perf_counter() - t0,
                 )
+        # Checks and writes are one transaction: the checks see the same customers the writes do, and a
+        # failure or a killed process leaves the store as it was.
+        con.execute("BEGIN TRANSACTION")
         force_present = ("is_stub",) if kind == "customers" else ()
         p = convert.plan(tbl, staged, m, force_present=force_present)
-        convert.build_view(con, p)
-        outcome = validate.validate(
-            con, p, staged.label, rules, reject_missing=on_missing_customer == "reject", force=force
-        )
+        try:
+            convert.build_view(con, p, staged)
+            outcome = validate.validate(
+                con, p, staged.label, rules, reject_missing=on_missing_customer == "reject", force=force
+            )
+        except duckdb.Error as exc:  # e.g. a nested source column that no cast turns into the canonical type
+            raise SchemaError(
+                f"{staged.label}: cannot convert the batch for {kind}: {_first_line(exc)}"
+            ) from None
         logger.info("load into %s: %d rows validated, writing", kind, outcome.rows)
-        report = _write(store, p, staged.label, digest, outcome, stub=on_missing_customer == "stub")
+        try:
+            report = _write(store, p, staged.label, digest, outcome, stub=on_missing_customer == "stub")
+            con.execute("COMMIT")
+            done = True
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"writing {kind} from {staged.label} failed and was rolled back (nothing was written): "
+                f"{_first_line(exc)}"
+            ) from None
     finally:
+        if not done:
+            _rollback(con)
         con.execute("SET TimeZone = 'UTC'")
-        if staged is not None:
-            con.execute(f"DROP VIEW IF EXISTS {convert.CONV}")
-            con.execute("DROP VIEW IF EXISTS _sv_write")
-            sources.drop_staged(con, staged)
+        sources.drop_staged(con, staged)
     report = LoadReport(**{**report.as_dict(), "seconds": time.perf_counter() - t0})
     logger.info("%s", report)
     return report
+
+
+def _refuse_open_transaction(con: duckdb.DuckDBPyConnection, kind: str) -> None:
+    """A load needs its own transaction; DuckDB has no nested ones."""
+    try:
+        con.execute("BEGIN TRANSACTION")
+    except duckdb.Error as exc:
+        raise StoreError(
+            f"cannot load into {kind}: the store's connection is inside a transaction ({_first_line(exc)}); "
+            "commit or roll it back first"
+        ) from None
+    con.execute("COMMIT")
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.TransactionException:  # the failure happened before BEGIN: nothing to roll back
+        pass
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _write(
@@ -223,49 +268,49 @@ def _write(
             select_items.append(f"{c.default or 'NULL'}::{c.sql_type}")
     select_items.append('s."extra"')
     load_id = uuid.uuid4().hex
-    con.execute("BEGIN TRANSACTION")
-    try:
-        stubs = 0
-        if stub:
-            fk_cols = [fk.column for fk in tbl.foreign_keys if fk.column in present]
-            if fk_cols:
-                ids = " UNION ".join(
-                    f"SELECT {q(c)} AS id FROM _sv_write WHERE {q(c)} IS NOT NULL" for c in fk_cols
-                )
-                stubs = con.execute(
-                    "INSERT INTO customers (customer_id, consent_marketing, consent_profiling, is_stub) "
-                    f"SELECT DISTINCT id, FALSE, TRUE, TRUE FROM ({ids}) m "
-                    "WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = m.id)"
-                ).fetchall()[0][0]
-        existing = con.execute(f"SELECT count(*) > 0 FROM {target}").fetchall()[0][0]
-        updated = 0
-        if existing and set_cols:
-            differs = " OR ".join(
-                f"t.{q(c)} IS DISTINCT FROM s.{q(c)}"
-                if c != "extra"
-                else 'CAST(t."extra" AS VARCHAR) IS DISTINCT FROM CAST(s."extra" AS VARCHAR)'
-                for c in set_cols
+    # Runs inside the load's transaction (see ingest): stubs, updates, inserts and the _loads record.
+    stubs = 0
+    if stub:
+        fk_cols = [fk.column for fk in tbl.foreign_keys if fk.column in present]
+        if fk_cols:
+            ids = " UNION ".join(
+                f"SELECT {q(c)} AS id FROM _sv_write WHERE {q(c)} IS NOT NULL" for c in fk_cols
             )
-            assignments = ", ".join(f"{q(c)} = s.{q(c)}" for c in set_cols)
-            updated = con.execute(
-                f"UPDATE {target} AS t SET {assignments} FROM _sv_write AS s WHERE {match} AND ({differs})"
+            stubs = con.execute(
+                "INSERT INTO customers (customer_id, consent_marketing, consent_profiling, is_stub) "
+                f"SELECT DISTINCT id, FALSE, TRUE, TRUE FROM ({ids}) m "
+                "WHERE NOT (m.id IN (SELECT customer_id FROM customers))"
             ).fetchall()[0][0]
-        anti = f" WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {match})" if existing else ""
-        inserted = con.execute(
-            f"INSERT INTO {target} ({', '.join(q(c) for c in insert_cols)}) "
-            f"SELECT {', '.join(select_items)} FROM _sv_write AS s{anti}"
-        ).fetchall()[0][0]
-        kept = outcome.rows - outcome.exact_duplicates
-        unchanged = kept - inserted - updated
-        con.execute(
-            "INSERT INTO _loads (load_id, kind, source, content_hash, rows_in, rows_inserted, rows_updated, "
-            "loaded_at, rows_unchanged, stubs_created) VALUES (?, ?, ?, ?, ?, ?, ?, timezone('UTC', now()), ?, ?)",
-            [load_id, tbl.name, label, digest, outcome.rows, inserted, updated, unchanged, stubs],
+    existing = con.execute(f"SELECT count(*) > 0 FROM {target}").fetchall()[0][0]
+    updated = 0
+    if existing and set_cols:
+        differs = " OR ".join(
+            f"t.{q(c)} IS DISTINCT FROM s.{q(c)}"
+            if c != "extra"
+            else 'CAST(t."extra" AS VARCHAR) IS DISTINCT FROM CAST(s."extra" AS VARCHAR)'
+            for c in set_cols
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        assignments = ", ".join(f"{q(c)} = s.{q(c)}" for c in set_cols)
+        updated = con.execute(
+            f"UPDATE {target} AS t SET {assignments} FROM _sv_write AS s WHERE {match} AND ({differs})"
+        ).fetchall()[0][0]
+    if not existing:
+        anti = ""
+    elif len(keys) == 1:
+        anti = f" WHERE NOT (s.{q(keys[0])} IN (SELECT {q(keys[0])} FROM {target}))"
+    else:
+        anti = f" WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {match})"
+    inserted = con.execute(
+        f"INSERT INTO {target} ({', '.join(q(c) for c in insert_cols)}) "
+        f"SELECT {', '.join(select_items)} FROM _sv_write AS s{anti}"
+    ).fetchall()[0][0]
+    kept = outcome.rows - outcome.exact_duplicates
+    unchanged = kept - inserted - updated
+    con.execute(
+        "INSERT INTO _loads (load_id, kind, source, content_hash, rows_in, rows_inserted, rows_updated, "
+        "loaded_at, rows_unchanged, stubs_created) VALUES (?, ?, ?, ?, ?, ?, ?, timezone('UTC', now()), ?, ?)",
+        [load_id, tbl.name, label, digest, outcome.rows, inserted, updated, unchanged, stubs],
+    )
     return LoadReport(
         kind=tbl.name,
         source=label,

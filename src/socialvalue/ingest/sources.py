@@ -18,11 +18,11 @@ import duckdb
 
 from socialvalue.errors import SchemaError
 
-__all__ = ["ROW", "SRC", "Staged", "drop_staged", "file_hash", "stage"]
+__all__ = ["RAW", "ROW", "SRC", "Staged", "drop_staged", "file_hash", "stage"]
 
 ROW = "_sv_row"
 SRC = "_sv_src"
-_RAW = "_sv_raw"
+RAW = "_sv_raw"
 _ARROW = "_sv_arrow"
 
 _CSV = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz", ".csv.zst")
@@ -144,16 +144,16 @@ def _stage_file(con: duckdb.DuckDBPyConnection, path: Path, *, delimiter: str | 
                 style = "newline_delimited" if ext in _JSONL else "auto"
                 reader, fmt = f"read_json({lit}, format = '{style}', sample_size = -1)", "json"
             # A temporary table keeps insertion order, so rowid + 1 is the data row as in the file.
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {_RAW} AS SELECT * FROM {reader}")
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {SRC} AS SELECT *, rowid + 1 AS {ROW} FROM {_RAW}")
-            objects = [("view", SRC), ("table", _RAW)]
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {RAW} AS SELECT * FROM {reader}")
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {SRC} AS SELECT *, rowid + 1 AS {ROW} FROM {RAW}")
+            objects = [("view", SRC), ("table", RAW)]
         else:
             raise SchemaError(
                 f"cannot load {str(path)!r}: unknown file type {ext or '(none)'!r}; expected .csv, .tsv, "
                 ".parquet, .json, .jsonl or .ndjson"
             )
     except duckdb.Error as exc:
-        _drop(con, [("view", SRC), ("table", _RAW)])
+        _drop(con, [("view", SRC), ("table", RAW)])
         first = str(exc).strip().splitlines()[0]
         raise SchemaError(f"cannot read {str(path)!r} as {ext.lstrip('.')}: {first}") from None
     staged = Staged(label=path.name, columns=_columns(con), content_hash="", fmt=fmt, objects=objects)
@@ -187,6 +187,20 @@ def _drop(con: duckdb.DuckDBPyConnection, objects: list[tuple[str, str]]) -> Non
 
 
 def drop_staged(con: duckdb.DuckDBPyConnection, staged: Staged | None) -> None:
-    """Remove the staged views/tables/registrations (idempotent)."""
-    if staged is not None:
-        _drop(con, staged.objects)
+    """Remove every temporary ``_sv_*`` view and table and the Arrow registration (idempotent).
+
+    Works from the catalog rather than from ``staged.objects``, because a rolled-back transaction may have
+    brought back an object dropped inside it.
+    """
+    views = con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE temporary AND starts_with(view_name, '_sv_')"
+    ).fetchall()
+    for (name,) in views:
+        con.execute(f"DROP VIEW IF EXISTS {name}")
+    tables = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, '_sv_')"
+    ).fetchall()
+    for (name,) in tables:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+    if staged is not None and ("arrow", _ARROW) in staged.objects:
+        _drop(con, [("arrow", _ARROW)])

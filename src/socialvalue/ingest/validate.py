@@ -1,10 +1,10 @@
 """Validate a staged batch with vectorized DuckDB SQL before anything is written.
 
-Row checks (unparseable values, missing values, negative amounts, implausible timestamps, unknown
-vocabulary, malformed currencies) are counted in **one** aggregate scan over the conversion view; only the
-checks that fail are queried again for their first offending rows. Set checks (duplicate keys in the batch,
-references to unknown or erased customers) are joins/aggregations. Every problem of a load is gathered and
-raised together in one :class:`~socialvalue.errors.SchemaError`.
+Row checks (unparseable values, missing values, references to unknown customers, negative amounts,
+implausible timestamps, unknown vocabulary, malformed currencies) are counted in **one** aggregate scan over
+the conversion view; only the checks that fail are queried again for their first offending rows. Duplicate
+keys within the batch and rows of erased customers are found with one aggregation each. Every problem of a
+load is gathered and raised together in one :class:`~socialvalue.errors.SchemaError`.
 """
 
 from __future__ import annotations
@@ -92,6 +92,20 @@ def _row_checks(p: Plan, rules: IngestRules, refunds: tuple[str, ...]) -> list[_
             )
         if name in ("quantity", "helpful_votes", "views"):
             checks.append(_Check("negative", name, f"{q} < 0", shown, "a count >= 0"))
+    for fk in p.table.foreign_keys:
+        if fk.column in p.present:
+            q = _q(fk.column)
+            # IN (subquery) plans as a mark join: half the CPU of NOT EXISTS here.
+            checks.append(
+                _Check(
+                    "reference",
+                    fk.column,
+                    f"{q} IS NOT NULL AND NOT ({q} IN (SELECT customer_id FROM customers))",
+                    q,
+                    "an existing customer_id (load customers first, or create stubs with "
+                    "on_missing_customer='stub' / --stub-missing)",
+                )
+            )
     if "amount" in p.present:
         refund = ", ".join(_lit(v) for v in refunds) or "NULL"
         status = '"status"' if "status" in p.present else "'completed'"
@@ -119,24 +133,33 @@ def _problem(source: str, row: Any, column: str, value: Any, expected: str, chec
 
 
 def _collect(
-    con: duckdb.DuckDBPyConnection, source: str, checks: list[_Check], limit: int
-) -> tuple[list[dict[str, Any]], int]:
-    if not checks:
-        return [], 0
+    con: duckdb.DuckDBPyConnection, source: str, checks: list[_Check], limit: int, *, reject_missing: bool
+) -> tuple[int, list[dict[str, Any]], int, int]:
+    """One scan counting every row check; then the first offending rows of the failing ones.
+
+    Returns the row count, the problems, their total and the number of references to unknown customers
+    (which are problems only when ``reject_missing``).
+    """
     counts = con.execute(
-        "SELECT " + ", ".join(f"count(*) FILTER (WHERE {c.where})" for c in checks) + f" FROM {CONV}"
+        "SELECT "
+        + ", ".join(["count(*)"] + [f"count(*) FILTER (WHERE {c.where})" for c in checks])
+        + f" FROM {CONV}"
     ).fetchall()[0]
     problems: list[dict[str, Any]] = []
-    total = 0
-    for check, n in zip(checks, counts, strict=True):
+    total = missing = 0
+    for check, n in zip(checks, counts[1:], strict=True):
         if not n:
             continue
+        if check.name == "reference":
+            missing += n
+            if not reject_missing:
+                continue
         total += n
         rows = con.execute(
             f"SELECT {ROW}, {check.value} FROM {CONV} WHERE {check.where} ORDER BY {ROW} LIMIT {limit}"
         ).fetchall()
         problems += [_problem(source, int(r), check.column, v, check.expected, check.name) for r, v in rows]
-    return problems, total
+    return int(counts[0]), problems, total, missing
 
 
 def _duplicates(
@@ -144,14 +167,20 @@ def _duplicates(
 ) -> tuple[list[dict[str, Any]], int, int]:
     """Keys appearing more than once: exact copies are dropped, differing rows are errors."""
     key = ", ".join(_q(k) for k in p.table.primary_key)
-    n_dup = con.execute(f"SELECT count(*) - count(DISTINCT ({key})) FROM {CONV}").fetchall()[0][0]
+    # Distinct hashes first (cheaper than distinct strings); a collision only costs the exact query below.
+    present = " AND ".join(
+        f"{_q(k)} IS NOT NULL" for k in p.table.primary_key
+    )  # missing keys: reported already
+    n_dup = con.execute(
+        f"SELECT count(*) - count(DISTINCT hash({key})) FROM {CONV} WHERE {present}"
+    ).fetchall()[0][0]
     if not n_dup:
         return [], 0, 0
     content = ", ".join(_q(c) for c in p.present) + ', CAST("extra" AS VARCHAR)'
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _sv_dupkeys AS SELECT {key}, "
         f"count(DISTINCT hash({content})) AS variants, list({ROW} ORDER BY {ROW}) AS rows_ "
-        f"FROM {CONV} GROUP BY {key} HAVING count(*) > 1"
+        f"FROM {CONV} WHERE {present} GROUP BY {key} HAVING count(*) > 1"
     )
     try:
         exact = con.execute(
@@ -174,40 +203,16 @@ def _duplicates(
     problems = [
         _problem(
             source,
-            int(rws[1]),
+            int(r),
             shown_key,
             val,
             f"a unique key (row {rws[0]} has the same key with different values)",
             "duplicate",
         )
         for val, rws in rows
+        for r in rws[1:]
     ]
     return problems, int(n_bad), int(exact[0][0])
-
-
-def _references(
-    con: duckdb.DuckDBPyConnection, p: Plan, source: str, limit: int, *, reject: bool
-) -> tuple[list[dict[str, Any]], int, int]:
-    """References to customers the store does not have (and the batch does not bring)."""
-    fks = [fk for fk in p.table.foreign_keys if fk.column in p.present]
-    if not fks:
-        return [], 0, 0
-    problems: list[dict[str, Any]] = []
-    total = 0
-    for fk in fks:
-        q = _q(fk.column)
-        where = f"{q} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = s.{q})"
-        n = con.execute(f"SELECT count(*) FROM {CONV} s WHERE {where}").fetchall()[0][0]
-        if not n:
-            continue
-        total += n
-        if reject:
-            rows = con.execute(
-                f"SELECT {ROW}, {q} FROM {CONV} s WHERE {where} ORDER BY {ROW} LIMIT {limit}"
-            ).fetchall()
-            expected = "an existing customer_id (load customers first, or create stubs with on_missing_customer='stub')"
-            problems += [_problem(source, int(r), fk.column, v, expected, "reference") for r, v in rows]
-    return (problems, total, 0) if reject else ([], 0, total)
 
 
 def _erased(
@@ -255,12 +260,11 @@ def validate(
         For any other problem, with all problems of the load.
     """
     limit = rules.max_problems
-    rows = con.execute(f"SELECT count(*) FROM {CONV}").fetchall()[0][0]
-    problems, total = _collect(con, source, _row_checks(p, rules, rules.vocabulary.refund_statuses), limit)
+    checks = _row_checks(p, rules, rules.vocabulary.refund_statuses)
+    rows, problems, total, missing = _collect(con, source, checks, limit, reject_missing=reject_missing)
     dup_problems, n_dup, exact = _duplicates(con, p, source, limit)
-    ref_problems, n_ref, missing = _references(con, p, source, limit, reject=reject_missing)
-    problems += dup_problems + ref_problems
-    total += n_dup + n_ref
+    problems += dup_problems
+    total += n_dup
     if not force:
         erased, n_erased = _erased(con, p, source, limit)
         # An erased customer is gone from the store; report the erasure, not the dangling reference.

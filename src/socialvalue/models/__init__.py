@@ -7,6 +7,7 @@ from socialvalue.models.btyd import (
     GammaGamma,
     ModifiedBetaGeo,
     ParetoNBD,
+    compare_models,
     customer_lifetime_value,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "GammaGamma",
     "ModifiedBetaGeo",
     "ParetoNBD",
+    "compare_models",
     "customer_lifetime_value",
 ]

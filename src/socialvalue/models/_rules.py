@@ -16,7 +16,16 @@ import pandas as pd
 
 from socialvalue.errors import SchemaError
 
-__all__ = ["Condition", "first_match", "parse_condition", "require_columns", "rule_mask"]
+__all__ = [
+    "Condition",
+    "as_array",
+    "first_match",
+    "numeric",
+    "parse_condition",
+    "require_columns",
+    "require_names",
+    "rule_mask",
+]
 
 _OPS = {
     "<": np.less,
@@ -81,7 +90,12 @@ def first_match(masks: Sequence[np.ndarray], labels: Sequence[str], default: str
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str | None], what: str) -> None:
     """Raise :class:`SchemaError` naming every column ``what`` needs and ``frame`` lacks."""
-    missing = [c for c in dict.fromkeys(columns) if c is not None and c not in frame.columns]
+    require_names(set(frame.columns), columns, what)
+
+
+def require_names(available: set[str], columns: Iterable[str | None], what: str) -> None:
+    """Raise :class:`SchemaError` naming every column ``what`` needs that is not in ``available``."""
+    missing = [c for c in dict.fromkeys(columns) if c is not None and c not in available]
     if missing:
         problems = [{"column": c, "expected": "present"} for c in missing]
         raise SchemaError(

@@ -39,8 +39,8 @@ from socialvalue.config import ConfigModel
 from socialvalue.errors import NotFittedError, SchemaError
 from socialvalue.models._rules import numeric, require_columns
 from socialvalue.models._threads import limited_threads
+from socialvalue.models.defaults import load_config
 from socialvalue.models.lifecycle import trend
-from socialvalue.models.rfm import _load
 
 __all__ = [
     "ChurnClassifier",
@@ -74,6 +74,7 @@ class ChurnConfig(ConfigModel):
     p_alive_threshold: float = Field(0.2, gt=0, lt=1)
     alert_budget: float = Field(0.1, gt=0, le=1)
     top_drivers: int = Field(2, ge=1, le=5)
+    explain_features: int = Field(12, ge=1)
     test_share: float = Field(0.3, gt=0, lt=1)
     max_train_rows: int = Field(200_000, ge=100)
     random_state: int = 0
@@ -89,7 +90,7 @@ class ChurnConfig(ConfigModel):
 
 def load_churn_config(path: str | Path | None = None) -> ChurnConfig:
     """Read a :class:`ChurnConfig` from TOML; the packaged default when ``path`` is None."""
-    return _load(path, "churn.toml", ChurnConfig)
+    return load_config(path, "churn.toml", ChurnConfig)
 
 
 def model_churn_risk(
@@ -244,8 +245,9 @@ class ChurnClassifier:
     """Supervised churn risk: gradient-boosted trees on the feature table, with per-alert reasons.
 
     ``fit`` takes the feature table computed at ``calibration_end`` with the holdout target (label
-    ``holdout_transactions == 0``); it trains on a random ``1 - test_share`` of the customers, stores the
-    :class:`ChurnReport` on the others in ``report_``, then refits on everyone. ``predict_risk`` and
+    ``holdout_transactions == 0``; rows with a missing label are left out); it trains on a random
+    ``1 - test_share`` of the customers, stores the :class:`ChurnReport` on the others in ``report_``, then
+    refits on everyone. ``predict_risk`` and
     ``explain`` take the feature table at ``as_of``.
 
     Parameters
@@ -266,6 +268,8 @@ class ChurnClassifier:
         Feature names actually used.
     model_
         The fitted ``HistGradientBoostingClassifier``.
+    importance_
+        Mean absolute ablation contribution of each feature on 2,000 random customers, largest first.
     reference_
         Per-feature median of the training customers who did not churn: the "healthy customer" each
         feature is reset to when explaining an alert.
@@ -306,12 +310,17 @@ class ChurnClassifier:
         X = churn_design(frame, tuple(self.features or cfg.features))
         if X.shape[1] == 0:
             raise SchemaError("ChurnClassifier.fit: none of the configured feature columns is in the frame")
-        y = numeric(frame, self.label) == 0
+        label = numeric(frame, self.label)
+        labelled = np.isfinite(label)  # customers without a holdout count are left out, not called loyal
+        y = label == 0
         rng = np.random.default_rng(cfg.random_state)
-        test = rng.random(len(frame)) < cfg.test_share
+        test = labelled & (rng.random(len(frame)) < cfg.test_share)
         # Trees gain little beyond a few hundred thousand rows; a random subsample bounds the fit time.
-        train = ~test & (rng.random(len(frame)) < cfg.max_train_rows / max(1.0, (~test).sum()))
-        everyone = rng.random(len(frame)) < cfg.max_train_rows / len(frame)
+        n_lab = max(1.0, float(labelled.sum()))
+        train = (
+            labelled & ~test & (rng.random(len(frame)) < cfg.max_train_rows / max(1.0, n_lab - test.sum()))
+        )
+        everyone = labelled & (rng.random(len(frame)) < cfg.max_train_rows / n_lab)
         if y[train].all() or not y[train].any() or y[test].all() or not y[test].any():
             raise SchemaError(
                 "ChurnClassifier.fit needs churners and non-churners in training and test parts"
@@ -333,6 +342,11 @@ class ChurnClassifier:
             self.reference_ = pd.Series(np.nanmedian(ref_rows, axis=0), index=X.columns)
         self.features_ = list(X.columns)
         self.model_ = model
+        # Candidate drivers for the reasons: features by mean |ablation contribution| on a sample, so that
+        # explaining many alerts costs `explain_features` predictions per alert batch, not one per feature.
+        sample = rng.permutation(len(frame))[:2000]
+        importance = self._ablate(X.iloc[sample], self.features_).abs().mean()
+        self.importance_ = importance.sort_values(ascending=False, kind="stable")
         logger.info(
             "churn classifier: %d features, holdout AUC %.3f (recency alone %s)",
             len(self.features_),
@@ -366,41 +380,53 @@ class ChurnClassifier:
         self._check_fitted()
         require_columns(frame, [self.label], "ChurnClassifier.evaluate")
         cfg = self._cfg()
-        y = numeric(frame, self.label) == 0
-        rec = numeric(frame, "days_since_last_purchase") if "days_since_last_purchase" in frame else None
+        label = numeric(frame, self.label)
+        ok = np.isfinite(label)
+        rec = numeric(frame, "days_since_last_purchase")[ok] if "days_since_last_purchase" in frame else None
         return churn_report(
-            y, self.predict_risk(frame), alert_budget=cfg.alert_budget, recency=rec, definition=cfg.definition
+            label[ok] == 0,
+            self.predict_risk(frame.loc[ok]),
+            alert_budget=cfg.alert_budget,
+            recency=rec,
+            definition=cfg.definition,
         )
 
-    def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def contributions(self, frame: pd.DataFrame, features: list[str] | None = None) -> pd.DataFrame:
         r"""Per-customer, per-feature contribution to the churn probability, by ablation.
 
         .. math:: c_{ij} = \hat p(x_i) - \hat p(x_i \text{ with } x_{ij} := \text{reference}_j),
 
         the change in risk when feature :math:`j` alone is reset to its median among training non-churners.
-        Positive values push the risk up. One batch prediction per feature (not per customer). SHAP values
-        would apportion interactions more fairly; ``shap`` is not a dependency, and on trees with few
-        interactions the two agree on the top drivers.
+        Positive values push the risk up. One batch prediction per feature (not per customer); ``features``
+        restricts the computation to some features (default: all). SHAP values would apportion interactions
+        more fairly; ``shap`` is not a dependency, and on trees with few interactions the two agree on the top
+        drivers.
         """
         self._check_fitted()
-        X = np.array(self._design(frame).to_numpy(), dtype=float)  # a writable copy
-        out = np.empty(X.shape)
+        return self._ablate(self._design(frame), features or self.features_)
+
+    def _ablate(self, design: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+        X = np.array(design.to_numpy(), dtype=float)  # a writable copy
+        out = np.empty((len(X), len(features)))
         with limited_threads(self._cfg().threads):
             base = self.model_.predict_proba(X)[:, 1]
-            for j, ref in enumerate(self.reference_.to_numpy()):  # one batch per feature
+            for k, name in enumerate(features):  # one batch per feature
+                j = self.features_.index(name)
                 saved = X[:, j].copy()
-                X[:, j] = ref
-                out[:, j] = base - self.model_.predict_proba(X)[:, 1]
+                X[:, j] = self.reference_[name]
+                out[:, k] = base - self.model_.predict_proba(X)[:, 1]
                 X[:, j] = saved
-        return pd.DataFrame(out, index=frame.index, columns=self.features_)
+        return pd.DataFrame(out, index=design.index, columns=features)
 
     def explain(self, frame: pd.DataFrame, top: int | None = None) -> pd.Series:
         """Reason string per row naming its top risk-raising drivers, e.g. "no purchase for 210 days; ...".
 
-        Call it on the alerted rows only (it costs one prediction per feature).
+        Drivers are sought among the ``explain_features`` features of highest importance (``importance_``);
+        call it on the alerted rows only (it costs one prediction per candidate feature).
         """
         from socialvalue.models.churn_reasons import reasons_from_contributions
 
-        contrib = self.contributions(frame)
+        candidates = list(self.importance_.index[: self._cfg().explain_features])
+        contrib = self.contributions(frame, candidates)
         design = self._design(frame)
         return reasons_from_contributions(frame, design, contrib, top or self._cfg().top_drivers)

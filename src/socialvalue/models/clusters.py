@@ -27,7 +27,7 @@ from socialvalue.config import ConfigModel
 from socialvalue.errors import NotFittedError, SchemaError
 from socialvalue.models._rules import numeric
 from socialvalue.models._threads import limited_threads
-from socialvalue.models.rfm import _load
+from socialvalue.models.defaults import load_config
 
 __all__ = ["BehaviouralClusters", "ClusterConfig", "load_cluster_config"]
 
@@ -41,7 +41,7 @@ class ClusterConfig(ConfigModel):
     selection: Literal["silhouette", "bic"] = "silhouette"
     k_min: int = Field(2, ge=2)
     k_max: int = Field(8, ge=2)
-    sample_size: int = Field(3000, ge=100)
+    sample_size: int = Field(2000, ge=100)
     fit_sample: int = Field(50_000, ge=100)
     n_init: int = Field(3, ge=1)
     random_state: int = 0
@@ -62,7 +62,7 @@ class ClusterConfig(ConfigModel):
 
 def load_cluster_config(path: str | Path | None = None) -> ClusterConfig:
     """Read a :class:`ClusterConfig` from TOML; the packaged default when ``path`` is None."""
-    return _load(path, "clusters.toml", ClusterConfig)
+    return load_config(path, "clusters.toml", ClusterConfig)
 
 
 class BehaviouralClusters:

@@ -23,9 +23,10 @@ from socialvalue.models._rules import (
     numeric,
     parse_condition,
     require_columns,
+    require_names,
     rule_mask,
 )
-from socialvalue.models.rfm import _load
+from socialvalue.models.defaults import load_config
 
 __all__ = [
     "LifecycleConfig",
@@ -87,7 +88,7 @@ class LifecycleConfig(ConfigModel):
 
 def load_lifecycle_config(path: str | Path | None = None) -> LifecycleConfig:
     """Read a :class:`LifecycleConfig` from TOML; the packaged default when ``path`` is None."""
-    return _load(path, "lifecycle.toml", LifecycleConfig)
+    return load_config(path, "lifecycle.toml", LifecycleConfig)
 
 
 def trend(last: np.ndarray, prev: np.ndarray) -> np.ndarray:
@@ -158,10 +159,8 @@ def lifecycle_stage(
     """
     config = config or load_lifecycle_config()
     derived = lifecycle_inputs(features, p_alive)
-    available = set(features.columns) | set(derived.columns)
     needed = config.columns
-    probe = pd.DataFrame(columns=sorted(available))
-    require_columns(probe, needed, "the lifecycle rules")
+    require_names(set(features.columns) | set(derived.columns), needed, "the lifecycle rules")
     n = len(features)
     columns = {c: derived[c].to_numpy() if c in derived.columns else numeric(features, c) for c in needed}
     masks = [rule_mask(columns, r.conditions, n) for r in config.rules]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -24,10 +23,11 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
-from socialvalue.config import ConfigModel, load_toml, validate_config
+from socialvalue.config import ConfigModel
 from socialvalue.errors import ConfigError
 from socialvalue.models._ranks import quantile_scores, threshold_scores
 from socialvalue.models._rules import numeric, require_columns
+from socialvalue.models.defaults import load_config
 
 __all__ = [
     "RFMConfig",
@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-_DEFAULTS = "socialvalue.models.defaults"
+_CELLS = np.array([f"{i:03d}" for i in range(1000)], dtype=object)
 
 
 class ScoreBins(ConfigModel):
@@ -139,21 +139,12 @@ class SegmentMap(ConfigModel):
 
 def load_rfm_config(path: str | Path | None = None) -> RFMConfig:
     """Read an :class:`RFMConfig` from TOML; the packaged default when ``path`` is None."""
-    return _load(path, "rfm.toml", RFMConfig)
+    return load_config(path, "rfm.toml", RFMConfig)
 
 
 def load_segment_map(path: str | Path | None = None) -> SegmentMap:
     """Read a :class:`SegmentMap` from TOML; the packaged default (11 named segments) when ``path`` is None."""
-    return _load(path, "segments.toml", SegmentMap)
-
-
-def _load(path: str | Path | None, default: str, model: type) -> object:
-    if path is not None:
-        return load_toml(path, model)
-    import tomllib
-
-    text = resources.files(_DEFAULTS).joinpath(default).read_text(encoding="utf-8")
-    return validate_config(model, tomllib.loads(text), f"<default {default}>")
+    return load_config(path, "segments.toml", SegmentMap)
 
 
 def _fm(f: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -222,7 +213,7 @@ def rfm_scores(
         out[key] = score
     fm = np.where(has, _fm(out["f_score"], out["m_score"]), 0).astype(np.int8)
     code = out["r_score"].astype(np.int16) * 100 + out["f_score"] * 10 + out["m_score"]
-    cells = pd.Series(code, index=features.index).astype(str).str.zfill(3)
+    cells = _CELLS[code]  # lookup instead of formatting a million strings
     return pd.DataFrame(
         {
             customer_id: features[customer_id].to_numpy(),
@@ -230,7 +221,7 @@ def rfm_scores(
             "f_score": out["f_score"],
             "m_score": out["m_score"],
             "fm_score": fm,
-            "rfm_cell": cells.to_numpy(),
+            "rfm_cell": cells,
             "has_purchase": has,
         },
         index=features.index,
@@ -315,6 +306,7 @@ def segment_summary(
         total revenue is positive), ``mean_clv``.
     """
     segment_map = segment_map or load_segment_map()
+    require_columns(segmented, [segment, revenue if isinstance(revenue, str) else None], "segment_summary")
     seg = segmented[segment].to_numpy()
     rev = numeric(segmented, revenue) if isinstance(revenue, str) else np.asarray(revenue, dtype=float)
     frame = pd.DataFrame({"segment": seg, "revenue": np.nan_to_num(rev)})

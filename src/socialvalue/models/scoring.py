@@ -17,7 +17,6 @@ import time
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from socialvalue.models._rules import as_array, require_columns
 from socialvalue.models.churn import ChurnClassifier, ChurnConfig, model_churn_risk
 from socialvalue.models.churn_reasons import model_reasons
 from socialvalue.models.clusters import BehaviouralClusters, ClusterConfig
+from socialvalue.models.defaults import default_dict
 from socialvalue.models.lifecycle import LifecycleConfig, lifecycle_stage
 from socialvalue.models.rfm import RFMConfig, SegmentMap, assign_segments, rfm_scores
 from socialvalue.models.tiers import TierConfig, assign_tiers
@@ -86,11 +86,6 @@ class ScoringConfig(ConfigModel):
     value_coefficient: ValueCoefficientConfig
 
 
-def _default_dict(file: str) -> dict[str, Any]:
-    text = resources.files("socialvalue.models.defaults").joinpath(file).read_text(encoding="utf-8")
-    return tomllib.loads(text)
-
-
 def load_scoring_config(path: str | Path | None = None) -> ScoringConfig:
     """The packaged defaults, with the sections of the TOML file at ``path`` laid over them key by key.
 
@@ -114,7 +109,7 @@ def load_scoring_config(path: str | Path | None = None) -> ScoringConfig:
             raise ConfigError(f"{source}: unknown section(s) {unknown}; expected some of {sorted(_SECTIONS)}")
     sections = {}
     for name, (file, model) in _SECTIONS.items():
-        data = {**_default_dict(file), **user.get(name, {})}
+        data = {**default_dict(file), **user.get(name, {})}
         sections[name] = validate_config(model, data, f"{source} [{name}]")
     return ScoringConfig(**sections)
 

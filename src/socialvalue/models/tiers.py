@@ -21,7 +21,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from socialvalue.config import ConfigModel
-from socialvalue.models.rfm import _load
+from socialvalue.models.defaults import load_config
 
 __all__ = ["Tier", "TierConfig", "assign_tiers", "load_tier_config", "tier_summary"]
 
@@ -62,7 +62,7 @@ class TierConfig(ConfigModel):
 
 def load_tier_config(path: str | Path | None = None) -> TierConfig:
     """Read a :class:`TierConfig` from TOML; the packaged default when ``path`` is None."""
-    return _load(path, "tiers.toml", TierConfig)
+    return load_config(path, "tiers.toml", TierConfig)
 
 
 def _lower_share(v: np.ndarray) -> np.ndarray:

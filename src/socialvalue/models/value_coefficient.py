@@ -27,7 +27,7 @@ from socialvalue.config import ConfigModel
 from socialvalue.errors import SchemaError
 from socialvalue.models._ranks import midrank_percentile
 from socialvalue.models._rules import as_array, numeric
-from socialvalue.models.rfm import _load
+from socialvalue.models.defaults import load_config
 
 __all__ = [
     "Component",
@@ -62,7 +62,7 @@ class ValueCoefficientConfig(ConfigModel):
 
 def load_value_coefficient_config(path: str | Path | None = None) -> ValueCoefficientConfig:
     """Read a :class:`ValueCoefficientConfig` from TOML; the packaged default when ``path`` is None."""
-    return _load(path, "value_coefficient.toml", ValueCoefficientConfig)
+    return load_config(path, "value_coefficient.toml", ValueCoefficientConfig)
 
 
 def _component(frame: pd.DataFrame, clv: np.ndarray | None, spec: Component) -> np.ndarray:

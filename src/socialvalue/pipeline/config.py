@@ -46,7 +46,9 @@ class RunSection(ConfigModel):
     annual_discount_rate: float = Field(default=0.10, ge=0, lt=1)
     margin: float = Field(default=0.30, gt=0, le=1)
     currency: str = "USD"
-    churn_alert_share: float = Field(default=0.10, gt=0, lt=1, description="Share of customers the alert budget covers.")
+    churn_alert_share: float = Field(
+        default=0.10, gt=0, lt=1, description="Share of customers the alert budget covers."
+    )
     seed: int = 0
 
 
@@ -57,7 +59,9 @@ class SocialSection(ConfigModel):
     spread_half_life_days: float = Field(default=90.0, gt=0)
     interaction_window_days: int = Field(default=365, gt=0)
     rr_sets: int = Field(default=200_000, gt=0)
-    network_top: int = Field(default=15, gt=0, description="Top customers drawn in the report's network picture.")
+    network_top: int = Field(
+        default=15, gt=0, description="Top customers drawn in the report's network picture."
+    )
 
 
 class ActionsSection(ConfigModel):

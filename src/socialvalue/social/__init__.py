@@ -17,14 +17,20 @@ from socialvalue.social.cascade import (
     simulate_spread_each,
 )
 from socialvalue.social.graph import Graph, influence_edges
-from socialvalue.social.imm import IMMResult, InfluenceModel, celf_greedy, compare_seed_strategies, imm_select_seeds
+from socialvalue.social.imm import (
+    IMMResult,
+    InfluenceModel,
+    celf_greedy,
+    compare_seed_strategies,
+    imm_select_seeds,
+)
 from socialvalue.social.pagerank import influence_pagerank, pagerank, pagerank_exact
 from socialvalue.social.reach import followers, reach
 from socialvalue.social.rrsets import RRSets, estimate_spread, sample_rr_sets
 
 __all__ = [
-    "IMMResult",
     "Graph",
+    "IMMResult",
     "InfluenceModel",
     "RRSets",
     "SpreadEstimate",

@@ -31,6 +31,7 @@ References
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -152,15 +153,19 @@ def _batched(
     sizes = np.zeros(n_inst, dtype=np.int64)
     counts = np.zeros(n, dtype=np.int64) if node_counts else None
     out: list[np.ndarray] = []
-    pending: list[np.ndarray] = []  # node arrays waiting for one bincount (an O(n) bincount per level is slow)
+    pending: list[
+        np.ndarray
+    ] = []  # node arrays waiting for one bincount (an O(n) bincount per level is slow)
     n_pending = 0
     bounds = np.searchsorted(inst, np.arange(0, n_inst + per_batch, per_batch))
-    for b, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+    for b, (lo, hi) in enumerate(itertools.pairwise(bounds)):
         if lo == hi:
             continue
         base = b * per_batch
         width = min(per_batch, n_inst - base)
-        for f_inst, f_node, _ in _levels(indptr, indices, prob, inst[lo:hi] - base, node[lo:hi], n, rng, bitmap):
+        for f_inst, f_node, _ in _levels(
+            indptr, indices, prob, inst[lo:hi] - base, node[lo:hi], n, rng, bitmap
+        ):
             sizes[base : base + width] += np.bincount(f_inst, minlength=width)
             if counts is not None:
                 pending.append(f_node)
@@ -188,7 +193,9 @@ def _check_prob(graph: Graph, prob: Any) -> np.ndarray:
 
 
 def _rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
-    return random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
+    return (
+        random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
+    )
 
 
 # ----------------------------------------------------------------------------------------------- Monte Carlo
@@ -310,7 +317,9 @@ def simulate_action_log(
                 times = rng.random(f_inst.size)
             else:
                 times = times[parent] + delay * (1.0 - rng.random(f_inst.size))
-            frames.append(pd.DataFrame({"user_id": graph.ids[f_node], "action_id": f_inst + base, "time": times}))
+            frames.append(
+                pd.DataFrame({"user_id": graph.ids[f_node], "action_id": f_inst + base, "time": times})
+            )
     return pd.concat(frames, ignore_index=True).sort_values(["action_id", "time"], ignore_index=True)
 
 

@@ -33,16 +33,18 @@ References
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import nnls
-from scipy.stats import spearmanr
 
-from socialvalue.errors import NotFittedError, SchemaError
+from socialvalue.errors import ConfigError, NotFittedError, SchemaError
+from socialvalue.social.ranking import RankingMetrics, ranking_metrics
 
 __all__ = [
     "DEFAULT_COMPONENTS",
@@ -55,6 +57,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+_FORMAT = "socialvalue.CustomerSocialValue/1"
+
 DEFAULT_COMPONENTS: tuple[str, ...] = (
     "clv",
     "crv",
@@ -63,29 +67,6 @@ DEFAULT_COMPONENTS: tuple[str, ...] = (
     "content_score",
     "loyalty_score",
 )
-
-
-@dataclass(frozen=True)
-class RankingMetrics:
-    r"""How well a score ranks realized value.
-
-    Attributes
-    ----------
-    spearman
-        Spearman rank correlation between score and value.
-    top_decile_capture
-        Share of total value held by the top 10% of customers by score.
-    gini
-        Gini coefficient of the gains curve (value captured against customers, ordered by score):
-        :math:`2 \cdot \text{AUC} - 1`.
-    gini_normalized
-        ``gini`` divided by the Gini of the perfect ordering (1 = ranks value perfectly).
-    """
-
-    spearman: float
-    top_decile_capture: float
-    gini: float
-    gini_normalized: float
 
 
 @dataclass(frozen=True)
@@ -129,6 +110,30 @@ class SocialValueReport:
     ranking_clv: RankingMetrics
     messages: tuple[str, ...] = field(default=())
 
+    def to_diagnostics(self) -> dict[str, Any]:
+        """Plain-JSON summary in the shape the HTML report reads.
+
+        ``weights`` (estimate, interval and published weight per component; ``None`` when withheld),
+        ``messages`` and ``metrics`` (ranking and CV error of the CSV and of CLV alone).
+        """
+        weights = {
+            c: {
+                "weight": w,
+                "lower": self.intervals[c][0],
+                "upper": self.intervals[c][1],
+                "published": self.published_weights.get(c),
+            }
+            for c, w in self.weights.items()
+        }
+        metrics = {
+            name: {**asdict(r), "cv_rmse": rmse}
+            for name, r, rmse in (
+                ("csv", self.ranking_csv, self.cv_rmse),
+                ("clv", self.ranking_clv, self.cv_rmse_clv_only),
+            )
+        }
+        return {"weights": weights, "messages": list(self.messages), "metrics": metrics}
+
     def summary(self) -> str:
         """A short multi-line text summary."""
         lines = [f"customer social value fitted on {self.n_customers} customers"]
@@ -169,63 +174,6 @@ def holdout_target(features: pd.DataFrame) -> pd.Series:
             f"feature table lacks {', '.join(missing)}; build it with calibration_end and holdout_end"
         )
     return features[cols].astype(float).fillna(0.0).sum(axis=1).rename("holdout_value")
-
-
-def _tie_averaged_gains(y: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """Values ordered by descending score, each tie group replaced by its mean (expected order in ties)."""
-    order = np.argsort(-score, kind="stable")
-    s, v = score[order], y[order]
-    _, start, counts = np.unique(-s, return_index=True, return_counts=True)
-    group = np.repeat(np.arange(len(start)), counts)
-    means = np.bincount(group, weights=v) / counts
-    return means[group]
-
-
-def _gini(gains: np.ndarray) -> float:
-    total = gains.sum()
-    if total == 0:
-        return 0.0
-    n = len(gains)
-    cum = np.cumsum(gains) / total
-    auc = (cum.sum() - 0.5 * cum[-1]) / n  # trapezoid under the gains curve from (0, 0)
-    return float(2.0 * auc - 1.0)
-
-
-def ranking_metrics(value: np.ndarray | pd.Series, score: np.ndarray | pd.Series) -> RankingMetrics:
-    """Spearman correlation, top-decile capture and Gini of value captured when ranking by ``score``.
-
-    Ties in ``score`` are resolved by expectation (random order within ties), so a constant score captures
-    exactly its share of customers.
-
-    Parameters
-    ----------
-    value
-        Realized value per customer (e.g. holdout revenue plus network revenue).
-    score
-        Score used to rank customers (e.g. CSV or CLV).
-
-    Returns
-    -------
-    RankingMetrics
-        The four ranking measures.
-    """
-    y = np.asarray(value, dtype=float)
-    s = np.asarray(score, dtype=float)
-    if y.shape != s.shape or y.ndim != 1 or len(y) < 2:
-        raise SchemaError(f"value and score must be 1-D of the same length >= 2; got {y.shape} and {s.shape}")
-    gains = _tie_averaged_gains(y, s)
-    k = max(1, int(np.ceil(0.1 * len(y))))
-    total = y.sum()
-    capture = float(gains[:k].sum() / total) if total != 0 else 0.0
-    g = _gini(gains)
-    g_best = _gini(np.sort(y)[::-1])
-    rho = float(spearmanr(s, y).statistic) if np.ptp(s) > 0 and np.ptp(y) > 0 else 0.0
-    return RankingMetrics(
-        spearman=rho,
-        top_decile_capture=capture,
-        gini=g,
-        gini_normalized=float(g / g_best) if g_best > 0 else 0.0,
-    )
 
 
 def _nnls_gram(gram: np.ndarray, xty: np.ndarray) -> np.ndarray:
@@ -505,7 +453,8 @@ class CustomerSocialValue:
         pandas.DataFrame
             Same index as ``X``: ``customer_id`` (when present), ``contrib_<component>`` (currency) for each
             published component, ``csv``, ``csv_percentile`` (0-100), ``influencer_score`` (mean percentile
-            of the influence columns present) and ``influencer`` (top ``influencer_share``).
+            of the influence columns present) and ``influencer`` (top ``influencer_share``). ``attrs`` hold
+            ``withheld`` (components whose weight was not published) and ``messages``.
         """
         self._check_fitted()
         out = pd.DataFrame(index=X.index)
@@ -527,6 +476,9 @@ class CustomerSocialValue:
         else:
             out["influencer_score"] = 0.0
             out["influencer"] = False
+        # Carry the refusals with the numbers, so a table written out still says what was withheld.
+        out.attrs["withheld"] = list(self.report_.withheld)
+        out.attrs["messages"] = list(self.report_.messages)
         return out
 
     def fit_transform(self, X: pd.DataFrame, y: np.ndarray | pd.Series) -> pd.DataFrame:
@@ -539,3 +491,70 @@ class CustomerSocialValue:
         y = np.asarray(y, dtype=float)
         clv = self._matrix(X, [self.clv_column])[:, 0]
         return {"csv": ranking_metrics(y, self.predict(X)), "clv": ranking_metrics(y, clv)}
+
+    # -- persistence ------------------------------------------------------------------------------
+    _PARAMS = (
+        "components",
+        "clv_column",
+        "fit_intercept",
+        "n_folds",
+        "n_bootstrap",
+        "confidence",
+        "max_relative_width",
+        "scale_to_clv",
+        "influencer_share",
+        "influencer_columns",
+        "random_state",
+    )
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor settings (scikit-learn style)."""
+        return {k: getattr(self, k) for k in self._PARAMS}
+
+    def to_json(self) -> str:
+        """Settings, learned weights, intervals and report as JSON (no pickle)."""
+        self._check_fitted()
+        params = {k: list(v) if isinstance(v, tuple | list) else v for k, v in self.get_params().items()}
+        return json.dumps(
+            {
+                "format": _FORMAT,
+                "params": params,
+                "components": self.components_,
+                "weights": self.weights_.to_dict(),
+                "intervals": self.weight_intervals_.to_dict(orient="index"),
+                "published_weights": self.published_weights_.to_dict(),
+                "intercept": self.intercept_,
+                "clv_scale": self._clv_scale,
+                "report": asdict(self.report_),
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> CustomerSocialValue:
+        """Rebuild a fitted model saved by :meth:`to_json` (bootstrap draws are not kept)."""
+        data = json.loads(text)
+        if data.get("format") != _FORMAT:
+            raise ConfigError(
+                f"not a saved CustomerSocialValue (format {data.get('format')!r}, expected {_FORMAT!r})"
+            )
+        p = data["params"]
+        p["components"] = tuple(p["components"])
+        p["influencer_columns"] = tuple(p["influencer_columns"])
+        model = cls(**p)
+        model.components_ = list(data["components"])
+        model.weights_ = pd.Series(data["weights"], dtype=float).reindex(model.components_)
+        model.weight_intervals_ = pd.DataFrame.from_dict(data["intervals"], orient="index").reindex(
+            model.components_
+        )
+        model.published_weights_ = pd.Series(data["published_weights"], dtype=float)
+        model.intercept_ = float(data["intercept"])
+        model._clv_scale = float(data["clv_scale"])
+        rep = dict(data["report"])
+        rep["ranking_csv"] = RankingMetrics(**rep["ranking_csv"])
+        rep["ranking_clv"] = RankingMetrics(**rep["ranking_clv"])
+        rep["intervals"] = {k: tuple(v) for k, v in rep["intervals"].items()}
+        rep["withheld"] = tuple(rep["withheld"])
+        rep["messages"] = tuple(rep["messages"])
+        model.report_ = SocialValueReport(**rep)
+        return model

@@ -119,6 +119,7 @@ def imm_select_seeds(
     epsilon: float = 0.1,
     ell: float = 1.0,
     random_state: int | np.random.Generator | None = None,
+    n_jobs: int = 1,
 ) -> IMMResult:
     r"""Pick ``k`` seeds with IMM: :math:`\sigma(S) \ge (1 - 1/e - \varepsilon)\,\mathrm{OPT}` w.p. :math:`\ge 1 - n^{-\ell}`.
 
@@ -136,6 +137,8 @@ def imm_select_seeds(
         Confidence exponent :math:`\ell` (failure probability :math:`n^{-\ell}`).
     random_state
         Seed or generator.
+    n_jobs
+        Threads drawing RR sets.
 
     Returns
     -------
@@ -162,7 +165,9 @@ def imm_select_seeds(
         x = n / 2**i
         theta_i = math.ceil(lam_p / x)
         if theta_i > have:
-            parts.append(sample_rr_sets(graph, prob, theta_i - have, random_state=rng, _rev=rev))
+            parts.append(
+                sample_rr_sets(graph, prob, theta_i - have, random_state=rng, n_jobs=n_jobs, _rev=rev)
+            )
             have = theta_i
         rr = RRSets.concat(parts)
         _, gains = _max_coverage(rr, k)
@@ -176,7 +181,7 @@ def imm_select_seeds(
     lam_star = 2 * n * (e1 * alpha + beta) ** 2 / epsilon**2
     theta = math.ceil(lam_star / lb)
     logger.info("IMM: n=%d k=%d LB=%.1f theta=%d", n, k, lb, theta)
-    rr = sample_rr_sets(graph, prob, theta, random_state=rng, _rev=rev)
+    rr = sample_rr_sets(graph, prob, theta, random_state=rng, n_jobs=n_jobs, _rev=rev)
     seeds, gains = _max_coverage(rr, k)
     return IMMResult(
         seeds=graph.ids[seeds].tolist(),
@@ -237,12 +242,15 @@ def compare_seed_strategies(
     evaluate: Literal["mc", "rr"] = "mc",
     n_eval: int = 10_000,
     include_celf: bool | None = None,
+    imm: IMMResult | None = None,
     random_state: int | np.random.Generator | None = None,
+    n_jobs: int = 1,
 ) -> pd.DataFrame:
     """Spread of ``k`` seeds chosen by IMM, by follower count, by weighted degree, by influence PageRank (and CELF).
 
     Every seed set is evaluated on the same footing, independently of how it was chosen: by ``n_eval``
-    Monte-Carlo cascades (``"mc"``) or ``n_eval`` fresh RR sets (``"rr"``, for large graphs).
+    Monte-Carlo cascades (``"mc"``) or ``n_eval`` fresh RR sets (``"rr"``, for large graphs). CELF is
+    included by default on graphs of at most 500 nodes; pass ``imm`` to reuse an IMM result.
 
     Returns
     -------
@@ -252,7 +260,8 @@ def compare_seed_strategies(
     """
     p = _check_prob(graph, prob)
     rng = _rng(random_state)
-    imm = imm_select_seeds(graph, p, k, epsilon=epsilon, ell=ell, random_state=rng)
+    if imm is None:
+        imm = imm_select_seeds(graph, p, k, epsilon=epsilon, ell=ell, random_state=rng, n_jobs=n_jobs)
     deg = graph.out_degree()
     wdeg = graph.out_degree(weighted=True)
     pr = influence_pagerank(graph).to_numpy()
@@ -266,7 +275,9 @@ def compare_seed_strategies(
     if include_celf if include_celf is not None else graph.n <= 500:
         strategies["celf_mc"] = celf_greedy(graph, p, k, n_sims=2000, random_state=rng)[0]
     rows = []
-    rr = sample_rr_sets(graph, p, n_eval, random_state=rng) if evaluate == "rr" else None
+    if evaluate not in ("mc", "rr"):
+        raise ConfigError(f"evaluate must be 'mc' or 'rr', got {evaluate!r}")
+    rr = sample_rr_sets(graph, p, n_eval, random_state=rng, n_jobs=n_jobs) if evaluate == "rr" else None
     for name, seeds in strategies.items():
         if rr is None:
             est = simulate_spread(graph, p, seeds, n_sims=n_eval, random_state=rng)
@@ -330,7 +341,9 @@ class InfluenceModel:
     def fit(self, graph: Graph, actions: pd.DataFrame, **columns: str) -> InfluenceModel:
         """Learn edge probabilities from an actions log (``user_id, action_id, time`` or ``columns=``)."""
         self.graph_ = graph
-        self.edge_prob_ = learn_edge_probabilities(graph, actions, tau=self.tau, method=self.method, **columns)
+        self.edge_prob_ = learn_edge_probabilities(
+            graph, actions, tau=self.tau, method=self.method, **columns
+        )
         return self
 
     def _check(self) -> np.ndarray:
@@ -358,4 +371,3 @@ class InfluenceModel:
         return compare_seed_strategies(
             self.graph_, prob, k, epsilon=self.epsilon, ell=self.ell, random_state=self.random_state, **kwargs
         )
-

@@ -13,6 +13,8 @@ memory budget; the count is exact (no sketches).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -69,7 +71,7 @@ def reach(graph: Graph, hops: int = 2, *, block_nnz: int = 20_000_000) -> pd.Ser
         base = cum[starts[-1] - 1] if starts[-1] > 0 else 0.0
         end = int(np.searchsorted(cum, base + block_nnz, side="right"))
         starts.append(min(n, max(end, starts[-1] + 1)))
-    for lo, hi in zip(starts[:-1], starts[1:], strict=True):
+    for lo, hi in itertools.pairwise(starts):
         block = a[lo:hi]
         acc = block
         frontier = block

@@ -31,6 +31,7 @@ References
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +77,55 @@ class RRSets:
         return RRSets(parts[0].n, indptr, np.concatenate([p.nodes for p in parts]))
 
 
+def _sample(
+    rev: tuple[np.ndarray, np.ndarray, np.ndarray],
+    n: int,
+    theta: int,
+    rng: np.random.Generator,
+    n_jobs: int,
+    *,
+    members: bool = False,
+    node_counts: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Draw ``theta`` RR sets, split over ``n_jobs`` threads (numpy releases the GIL in the heavy kernels).
+
+    Each thread gets its own generator spawned from ``rng``, so results depend on ``n_jobs``.
+    """
+    indptr, indices, p = rev
+
+    def run(args: tuple[int, np.random.Generator]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        t, r = args
+        roots = r.integers(0, n, t)
+        return _batched(
+            indptr,
+            indices,
+            p,
+            np.arange(t, dtype=np.int64),
+            roots,
+            t,
+            n,
+            r,
+            members=members,
+            node_counts=node_counts,
+        )
+
+    jobs = max(1, min(int(n_jobs), theta))
+    if jobs == 1:
+        return run((theta, rng))
+    chunks = [theta // jobs + (i < theta % jobs) for i in range(jobs)]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        parts = list(pool.map(run, zip(chunks, rng.spawn(jobs), strict=True)))
+    sizes = np.concatenate([q[0] for q in parts])
+    keys = counts = None
+    if members:
+        # re-number each part's sets after the previous parts: key = set * n + node
+        offs = np.cumsum([0, *chunks[:-1]])
+        keys = np.concatenate([q[1] + o * n for q, o in zip(parts, offs, strict=True)])
+    if node_counts:
+        counts = np.sum([q[2] for q in parts], axis=0)
+    return sizes, keys, counts
+
+
 def _reverse(graph: Graph, prob: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return graph.rev_indptr, graph.rev_indices, _check_prob(graph, prob)[graph.rev_edge].astype(np.float32)
 
@@ -86,6 +136,7 @@ def sample_rr_sets(
     theta: int,
     *,
     random_state: int | np.random.Generator | None = None,
+    n_jobs: int = 1,
     _rev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> RRSets:
     """Draw ``theta`` independent RR sets under the independent cascade with edge probabilities ``prob``.
@@ -100,6 +151,8 @@ def sample_rr_sets(
         Number of RR sets.
     random_state
         Seed or generator.
+    n_jobs
+        Threads drawing sets in parallel.
 
     Returns
     -------
@@ -107,10 +160,9 @@ def sample_rr_sets(
         The sets (node positions), root first not guaranteed.
     """
     rng = _rng(random_state)
-    indptr, indices, p = _rev if _rev is not None else _reverse(graph, prob)
+    rev = _rev if _rev is not None else _reverse(graph, prob)
     n = graph.n
-    roots = rng.integers(0, n, theta)
-    sizes, keys, _ = _batched(indptr, indices, p, np.arange(theta, dtype=np.int64), roots, theta, n, rng, members=True)
+    sizes, keys, _ = _sample(rev, n, theta, rng, n_jobs, members=True)
     ptr = np.zeros(theta + 1, dtype=np.int64)
     np.cumsum(sizes, out=ptr[1:])
     idx_t = np.int32 if n < 2**31 - 1 else np.int64
@@ -125,6 +177,7 @@ def estimate_spread(
     confidence: float = 0.95,
     simultaneous: bool = False,
     random_state: int | np.random.Generator | None = None,
+    n_jobs: int = 1,
 ) -> pd.DataFrame:
     r"""Expected influence spread :math:`\sigma(v)` of every customer from RR-set sampling.
 
@@ -144,6 +197,8 @@ def estimate_spread(
         If True, the intervals hold for all customers at once (Bonferroni: level :math:`1 - \delta/n` each).
     random_state
         Seed or generator.
+    n_jobs
+        Threads drawing sets in parallel (each holds a visited bitmap of up to 256 MiB).
 
     Returns
     -------
@@ -159,9 +214,7 @@ def estimate_spread(
     if theta < 1:
         raise ConfigError("n_sets must be >= 1")
     rng = _rng(random_state)
-    indptr, indices, p = _reverse(graph, prob)
-    roots = rng.integers(0, n, theta)
-    _, _, counts = _batched(indptr, indices, p, np.arange(theta, dtype=np.int64), roots, theta, n, rng, node_counts=True)
+    _, _, counts = _sample(_reverse(graph, prob), n, theta, rng, n_jobs, node_counts=True)
     delta = 1.0 - confidence
     if simultaneous:
         delta /= n

@@ -14,6 +14,7 @@ from socialvalue.models.btyd.clv import (
     discounted_purchases,
     period_rate,
 )
+from socialvalue.models.btyd.diagnostics import compare_models
 from socialvalue.models.btyd.gammagamma import GammaGamma
 from socialvalue.models.btyd.mbgnbd import ModifiedBetaGeo
 from socialvalue.models.btyd.paretonbd import ParetoNBD
@@ -25,6 +26,7 @@ __all__ = [
     "GammaGamma",
     "ModifiedBetaGeo",
     "ParetoNBD",
+    "compare_models",
     "continuous_rate",
     "customer_lifetime_value",
     "discounted_purchases",

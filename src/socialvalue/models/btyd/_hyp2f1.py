@@ -150,7 +150,9 @@ def _log_euler_integral(a, b, c, z, zc):
     return out
 
 
-def log_hyp2f1_a1(a, b, z, zc) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def log_hyp2f1_a1(
+    a, b, z, zc, fallback: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     r"""Return :math:`\log {}_2F_1(a, b; a+1; z)` and its partial derivatives in ``a``, ``b`` and ``z``.
 
     The special case of the Pareto/NBD likelihood (:math:`c = a + 1`, :math:`0 < b < a + 1`). Euler's
@@ -174,6 +176,9 @@ def log_hyp2f1_a1(a, b, z, zc) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
         Parameters, :math:`a > 0`, :math:`0 < b < a + 1`.
     z, zc : array_like
         The argument in ``[0, 1)`` and ``1 - z`` (computed by the caller without cancellation).
+    fallback
+        Evaluate the slow rows (``z`` within about 0.01 of 1) by quadrature; with ``False`` they are NaN, for a
+        caller with a better method for them (the Pareto/NBD integrates its :math:`A_0` term directly).
 
     Returns
     -------
@@ -211,7 +216,9 @@ def log_hyp2f1_a1(a, b, z, zc) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     value = (1.0 - b) * np.log(zc) + np.log(S)
     da, db, dz = dq + dc, -np.log(zc) - dq, -(1.0 - b) / zc + dz_g
     slow = np.flatnonzero(need > _MAX_TERMS)
-    if slow.size:
+    if slow.size and not fallback:
+        value[slow] = da[slow] = db[slow] = dz[slow] = np.nan
+    elif slow.size:
         a_s, b_s, z_s, zc_s = a[slow], b[slow], z[slow], zc[slow]
         value[slow] = log_hyp2f1(a_s, b_s, a_s + 1.0, z_s, zc_s)
         ha, hb, hz = 1e-6 * a_s, 1e-6 * b_s, 1e-6 * zc_s

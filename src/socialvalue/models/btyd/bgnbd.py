@@ -175,18 +175,19 @@ class BetaGeo(BTYDModel):
         iT = (1.0 / (alpha + data["T_u"]))[data["T_inv"]]
         itx = (1.0 / (alpha + data["tx_u"]))[data["tx_inv"]]
         rx = r + data["frequency"]
-        a3 = -rx * lT
-        a4 = c4[xinv] - rx * ltx
-        lse = np.logaddexp(a3, a4)
-        w4 = np.exp(a4 - lse)  # posterior weight of "dropped out after the last purchase"
+        # ll = A12 + logaddexp(A3, A4) = A12 + A3 + softplus(d) with d = A4 - A3 the log-odds of "dropped out
+        # after the last purchase"; its posterior weight is expit(d).
+        d = c4[xinv] + rx * (lT - ltx)
+        w4 = special.expit(d)
+        wrx = w * rx
         ww4 = w * w4
-        ll = _dot(xw, a12) + _dot(w, lse)
+        ll = _dot(xw, a12) - _dot(wrx, lT) + _dot(w, np.logaddexp(0.0, d))
         grad = np.array(
             [
                 _dot(xw, special.digamma(r + xu) - special.digamma(r) + np.log(alpha))
                 - _dot(w, lT)
-                - _dot(ww4, ltx - lT),
-                r * float(xw.sum()) / alpha - _dot(w * rx, iT) - _dot(ww4 * rx, itx - iT),
+                + _dot(ww4, lT - ltx),
+                r * float(xw.sum()) / alpha - _dot(wrx, iT) - _dot(ww4 * rx, itx - iT),
                 _dot(xw, dg_ab - dg_abx) + float(ww4.sum()) / a,
                 _dot(xw, dg_ab + special.digamma(bx) - special.digamma(b) - dg_abx) - _dot(ww4, inv_bx[xinv]),
             ]
@@ -235,10 +236,10 @@ class BetaGeo(BTYDModel):
         self, data: pd.DataFrame | Mapping[str, Any]
     ) -> tuple[list[np.ndarray], np.ndarray, pd.Index]:
         cols, index = self._columns_of(data, self._columns)
-        problems = self._check_data(cols)
+        uniq, inverse, _ = self._unique_rows([cols["frequency"], cols["recency"], cols["T"]])
+        problems = self._check_data(dict(zip(self._columns, uniq, strict=True)))  # row-wise: distinct rows do
         if problems:
             raise SchemaError("invalid data for prediction: " + "; ".join(problems))
-        uniq, inverse, _ = self._unique_rows([cols["frequency"], cols["recency"], cols["T"]])
         return uniq, inverse, index
 
     def _expected_purchases_fn(

@@ -193,9 +193,10 @@ def customer_lifetime_value(
         fn_sp, _, _ = spend_model._spend_fn(data)
     attrs = {"level": interval, "method": interval_method, "discount": method}
     if interval is None:
-        value = take(fn_tx(transaction_model._theta)) * margin
+        value = take(fn_tx(transaction_model._theta))
+        value *= margin
         if spend_model is not None:
-            value = value * fn_sp(spend_model._theta)
+            value *= fn_sp(spend_model._theta)
         return BTYDModel._output(value, index, _name)
     _check_level(interval)
     if interval_method == "delta":

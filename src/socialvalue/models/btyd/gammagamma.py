@@ -87,15 +87,21 @@ class GammaGamma(BTYDModel):
             logger.info("GammaGamma: fitting on %d of %d rows with frequency > 0", int(keep.sum()), keep.size)
         x, m, w = data["frequency"][keep], data["monetary_value"][keep], weights[keep]
         total = x * m
-        if self.resolution is not None:  # the exact likelihood of the rounded totals
-            total = np.maximum(np.rint(total / self.resolution), 1.0) * self.resolution
+        if self.resolution is not None:  # the exact likelihood of the rounded totals, merged on integer keys
+            units = np.maximum(np.rint(total / self.resolution), 1.0)
+            (su,), codes, _ = self._unique_rows([units])
+            su = su * self.resolution
+            total = units * self.resolution
             m = total / x
-        xu, xinv = np.unique(x, return_inverse=True)
-        codes, su = pd.factorize(total)
+        else:
+            codes, su = pd.factorize(total)
+        # Terms in x alone only need each distinct x's total weight (x is a small whole number).
+        wx_all = np.bincount(x.astype(np.int64), weights=w)
+        xu = np.flatnonzero(wx_all)
         log_m = np.log(m)
         stats = {
-            "x": xu,
-            "wx": np.bincount(xinv, weights=w, minlength=xu.size),
+            "x": xu.astype(np.float64),
+            "wx": wx_all[xu],
             "s": np.asarray(su, dtype=np.float64),
             "c0": np.bincount(codes, weights=w),
             "c1": np.bincount(codes, weights=w * x),
@@ -164,7 +170,15 @@ class GammaGamma(BTYDModel):
     @staticmethod
     def _conditional_mean(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
         p, q, v = params[..., 0], params[..., 1], params[..., 2]
-        return p * (v + x * m) / (p * x + q - 1)
+        if np.ndim(params) > 1:  # stacked draws: broadcast
+            return p * (v + x * m) / (p * x + q - 1)
+        out = x * m  # in place below: two temporaries for 10-million-row columns, not six
+        out += v
+        out *= p
+        den = x * p
+        den += q - 1
+        out /= den
+        return out
 
     def _spend_fn(
         self, data: pd.DataFrame | Mapping[str, Any]
@@ -174,7 +188,8 @@ class GammaGamma(BTYDModel):
         if problems:
             raise SchemaError("invalid data for prediction: " + "; ".join(problems))
         x, m = cols["frequency"], cols["monetary_value"]
-        m = np.where(x > 0, m, 0.0)  # x = 0: the population mean, whatever monetary_value holds
+        if not (x > 0).all():
+            m = np.where(x > 0, m, 0.0)  # x = 0: the population mean, whatever monetary_value holds
         return (lambda params: self._conditional_mean(params, x, m)), None, index
 
     def predict_spend(
