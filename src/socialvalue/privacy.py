@@ -16,7 +16,6 @@ Nothing here logs identifiers.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 import os
@@ -114,6 +113,8 @@ def erase_customer(store: Store, customer_id: str) -> ErasureReport:
     """
     if not isinstance(customer_id, str) or not customer_id:
         raise StoreError("erase needs a non-empty customer id (a string)")
+    if store.read_only:
+        raise StoreError(f"cannot erase: store {store.path!r} is open read-only")
     con = store.con
     salt = con.execute("SELECT value FROM _store_meta WHERE key = 'erasure_salt'").fetchall()[0][0]
     digest = subject_hash(salt, customer_id)
@@ -153,6 +154,21 @@ def _key(key: str | bytes | None) -> bytes:
     return raw
 
 
+def _hmac_pads(key: bytes) -> tuple[Any, Any]:
+    """SHA-256 states after the inner and outer HMAC key pads (RFC 2104), copied per id.
+
+    Same result as :func:`hmac.digest`, about twice as fast for many short messages because the key is
+    processed once instead of per call.
+    """
+    block = 64  # SHA-256 block size in bytes
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    return inner, outer
+
+
 def pseudonymize(ids: Iterable[Any], key: str | bytes | None = None, *, length: int = 16) -> Any:
     r"""Replace identifiers by a keyed hash: the first ``length`` hex digits of HMAC-SHA256(key, id).
 
@@ -185,12 +201,16 @@ def pseudonymize(ids: Iterable[Any], key: str | bytes | None = None, *, length: 
     """
     if not 8 <= length <= 64:
         raise ConfigError(f"length must be between 8 and 64 hex digits, not {length}")
-    k = _key(key)
+    inner, outer = _hmac_pads(_key(key))
 
     def one(x: Any) -> str | None:
         if x is None or (isinstance(x, float) and x != x):
             return None
-        return hmac.digest(k, str(x).encode(), "sha256").hex()[:length]
+        i = inner.copy()
+        i.update(str(x).encode())
+        o = outer.copy()
+        o.update(i.digest())
+        return o.hexdigest()[:length]
 
     module = type(ids).__module__
     if module.startswith("pandas"):

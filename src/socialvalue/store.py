@@ -240,9 +240,11 @@ class Store:
 
         Notes
         -----
-        One load is one transaction: it commits fully or not at all. Loading the same content again changes
-        nothing; a later batch with known keys updates those rows. Source columns the canonical table does
-        not name are kept in the ``extra`` JSON column.
+        One load is one transaction: it commits fully or not at all, also if the process is killed. Content
+        loaded before (same bytes or values, table and mapping) is skipped and changes nothing, even after
+        newer loads (``force=True`` re-applies it); any other batch upserts: new keys are inserted, known keys
+        updated in the columns the batch provides. Source columns the canonical table does not name are
+        kept in the ``extra`` JSON column. See ``docs/data-model.md``.
 
         Examples
         --------

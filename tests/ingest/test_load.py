@@ -128,3 +128,16 @@ def test_write_inside_a_callers_transaction_is_refused_cleanly(with_customers, o
     finally:
         with_customers.con.execute("ROLLBACK")
     assert with_customers.ingest("orders", orders_df).inserted == 4
+
+
+def test_read_only_store_refuses_loads_and_erasures(tmp_path, orders_df):
+    from socialvalue import Store
+    from socialvalue.errors import StoreError
+
+    path = tmp_path / "ro.duckdb"
+    Store(path).close()
+    with Store(path, read_only=True) as ro:
+        with pytest.raises(StoreError, match=r"cannot load into orders: store .* is open read-only"):
+            ro.ingest("orders", orders_df)
+        with pytest.raises(StoreError, match=r"cannot erase: store .* is open read-only"):
+            ro.erase("c1")

@@ -63,11 +63,16 @@ def test_personalization_by_id_list_and_custom_dangling():
     np.testing.assert_allclose(ours.to_numpy(), exact.to_numpy(), rtol=0, atol=1e-9)
 
 
-def test_exact_solve_by_gmres_on_a_larger_graph():
-    g, _ = _random_graph(25_000, 100_000, seed=5)
-    it = pagerank(g, tol=1e-13)
-    ex = pagerank_exact(g)  # n > 20,000: GMRES on a LinearOperator with the dangling rank-one term
-    assert np.abs(it.to_numpy() - ex.to_numpy()).sum() < 1e-8
+def test_exact_solve_by_gmres_equals_lu():
+    g, _ = _random_graph(3000, 15_000, seed=5)
+    dang = {f"c{i}": 1.0 for i in range(5)}
+    lu = pagerank_exact(g, method="lu", dangling=dang)
+    gm = pagerank_exact(g, method="gmres", dangling=dang)  # linear operator with the dangling rank-one term
+    assert np.abs(lu.to_numpy() - gm.to_numpy()).sum() < 1e-10
+    it = pagerank(g, tol=1e-14, dangling=dang)
+    assert np.abs(it.to_numpy() - lu.to_numpy()).sum() < 1e-9
+    with pytest.raises(ConfigError):
+        pagerank_exact(g, method="qr")
 
 
 def test_influence_pagerank_runs_on_reversed_graph():

@@ -139,6 +139,8 @@ def ingest(
     tbl = canonical_table(kind)
     if on_missing_customer not in ("reject", "stub"):
         raise ConfigError(f"on_missing_customer must be 'reject' or 'stub', not {on_missing_customer!r}")
+    if store.read_only:
+        raise StoreError(f"cannot load into {kind}: store {store.path!r} is open read-only")
     m = _mapping(mapping)
     rules = rules or IngestRules()
     con = store.con

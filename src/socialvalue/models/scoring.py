@@ -198,10 +198,11 @@ def score_frame(
             else:
                 reason[alert] = model_reasons(alerted, p[alert]).to_numpy()
     with _timed(timings, "clusters"):
-        clusters = (
-            clusters if clusters is not None else BehaviouralClusters(config=config.clusters).fit(features)
-        )
-        cluster = clusters.predict(features)
+        if clusters is None:  # fitted here on these very rows: their labels are already known
+            clusters = BehaviouralClusters(config=config.clusters).fit(features)
+            cluster = clusters.labels_
+        else:
+            cluster = clusters.predict(features)
         cluster_name = clusters.cluster_names().to_numpy()[cluster]
     with _timed(timings, "value_coefficient"):
         vc = value_coefficient(features, value, config=config.value_coefficient).to_numpy()

@@ -110,7 +110,11 @@ class Graph:
             raise SchemaError("weight must have the same length as src and dst")
         if not np.all(np.isfinite(w)) or (w.size and w.min() < 0):
             raise SchemaError("edge weights must be finite and non-negative")
-        head = np.asarray(list(nodes)) if nodes is not None else None
+        head = (
+            None
+            if nodes is None
+            else np.asarray(nodes if isinstance(nodes, (np.ndarray, pd.Index, pd.Series)) else list(nodes))
+        )
         allv = np.concatenate([src, dst] if head is None else [head, src, dst])
         if allv.dtype.kind in "US":
             allv = allv.astype(object)

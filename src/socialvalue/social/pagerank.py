@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -144,6 +144,7 @@ def pagerank_exact(
     dangling: NodeValues | None = None,
     weighted: bool = True,
     rtol: float = 1e-14,
+    method: Literal["auto", "lu", "gmres"] = "auto",
 ) -> pd.Series:
     r"""PageRank from a direct/Krylov solve of the linear system, for checking the power iteration.
 
@@ -153,7 +154,8 @@ def pagerank_exact(
 
         \left(I - \alpha P^\top - \alpha\, u\, d^\top\right) x = (1 - \alpha)\, p
 
-    with GMRES (sparse LU below 20,000 nodes, where :math:`u = p`), then normalises :math:`x` to sum 1.
+    by sparse LU (``method="lu"``, the default below 20,000 nodes) or restarted GMRES on a linear operator
+    (``"gmres"``, relative residual ``rtol``), then normalises :math:`x` to sum 1.
 
     Returns
     -------
@@ -164,9 +166,14 @@ def pagerank_exact(
     n = graph.n
     d = is_dangling.astype(np.float64)
     b = (1.0 - alpha) * p
-    if n <= 20_000:
-        mat = sp.identity(n, format="csc") - alpha * (pt + sp.csr_array(np.outer(u, d)) if d.any() else pt)
-        x = spla.spsolve(sp.csc_array(mat), b)
+    if method not in ("auto", "lu", "gmres"):
+        raise ConfigError(f"method must be 'auto', 'lu' or 'gmres', got {method!r}")
+    if method == "lu" or (method == "auto" and n <= 20_000):
+        # Sherman-Morrison for the dense rank-one dangling term: with M = I - alpha P^T,
+        # x = y + alpha z (d.y) / (1 - alpha d.z), where M y = b and M z = u.
+        lu = spla.splu(sp.csc_array(sp.identity(n, format="csc") - alpha * pt))
+        y, z = lu.solve(b), lu.solve(u)
+        x = y + alpha * z * (d @ y) / (1.0 - alpha * (d @ z))
     else:
 
         def matvec(v: np.ndarray) -> np.ndarray:

@@ -70,6 +70,7 @@ from socialvalue.social.rrsets import estimate_spread
 
 __all__ = [
     "COMPONENTS",
+    "SOCIAL_COMPONENTS",
     "NeighbourBenchmarkConfig",
     "ValidationResult",
     "follower_targets",
@@ -93,13 +94,15 @@ COMPONENTS: tuple[str, ...] = (
 )
 
 #: The library's social components (everything but the naive ``audience_activity`` baseline).
-SOCIAL: tuple[str, ...] = COMPONENTS[:-1]
+SOCIAL_COMPONENTS: tuple[str, ...] = COMPONENTS[:-1]
 
 TARGETS: tuple[str, ...] = ("follower_activity", "follower_adoptions")
 
+_TIME_COLUMNS = ("created_at", "occurred_at", "ended_at")
+
 
 class NeighbourBenchmarkConfig(ConfigModel):
-    """Settings of :func:`neighbour_activity_benchmark`.
+    r"""Settings of :func:`neighbour_activity_benchmark`.
 
     Attributes
     ----------
@@ -111,7 +114,7 @@ class NeighbourBenchmarkConfig(ConfigModel):
     spread_sets_per_node
         Reverse-reachable sets drawn per graph node. Learned probabilities on review data are small (spread
         close to 1), so the estimate needs many sets to separate members: the standard error of
-        :math:`\\hat\\sigma(v)` is about :math:`\\sqrt{\\sigma(v) / \\text{sets per node}}`.
+        :math:`\hat\sigma(v)` is about :math:`\sqrt{\sigma(v) / \text{sets per node}}`.
     activity_window_days
         Window before the split for ``recent_content_score``, ``interaction_score`` and ``audience_activity``.
     pagerank_alpha
@@ -139,20 +142,20 @@ class NeighbourBenchmarkConfig(ConfigModel):
     random_state: int = 0
 
 
-#: Models compared out of fold: name -> features (log(1 + x) of each).
 def _model_sets() -> dict[str, tuple[str, ...]]:
+    """Models compared out of fold: name -> features (each enters as a log, see :func:`_design`)."""
     sets: dict[str, tuple[str, ...]] = {"followers": ("followers",)}
     for c in COMPONENTS[1:]:
         sets[f"followers + {c}"] = ("followers", c)
     sets["graph (followers, reach_2, pagerank)"] = ("followers", "reach_2", "influence_pagerank")
-    sets["social components"] = SOCIAL
+    sets["social components"] = SOCIAL_COMPONENTS
     sets["social components + audience_activity"] = COMPONENTS
     return sets
 
 
 @dataclass(frozen=True)
 class ValidationResult:
-    """What :func:`neighbour_activity_benchmark` measured.
+    r"""What :func:`neighbour_activity_benchmark` measured.
 
     Attributes
     ----------
@@ -165,7 +168,7 @@ class ValidationResult:
         Per (``target``, ``component``): ``spearman``, ``top_decile_capture``, ``gini_normalized`` of ranking
         the target by the raw component.
     models
-        Per (``target``, ``model``): out-of-fold ``r2_log`` (on :math:`\\log(1 + y)`), ``spearman``,
+        Per (``target``, ``model``): out-of-fold ``r2_log`` (on :math:`\log(1 + y)`), ``spearman``,
         ``top_decile_capture``, ``gini_normalized`` (means over repeats) and ``spearman_min`` /
         ``spearman_max`` over repeats.
     gain
@@ -174,7 +177,8 @@ class ValidationResult:
         ``social components + audience_activity``.
     info
         Data sizes and settings: members, graph nodes and edges, content before and after, mean edge
-        probability, share of edges with a positive probability, RR sets drawn.
+        probability, share of edges with a positive probability, RR sets drawn, mean
+        :math:`\hat\sigma(v) - 1` and median standard error of the spread (signal against noise).
     """
 
     split: pd.Timestamp
@@ -191,7 +195,9 @@ class ValidationResult:
         return "\n\n".join(
             [
                 f"split {self.split.date()}, evaluation [{self.split.date()}, {self.end.date()}), "
-                + ", ".join(f"{k} {v}" for k, v in self.info.items()),
+                + ", ".join(
+                    f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in self.info.items()
+                ),
                 "components (raw ranking):\n" + self.components.to_string(**fmt),
                 "out-of-fold log-linear models:\n" + self.models.to_string(**fmt),
                 "Spearman gain over followers alone (paired bootstrap 95%):\n" + self.gain.to_string(**fmt),
@@ -208,6 +214,10 @@ def _frame(tables: Mapping[str, Any], name: str, columns: tuple[str, ...]) -> pd
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise SchemaError(f"{name}: missing column(s) {missing}; has {list(df.columns)}")
+    # canonical times are naive UTC; a tz-aware column (e.g. read back from a TIMESTAMPTZ) is made so too
+    aware = [c for c in _TIME_COLUMNS if c in df.columns and getattr(df[c].dtype, "tz", None) is not None]
+    if aware:
+        df = df.assign(**{c: df[c].dt.tz_convert("UTC").dt.tz_localize(None) for c in aware})
     return df
 
 
@@ -292,7 +302,7 @@ def social_components_at(
             }
         )
     inter = interactions.loc[interactions["occurred_at"] < split]
-    # The window is half-open at the split: interaction_score includes as_of itself, so ask for the day before.
+    # interaction_score counts (as_of - window, as_of]; end it just before the split so the split is excluded.
     iscore = interaction_score(
         inter,
         split - pd.Timedelta(microseconds=1),
@@ -476,7 +486,9 @@ def neighbour_activity_benchmark(
     rel = _frame(tables, "relationships", ("src_id", "dst_id", "kind"))
     interactions = None
     if "interactions" in tables:
-        interactions = _frame(tables, "interactions", ("actor_id", "target_customer_id", "kind", "occurred_at"))
+        interactions = _frame(
+            tables, "interactions", ("actor_id", "target_customer_id", "kind", "occurred_at")
+        )
     split = pd.Timestamp(split)
     end = content["created_at"].max() + pd.Timedelta(days=1) if end is None else pd.Timestamp(end)
     if not split < end:
@@ -517,9 +529,7 @@ def neighbour_activity_benchmark(
         model_frames.append(frame)
         for better in ("social components", "social components + audience_activity"):
             g, lo, hi = _bootstrap_gain(y, preds[better], preds["followers"], cfg.bootstrap, rng)
-            gain_rows.append(
-                {"target": target, "model": better, "gain": g, "lower": lo, "upper": hi}
-            )
+            gain_rows.append({"target": target, "model": better, "gain": g, "lower": lo, "upper": hi})
     info = {
         "members": len(members),
         "nodes": graph.n,

@@ -171,6 +171,8 @@ def test_json_rejects_other_documents(bg):
         BTYDModel.from_json(json.dumps({"format": "x"}))
     with pytest.raises(ConfigError, match="JSON"):
         BTYDModel.from_json("{")
+    with pytest.raises(ConfigError, match="settings"):
+        BTYDModel.from_json(json.dumps({**doc, "settings": {"learning_rate": 1}}))
 
 
 def test_interval_validation(bg, cdnow):

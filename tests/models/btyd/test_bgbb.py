@@ -153,6 +153,21 @@ def test_recovers_simulated_parameters():
     assert model.n_unique_ <= 1 + 8 * 9 // 2  # compressed to the (x, t_x) patterns
     for name, value in truth.items():
         assert abs(model.params_[name] - value) < 3 * model.se_[name], name
+    summary = model.summary(level=0.95)
+    assert ((summary["lower"] < pd.Series(truth)) & (pd.Series(truth) < summary["upper"])).all()
+
+
+def test_interval_coverage_over_replications():
+    """40 replications x 4 parameters: the 95% intervals cover the truth ~95% of the time (>= 85% here,
+    five binomial standard deviations below 95%), so the Hessian standard errors are calibrated."""
+    truth = {"alpha": 1.2, "beta": 0.75, "gamma": 0.65, "delta": 2.8}
+    rng = np.random.default_rng(2024)
+    covered = []
+    for _ in range(40):
+        sim = BetaGeoBetaBinom.simulate(truth, 6, rng=rng, size=4000)
+        s = BetaGeoBetaBinom().fit(sim).summary(level=0.95)
+        covered.extend(((s["lower"] < pd.Series(truth)) & (pd.Series(truth) < s["upper"])).tolist())
+    assert 0.85 <= np.mean(covered) <= 1.0
 
 
 def test_intervals_and_index(donations, fitted):

@@ -258,19 +258,27 @@ class BTYDModel:
         n = len(arrays[0]) if arrays else 0
         if n == 0:
             return [a[:0] for a in arrays], np.zeros(0, dtype=np.intp), np.zeros(0)
-        codes = _integer_codes(arrays)
-        if codes is not None:
-            codes, ukeys, spans = codes
+        found = _integer_codes(arrays)
+        if found is not None:
+            codes, ukeys, spans = found
             uniques = []
             for lo, span in reversed(spans):
                 uniques.append((ukeys % span).astype(np.float64) + lo)
                 ukeys = ukeys // span
             uniques.reverse()
         else:
-            frame = pd.DataFrame({str(j): a for j, a in enumerate(arrays)})
-            codes = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
-            _, first = np.unique(codes, return_index=True)
-            uniques = [a[first] for a in arrays]
+            # Non-integral columns: hash each column to the codes of its distinct values, then combine the
+            # (integral) codes as above and map the combined rows back to the values.
+            per_col = [pd.factorize(a) for a in arrays]
+            found = _integer_codes([c.astype(np.float64) for c, _ in per_col])
+            if found is None:  # pragma: no cover - codes are small whole numbers
+                raise RuntimeError("cannot combine column codes")
+            codes, ukeys, spans = found
+            uniques = []
+            for (_, values), (_, span) in zip(reversed(per_col), reversed(spans), strict=True):
+                uniques.append(np.asarray(values, dtype=np.float64)[ukeys % span])
+                ukeys = ukeys // span
+            uniques.reverse()
         if weights is None:
             summed = np.bincount(codes, minlength=len(uniques[0])).astype(np.float64)
         else:
@@ -368,18 +376,19 @@ class BTYDModel:
                 raise ConvergenceError(
                     f"{type(self).__name__}: non-finite log-likelihood ({res.message})", res
                 )
-            theta, hess = self._polish(res.x, d, w, wsum)
-        _, g = self._objective(theta, d, w, wsum)
+            theta, hess, value, g = self._polish(res.x, d, w, wsum)
+            try:
+                cov_log = np.linalg.inv(hess * wsum)
+            except np.linalg.LinAlgError as exc:
+                raise ConvergenceError(
+                    f"{type(self).__name__}: singular Hessian at the optimum", res
+                ) from exc
         if not (res.success or np.max(np.abs(g)) < 1e-5):
             raise ConvergenceError(
                 f"{type(self).__name__} did not converge: {res.message} (max |gradient| {np.max(np.abs(g)):.3g}); "
                 "try a larger penalizer_coef",
                 res,
             )
-        try:
-            cov_log = np.linalg.inv(hess * wsum)
-        except np.linalg.LinAlgError as exc:
-            raise ConvergenceError(f"{type(self).__name__}: singular Hessian at the optimum", res) from exc
         if not np.all(np.isfinite(cov_log)) or np.any(np.diag(cov_log) <= 0):
             raise ConvergenceError(
                 f"{type(self).__name__}: Hessian at the optimum is not positive definite "
@@ -387,8 +396,8 @@ class BTYDModel:
                 res,
             )
         params = np.exp(theta)
-        with np.errstate(all="ignore"):
-            ll = self._total_loglik_grad(params, d, w)[0]
+        scaled = params * self._pen_scale
+        ll = -(value - self.penalizer_coef * _dot(scaled, scaled)) * wsum  # unpenalised, summed
         self._set_fitted(
             params=params,
             cov_log=cov_log,
@@ -410,11 +419,12 @@ class BTYDModel:
 
     def _polish(
         self, theta: np.ndarray, d: dict[str, np.ndarray], w: np.ndarray, wsum: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Newton steps from the L-BFGS-B solution with its Hessian: the last digits, for 2k gradients.
+    ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+        """Newton steps from the L-BFGS-B solution with its Hessian: the last digits, for k + 1 gradients.
 
-        Returns the polished log-parameters and the Hessian of the mean objective (reused for the standard
-        errors: the steps move the parameters by ~1e-8, far below the Hessian's own finite-difference error).
+        Returns the polished log-parameters, the Hessian of the mean objective (reused for the standard
+        errors: the steps move the parameters by ~1e-8, far below the Hessian's own finite-difference error),
+        and the objective's value and gradient there.
         """
         hess = self._hessian(theta, d, w, wsum)
         value, g = self._objective(theta, d, w, wsum)
@@ -430,7 +440,7 @@ class BTYDModel:
             if not (new_value <= value + 1e-15 * abs(value)):
                 break
             theta, value, g = new, new_value, new_g
-        return theta, hess
+        return theta, hess, value, g
 
     def _hessian(self, theta: np.ndarray, d: dict[str, np.ndarray], w: np.ndarray, wsum: float) -> np.ndarray:
         """Hessian of the mean objective in the log-parameters: differences of the analytic gradient."""
@@ -626,7 +636,10 @@ class BTYDModel:
         target = _REGISTRY.get(name)
         if target is None or (cls is not BTYDModel and not issubclass(target, cls)):
             raise ConfigError(f"document holds a {name!r} model, not a {cls.__name__}")
-        model = target(**doc["settings"])
+        try:
+            model = target(**doc["settings"])
+        except TypeError as exc:
+            raise ConfigError(f"settings in the document do not fit {name}: {exc}") from exc
         missing = [p for p in target._param_names if p not in doc["params"]]
         if missing:
             raise ConfigError(f"document lacks parameter(s) {missing}")
@@ -641,7 +654,9 @@ class BTYDModel:
         return model
 
 
-def _integer_codes(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[tuple[float, int]]] | None:
+def _integer_codes(
+    arrays: Sequence[np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, list[tuple[float, int]]] | None:
     """Codes of the distinct rows of integral columns, or ``None`` if a column is not integral.
 
     One mixed-radix int64 key per row, built in place (10-million-row columns make every temporary costly);
@@ -670,7 +685,7 @@ def _integer_codes(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray
             key *= span
             key += tmp
         spans.append((lo, span))
-    if radix <= max(4 * n, 1 << 20):  # dense key space: count into it
+    if radix <= 4 * n + 1024:  # dense key space: count into it
         counts = np.bincount(key, minlength=radix)
         ukeys = np.flatnonzero(counts)
         lut = np.zeros(radix, dtype=np.int64)

@@ -151,7 +151,7 @@ def _log_euler_integral(a, b, c, z, zc):
 
 
 def log_hyp2f1_a1(
-    a, b, z, zc, fallback: bool = True
+    a, b, z, zc, fallback: bool = True, max_terms: int = _MAX_TERMS
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     r"""Return :math:`\log {}_2F_1(a, b; a+1; z)` and its partial derivatives in ``a``, ``b`` and ``z``.
 
@@ -177,8 +177,11 @@ def log_hyp2f1_a1(
     z, zc : array_like
         The argument in ``[0, 1)`` and ``1 - z`` (computed by the caller without cancellation).
     fallback
-        Evaluate the slow rows (``z`` within about 0.01 of 1) by quadrature; with ``False`` they are NaN, for a
-        caller with a better method for them (the Pareto/NBD integrates its :math:`A_0` term directly).
+        Evaluate the slow rows (needing more than ``max_terms`` terms, i.e. ``z`` within about
+        ``40 / max_terms`` of 1) by quadrature; with ``False`` they are NaN, for a caller with a better method
+        for them (the Pareto/NBD integrates its :math:`A_0` term directly).
+    max_terms
+        Longest series summed.
 
     Returns
     -------
@@ -195,27 +198,31 @@ def log_hyp2f1_a1(
     need = np.maximum(need, 1.0)
     S, Sq, Sc, Sz = np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n)
     g_last, hq_last, hc_last = np.ones(n), np.zeros(n), np.zeros(n)
-    active = np.flatnonzero((need > 1) & (need <= _MAX_TERMS))
+    active = np.flatnonzero((need > 1) & (need <= max_terms))
     k0 = 1
     while active.size:
+        # Terms k0 .. k0+width-1 laid out (width, rows): cumulative sums run down contiguous columns.
         width = int(min(_CHUNK, need[active].max() - k0 + 1))
-        kk = k0 + np.arange(width, dtype=float)[None, :]
-        qa, ca, za = q[active, None], c[active, None], z[active, None]
-        g = g_last[active, None] * np.cumprod((qa + kk - 1.0) / (ca + kk - 1.0) * za, axis=1)
-        hq = hq_last[active, None] + np.cumsum(1.0 / (qa + kk - 1.0), axis=1)
-        hc = hc_last[active, None] + np.cumsum(1.0 / (ca + kk - 1.0), axis=1)
-        S[active] += g.sum(axis=1)
-        Sq[active] += (g * hq).sum(axis=1)
-        Sc[active] += (g * hc).sum(axis=1)
-        Sz[active] += (g * kk).sum(axis=1)
-        g_last[active], hq_last[active], hc_last[active] = g[:, -1], hq[:, -1], hc[:, -1]
+        idx = slice(None) if active.size == n else active
+        j = (k0 - 1.0 + np.arange(width))[:, None]
+        qa, ca = q[idx], c[idx]
+        inv_q = 1.0 / (qa + j)
+        inv_c = 1.0 / (ca + j)
+        g = g_last[idx] * np.cumprod((qa + j) * inv_c * z[idx], axis=0)
+        hq = hq_last[idx] + np.cumsum(inv_q, axis=0)
+        hc = hc_last[idx] + np.cumsum(inv_c, axis=0)
+        S[idx] += g.sum(axis=0)
+        Sq[idx] += (g * hq).sum(axis=0)
+        Sc[idx] += (g * hc).sum(axis=0)
+        Sz[idx] += ((j + 1.0) * g).sum(axis=0)
+        g_last[idx], hq_last[idx], hc_last[idx] = g[-1], hq[-1], hc[-1]
         k0 += width
         active = active[need[active] >= k0]
     dq, dc = Sq / S, -Sc / S
     dz_g = np.where(z > 0, Sz / np.where(z > 0, z, 1.0) / S, q / c)
     value = (1.0 - b) * np.log(zc) + np.log(S)
     da, db, dz = dq + dc, -np.log(zc) - dq, -(1.0 - b) / zc + dz_g
-    slow = np.flatnonzero(need > _MAX_TERMS)
+    slow = np.flatnonzero(need > max_terms)
     if slow.size and not fallback:
         value[slow] = da[slow] = db[slow] = dz[slow] = np.nan
     elif slow.size:

@@ -73,11 +73,13 @@ class GammaGamma(BTYDModel):
         problems = []
         if np.any(x != np.rint(x)):
             problems.append("frequency must be whole numbers")
-        if np.any((x > 0) & (m <= 0)):
-            problems.append(
-                f"monetary_value <= 0 with frequency > 0 in {int(np.sum((x > 0) & (m <= 0)))} row(s)"
-            )
+        problems.extend(self._spend_problems(x, m))
         return problems
+
+    @staticmethod
+    def _spend_problems(x: np.ndarray, m: np.ndarray) -> list[str]:
+        n_bad = int(np.count_nonzero(x[m <= 0] > 0))
+        return [f"monetary_value <= 0 with frequency > 0 in {n_bad} row(s)"] if n_bad else []
 
     def _preprocess(
         self, data: dict[str, np.ndarray], weights: np.ndarray
@@ -184,10 +186,10 @@ class GammaGamma(BTYDModel):
         self, data: pd.DataFrame | Mapping[str, Any]
     ) -> tuple[Callable[[np.ndarray], np.ndarray], np.ndarray | None, pd.Index]:
         cols, index = self._columns_of(data, self._columns)
-        problems = self._check_data(cols)
+        x, m = cols["frequency"], cols["monetary_value"]
+        problems = self._spend_problems(x, m)
         if problems:
             raise SchemaError("invalid data for prediction: " + "; ".join(problems))
-        x, m = cols["frequency"], cols["monetary_value"]
         if not (x > 0).all():
             m = np.where(x > 0, m, 0.0)  # x = 0: the population mean, whatever monetary_value holds
         return (lambda params: self._conditional_mean(params, x, m)), None, index

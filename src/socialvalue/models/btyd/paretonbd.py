@@ -39,7 +39,10 @@ def _log_j(r: float, alpha: float, s: float, beta: float, x: np.ndarray, t: np.n
     big, small = max(alpha, beta), min(alpha, beta)
     b = s + 1.0 if alpha >= beta else r + x
     den = big + t
-    value, fa, fb, fz = log_hyp2f1_a1(a, b, (big - small) / den, (small + t) / den, fallback=False)
+    # Series beyond 512 terms (z > ~0.92) cost more than the direct quadrature of A0 (_log_a0_quad).
+    value, fa, fb, fz = log_hyp2f1_a1(
+        a, b, (big - small) / den, (small + t) / den, fallback=False, max_terms=512
+    )
     value = value - a * np.log(den)
     if not grad:
         return value, None
@@ -65,9 +68,9 @@ def _endpoints(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> tuple[np.ndarra
     repeat purchase), so on CDNOW this halves the number of series to sum.
     """
     n = x.size
-    xs, ts = np.concatenate([x, x]), np.concatenate([t_x, T])
-    (xe, te), inverse, _ = BTYDModel._unique_rows([xs, ts])
-    return xe, te, inverse[:n], inverse[n:]
+    # One complex key per (x, t): np.unique sorts it lexicographically, exactly, in O(n log n).
+    keys, inverse = np.unique(np.concatenate([x + 1j * t_x, x + 1j * T]), return_inverse=True)
+    return keys.real.copy(), keys.imag.copy(), inverse[:n], inverse[n:]
 
 
 # Tanh-sinh (double-exponential) nodes on (-1, 1): they cluster at both ends, where the A0 integrand of an
@@ -179,27 +182,22 @@ def paretonbd_loglik(
         np.ravel(v) for v in np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (x, t_x, T)))
     )
     a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-    alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    la, lb = np.log(alpha + T), np.log(beta + T)
+    alive = -(r + x) * la - s * lb
     log_a0, g_a0 = _log_a0(params, x, t_x, T, grad, _ends)
-    dead = np.log(s) - np.log(r + s + x) + log_a0
+    inv = 1.0 / (r + s + x)
+    dead = np.log(s) + np.log(inv) + log_a0
     lse = np.logaddexp(alive, dead)
     if not grad:
         return a1 + lse
-    w_dead = np.exp(dead - lse)[:, None]  # posterior probability of having died in (t_x, T]
-    g_a1 = np.column_stack(
-        [
-            special.digamma(r + x) - special.digamma(r) + np.log(alpha),
-            np.full_like(x, r / alpha),
-            np.full_like(x, np.log(beta)),
-            np.full_like(x, s / beta),
-        ]
-    )
-    g_alive = np.column_stack(
-        [-np.log(alpha + T), -(r + x) / (alpha + T), -np.log(beta + T), -s / (beta + T)]
-    )
-    inv = 1.0 / (r + s + x)
-    g_dead = g_a0 + np.column_stack([-inv, np.zeros_like(x), 1.0 / s - inv, np.zeros_like(x)])
-    return a1 + lse, g_a1 + (1.0 - w_dead) * g_alive + w_dead * g_dead
+    w = np.exp(dead - lse)  # posterior probability of having died in (t_x, T]
+    v = 1.0 - w
+    g = np.empty((x.size, 4))
+    g[:, 0] = special.digamma(r + x) - special.digamma(r) + np.log(alpha) - v * la + w * (g_a0[:, 0] - inv)
+    g[:, 1] = r / alpha - v * (r + x) / (alpha + T) + w * g_a0[:, 1]
+    g[:, 2] = np.log(beta) - v * lb + w * (g_a0[:, 2] + 1.0 / s - inv)
+    g[:, 3] = s / beta - v * s / (beta + T) + w * g_a0[:, 3]
+    return a1 + lse, g
 
 
 def _triangle(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -525,7 +523,9 @@ class ParetoNBD(_kit.SingleThreadFit, BTYDModel):
                   {\Gamma(r)(\alpha+T)^{r+x+1} L(r,\alpha,s,\beta\mid x,t_x,T)}
 
         with :math:`\Psi` the confluent hypergeometric function of the second kind
-        (:func:`scipy.special.hyperu`).
+        (:func:`scipy.special.hyperu`, accurate to ~1e-7 relative over :math:`s \in [0.02, 50]`, checked
+        against mpmath), equivalently :math:`P(\text{alive})\,\frac{r+x}{\alpha+T}\int_0^\infty
+        e^{-\delta t}\big(\frac{\beta+T}{\beta+T+t}\big)^s dt`.
 
         Parameters
         ----------
