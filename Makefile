@@ -21,8 +21,13 @@ install: venv
 install-test: venv
 	$(UV) pip install --quiet --python $(PY) -e '.[test,service,polars]'
 
+DEMO_AS_OF ?= 2026-07-01
+
 demo: install
 	$(VENV)/bin/socialvalue demo --customers $(DEMO_CUSTOMERS) --seed 7 --out $(DEMO_DIR)
+	$(VENV)/bin/socialvalue run $(DEMO_DIR)/socialvalue.duckdb --as-of $(DEMO_AS_OF) --report $(DEMO_DIR)/report.html
+	$(VENV)/bin/socialvalue export $(DEMO_DIR)/socialvalue.duckdb --out $(DEMO_DIR)/exports
+	@echo "demo results: store $(DEMO_DIR)/socialvalue.duckdb, report $(DEMO_DIR)/report.html, exports $(DEMO_DIR)/exports/"
 
 test: install-test
 	bash scripts/system-deps.sh

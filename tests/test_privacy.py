@@ -68,6 +68,9 @@ def social_store(store):
     store.con.execute("CREATE TABLE features_demo AS SELECT customer_id, 1.0 AS x FROM customers")
     store.con.execute("CREATE TABLE scores (customer_id VARCHAR, clv DOUBLE)")
     store.con.execute("INSERT INTO scores VALUES ('alice', 10), ('bob', 5)")
+    store.con.execute("CREATE SCHEMA analytics")
+    store.con.execute("CREATE TABLE analytics.actions (customer_id VARCHAR, action VARCHAR)")
+    store.con.execute("INSERT INTO analytics.actions VALUES ('alice', 'coupon'), ('carol', 'call')")
     store.con.execute("CREATE TABLE unrelated (k VARCHAR)")
     store.con.execute("INSERT INTO unrelated VALUES ('alice')")  # no customer column: left alone
     return store
@@ -105,9 +108,11 @@ def test_erasure_removes_every_row_in_every_table(social_store):
         "content": 1,
         "features_demo": 1,
         "scores": 1,
+        "analytics.actions": 1,
     }
-    assert report.rows_removed == 10
+    assert report.rows_removed == 11
     assert _mentions(s, "alice") == {"unrelated": 1}
+    assert s.con.execute("SELECT customer_id FROM analytics.actions").fetchall() == [("carol",)]
     assert s.table_counts() == {
         "customers": 2,
         "orders": 1,
@@ -128,7 +133,7 @@ def test_erasure_log_holds_no_personal_data(social_store):
     salt = s.scalar("SELECT value FROM _store_meta WHERE key = 'erasure_salt'")
     assert digest == subject_hash(salt, "alice") == report.subject_hash
     assert digest != hashlib.sha256(b"alice").hexdigest()  # salted: not an unsalted hash of the id
-    assert removed == 10 and '"orders": 2' in tables
+    assert removed == 11 and '"orders": 2' in tables
     assert "alice" not in repr(rows)
     # Python's subject_hash and the SQL used at load time agree.
     assert s.scalar("SELECT sha256(? || ':' || 'alice')", [salt]) == digest

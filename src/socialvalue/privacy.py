@@ -68,25 +68,29 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _targets(store: Store) -> dict[str, list[str]]:
-    """Tables to search and their customer columns: canonical ones, then every derived base table."""
-    out = {kind: list(TABLES[kind].customer_columns) for kind in KINDS}
+def _targets(store: Store) -> dict[str, tuple[str, list[str]]]:
+    """Tables to search, by display name: (qualified SQL name, customer columns).
+
+    The canonical tables first, then every other base table of the store's database, in any schema, that has
+    a customer column (bookkeeping tables starting with ``_`` have none).
+    """
+    out = {kind: (f"main.{_q(kind)}", list(TABLES[kind].customer_columns)) for kind in KINDS}
     rows = store.con.execute(
         """
-        SELECT table_name, list(column_name ORDER BY ordinal_position)
-        FROM information_schema.columns c
-        WHERE table_schema = 'main' AND table_name NOT LIKE '\\_%' ESCAPE '\\'
-          AND table_name IN (SELECT table_name FROM information_schema.tables
-                             WHERE table_schema = 'main' AND table_type = 'BASE TABLE')
-        GROUP BY table_name ORDER BY table_name
+        SELECT t.schema_name, t.table_name, list(c.column_name ORDER BY c.column_index)
+        FROM duckdb_tables() t
+        JOIN duckdb_columns() c ON c.table_oid = t.table_oid
+        WHERE NOT t.temporary AND t.database_name = current_database()
+        GROUP BY ALL ORDER BY 1, 2
         """
     ).fetchall()
-    for name, cols in rows:
-        if name in out:
+    for schema, name, cols in rows:
+        if schema == "main" and name in out:
             continue
         hits = [c for c in cols if c in CUSTOMER_COLUMNS]
         if hits:
-            out[name] = hits
+            label = name if schema == "main" else f"{schema}.{name}"
+            out[label] = (f"{_q(schema)}.{_q(name)}", hits)
     return out
 
 
@@ -121,9 +125,9 @@ def erase_customer(store: Store, customer_id: str) -> ErasureReport:
     counts: dict[str, int] = {}
     con.execute("BEGIN TRANSACTION")
     try:
-        for name, cols in _targets(store).items():
+        for name, (sql_name, cols) in _targets(store).items():
             where = " OR ".join(f"CAST({_q(c)} AS VARCHAR) = $id" for c in cols)
-            n = con.execute(f"DELETE FROM {_q(name)} WHERE {where}", {"id": customer_id}).fetchall()[0][0]
+            n = con.execute(f"DELETE FROM {sql_name} WHERE {where}", {"id": customer_id}).fetchall()[0][0]
             if n:
                 counts[name] = int(n)
         erasure_id = uuid.uuid4().hex

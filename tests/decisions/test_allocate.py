@@ -24,7 +24,7 @@ def _scores(n: int, seed: int = 0) -> pd.DataFrame:
             "churn_risk": rng.random(n),
             "clv": clv,
             "social_value": rng.gamma(0.5, 40.0, n),
-            "csv_percentile": rng.random(n),
+            "csv_percentile": 100 * rng.random(n),
             "influencer": rng.random(n) < 0.05,
             "spread": rng.gamma(1.0, 10.0, n),
             "helpful_votes_total": rng.integers(0, 10, n),
@@ -102,7 +102,7 @@ def test_default_playbook_reasons_name_real_drivers():
     infl = joined[joined["action"] == "influencer_programme"]
     assert len(infl) > 0
     row = infl.iloc[0]
-    top = max(1, int(np.ceil(100 * (1 - row["csv_percentile"]))))
+    top = max(1, int(np.ceil(100 - row["csv_percentile"])))
     assert f"top {top}% social value (spread {row['spread']:.0f} people)" in row["reason"]
     assert row["reason"].endswith("→ Influencer / UGC programme invitation")
     wb = joined[joined["action"] == "win_back"].iloc[0]

@@ -72,7 +72,7 @@ def test_sigkill_mid_load_leaves_store_unchanged(tmp_path):
             for line in proc.stderr:  # wait until validation is done and the write transaction starts
                 if "writing" in line:
                     break
-            time.sleep(0.3)  # inside the INSERT of 1.5 million rows
+            time.sleep(0.1)  # inside the transaction writing 1.5 million rows
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=60)
         finally:

@@ -147,3 +147,16 @@ def test_unknown_file_type_and_missing_file(store, tmp_path):
         store.ingest("purchases", tmp_path / "absent.csv")
     with pytest.raises(SchemaError, match=r"cannot load a list"):
         store.ingest("customers", [{"customer_id": "a"}])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl", "json"])
+def test_problem_rows_are_data_rows_as_in_the_file(with_customers, orders_df, tmp_path, fmt):
+    from socialvalue.errors import SchemaError
+
+    bad = orders_df.copy()
+    bad.loc[3, "status"] = "lost"  # fourth data row
+    path = _write(bad, fmt, tmp_path)
+    with pytest.raises(
+        SchemaError, match=rf"orders\.{fmt}: 1 problem in 4 rows; .*\n  row 4, column 'status': got 'lost'"
+    ):
+        with_customers.ingest("orders", path)

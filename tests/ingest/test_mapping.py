@@ -172,3 +172,38 @@ def test_case_insensitive_column_match(with_customers):
         {"Order_ID": ["a"], "CUSTOMER_ID": ["c1"], "Ordered_At": ["2024-03-01"], "Amount": ["1"]}
     )
     assert with_customers.ingest("orders", df).inserted == 1
+
+
+def test_headerless_latin1_csv(store, tmp_path):
+    path = tmp_path / "kunden.csv"
+    path.write_bytes("K1;M\xfcller;DE\nK2;G\xf6tz;AT\n".encode("latin-1"))
+    mapping = ColumnMapping(
+        header=False,
+        encoding="latin-1",
+        delimiter=";",
+        columns={"customer_id": "column0", "country": "column2"},
+    )
+    store.ingest("customers", path, mapping)
+    assert store.con.execute(
+        "SELECT customer_id, country, extra->>'column1' FROM customers ORDER BY 1"
+    ).fetchall() == [
+        ("K1", "DE", "Müller"),
+        ("K2", "AT", "Götz"),
+    ]
+    with pytest.raises(
+        SchemaError,
+        match=r"cannot read '.*kunden\.csv' as csv: CSV Error on Line: 1: Invalid unicode .* not utf-8 encoded",
+    ):
+        store.ingest("customers", path, ColumnMapping(header=False, delimiter=";"))
+
+
+def test_mapping_example_in_the_docs_is_valid():
+    """The TOML example in docs/data-model.md validates as a ColumnMapping."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "data-model.md").read_text(encoding="utf-8")
+    example = re.search(r"```toml\n(.*?)```", doc, re.S).group(1)
+    mapping = ColumnMapping.model_validate(tomllib.loads(example))
+    assert mapping.columns["amount"] == "Betrag" and mapping.timezone == "Europe/Berlin"

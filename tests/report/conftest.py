@@ -1,41 +1,12 @@
-"""A real headless Chromium (Debian's package) driven by Playwright, shared by the report and dashboard tests."""
+"""Synthetic pipeline outputs for the report tests."""
 
 from __future__ import annotations
-
-import os
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from socialvalue.report import ReportData
-
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="session")
-def browser():
-    exe = (
-        os.environ.get("SOCIALVALUE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    )
-    if exe is None:
-        pytest.skip("chromium is not installed (scripts/system-deps.sh installs it; in CI this is a failure)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def synthetic_report_data(n: int = 5000, seed: int = 0) -> ReportData:

@@ -83,7 +83,7 @@ class Driver(ConfigModel):
     """A phrase in a decision's reason, shown when its condition holds.
 
     ``text`` is a ``str.format`` template over the customer's score columns, e.g.
-    ``"purchases slowing (P(alive) {p_alive:.2f})"``; ``{top_pct}`` is ``100 × (1 − csv_percentile)``.
+    ``"purchases slowing (P(alive) {p_alive:.2f})"``; ``{top_pct}`` is ``100 − csv_percentile`` (at least 1).
     """
 
     text: str

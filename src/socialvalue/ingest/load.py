@@ -119,6 +119,13 @@ def _already_loaded(store: Store, kind: str, digest: str) -> tuple[str, int] | N
     return (rows[0][0], int(rows[0][1])) if rows else None
 
 
+def _skipped(kind: str, label: str, earlier: tuple[str, int], t0: float) -> LoadReport:
+    rows = earlier[1]
+    return LoadReport(
+        kind, label, rows, 0, 0, rows, skipped=True, load_id=earlier[0], seconds=time.perf_counter() - t0
+    )
+
+
 def _digest(kind: str, content: str, m: ColumnMapping) -> str:
     head = json.dumps({"kind": kind, "content": content, "mapping": m.fingerprint()}, sort_keys=True)
     return hashlib.sha256(head.encode()).hexdigest()
@@ -150,17 +157,7 @@ def ingest(
         earlier = None if force else _already_loaded(store, kind, digest)
         if earlier is not None:
             logger.info("load of %s into %s skipped: same content already loaded", Path(source).name, kind)
-            return LoadReport(
-                kind,
-                Path(source).name,
-                earlier[1],
-                0,
-                0,
-                earlier[1],
-                skipped=True,
-                load_id=earlier[0],
-                seconds=time.perf_counter() - t0,
-            )
+            return _skipped(kind, Path(source).name, earlier, t0)
     staged = None
     done = False
     _refuse_open_transaction(con, kind)
@@ -168,23 +165,13 @@ def ingest(
     try:
         # Staging reads the source into temporary objects (not store content), before the transaction:
         # inside one, a new temporary table's rowid is not its row position.
-        staged = sources.stage(con, source, delimiter=m.delimiter)
+        staged = sources.stage(con, source, delimiter=m.delimiter, header=m.header, encoding=m.encoding)
         if digest is None:
             digest = _digest(kind, staged.content_hash, m)
             earlier = None if force else _already_loaded(store, kind, digest)
             if earlier is not None:
                 done = True
-                return LoadReport(
-                    kind,
-                    staged.label,
-                    earlier[1],
-                    0,
-                    0,
-                    earlier[1],
-                    skipped=True,
-                    load_id=earlier[0],
-                    seconds=time.perf_counter() - t0,
-                )
+                return _skipped(kind, staged.label, earlier, t0)
         # Checks and writes are one transaction: the checks see the same customers the writes do, and a
         # failure or a killed process leaves the store as it was.
         con.execute("BEGIN TRANSACTION")

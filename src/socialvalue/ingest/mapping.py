@@ -8,6 +8,7 @@ A :class:`ColumnMapping` is usually written in TOML next to the data it describe
     decimal_comma = true            # "1.234,50" means 1234.50
     default_currency = "EUR"        # used when the source has no currency column
     delimiter = ";"                 # CSV only; sniffed when absent
+    encoding = "latin-1"            # CSV only: utf-8 (default), utf-16 or latin-1
 
     [columns]                       # canonical name = source column name
     order_id = "Bestellnummer"
@@ -27,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -65,6 +66,11 @@ class ColumnMapping(ConfigModel):
         Text spellings of booleans (compared case-insensitively after trimming).
     delimiter
         CSV field separator; sniffed when absent.
+    header
+        The CSV's first line names the columns. Without a header, columns are called ``column0``,
+        ``column1``, ... and mapped by those names.
+    encoding
+        CSV character encoding.
     keep_extra
         Keep source columns that map to no canonical column in the ``extra`` JSON column.
     """
@@ -79,6 +85,8 @@ class ColumnMapping(ConfigModel):
     true_values: tuple[str, ...] = _TRUE
     false_values: tuple[str, ...] = _FALSE
     delimiter: str | None = Field(default=None, min_length=1, max_length=1)
+    header: bool = True
+    encoding: Literal["utf-8", "utf-16", "latin-1"] = "utf-8"
     keep_extra: bool = True
 
     @field_validator("kind")

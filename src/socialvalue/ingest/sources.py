@@ -90,7 +90,14 @@ def _to_arrow(source: Any) -> Any:
     )
 
 
-def stage(con: duckdb.DuckDBPyConnection, source: Any, *, delimiter: str | None = None) -> Staged:
+def stage(
+    con: duckdb.DuckDBPyConnection,
+    source: Any,
+    *,
+    delimiter: str | None = None,
+    header: bool = True,
+    encoding: str = "utf-8",
+) -> Staged:
     """Expose ``source`` as the view ``_sv_src`` (source columns + ``_sv_row``).
 
     Raises
@@ -99,7 +106,7 @@ def stage(con: duckdb.DuckDBPyConnection, source: Any, *, delimiter: str | None 
         If the file is missing, of an unknown format, or cannot be parsed at all.
     """
     if isinstance(source, str | Path):
-        return _stage_file(con, Path(source), delimiter=delimiter)
+        return _stage_file(con, Path(source), delimiter=delimiter, header=header, encoding=encoding)
     table = _to_arrow(source)
     import numpy as np
     import pyarrow as pa
@@ -121,7 +128,9 @@ def stage(con: duckdb.DuckDBPyConnection, source: Any, *, delimiter: str | None 
     return staged
 
 
-def _stage_file(con: duckdb.DuckDBPyConnection, path: Path, *, delimiter: str | None) -> Staged:
+def _stage_file(
+    con: duckdb.DuckDBPyConnection, path: Path, *, delimiter: str | None, header: bool, encoding: str
+) -> Staged:
     if not path.is_file():
         raise SchemaError(f"cannot load {str(path)!r}: no such file")
     ext = _suffix(path)
@@ -136,7 +145,7 @@ def _stage_file(con: duckdb.DuckDBPyConnection, path: Path, *, delimiter: str | 
             fmt = "parquet"
         elif ext in _CSV or ext in _JSON or ext in _JSONL:
             if ext in _CSV:
-                opts = ", all_varchar = true, header = true"
+                opts = f", all_varchar = true, header = {str(header).lower()}, encoding = {_quote_literal(encoding)}"
                 if delimiter:
                     opts += f", delim = {_quote_literal(delimiter)}"
                 reader, fmt = f"read_csv({lit}{opts})", "csv"
@@ -154,13 +163,22 @@ def _stage_file(con: duckdb.DuckDBPyConnection, path: Path, *, delimiter: str | 
             )
     except duckdb.Error as exc:
         _drop(con, [("view", SRC), ("table", RAW)])
-        first = str(exc).strip().splitlines()[0]
-        raise SchemaError(f"cannot read {str(path)!r} as {ext.lstrip('.')}: {first}") from None
+        raise SchemaError(f"cannot read {str(path)!r} as {ext.lstrip('.')}: {_reader_error(exc)}") from None
     staged = Staged(label=path.name, columns=_columns(con), content_hash="", fmt=fmt, objects=objects)
     if ROW in list(staged.columns)[:-1]:
         _drop(con, objects)
         raise SchemaError(f"{path.name}: the source has a column named {ROW!r}, which is reserved")
     return staged
+
+
+def _reader_error(exc: BaseException) -> str:
+    """DuckDB's reader error in one line: what and where, plus its reason, without the echoed data line."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    head = lines[0].removeprefix("Invalid Input Error: ") if lines else type(exc).__name__
+    reason = next(
+        (x for x in lines[1:3] if not x.startswith(("Original Line", "Possible Solution", "file ="))), ""
+    )
+    return f"{head}: {reason}" if reason else head
 
 
 def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

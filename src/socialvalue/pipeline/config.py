@@ -50,6 +50,7 @@ class RunSection(ConfigModel):
         default=0.10, gt=0, lt=1, description="Share of customers the alert budget covers."
     )
     seed: int = 0
+    model_metric: Literal["rmse", "mae", "total_error", "neg_corr"] = "mae"
 
 
 class SocialSection(ConfigModel):
@@ -58,6 +59,9 @@ class SocialSection(ConfigModel):
     influencer_top_share: float = Field(default=0.02, gt=0, lt=1)
     spread_half_life_days: float = Field(default=90.0, gt=0)
     interaction_window_days: int = Field(default=365, gt=0)
+    propagation_days: float = Field(
+        default=14.0, gt=0, description="Window tau for learning edge probabilities."
+    )
     rr_sets: int = Field(default=200_000, gt=0)
     network_top: int = Field(
         default=15, gt=0, description="Top customers drawn in the report's network picture."

@@ -309,6 +309,8 @@ class InfluenceModel:
         Coverage of the spread intervals.
     random_state
         Seed for every random draw.
+    n_jobs
+        Threads drawing RR sets.
 
     Attributes
     ----------
@@ -329,6 +331,7 @@ class InfluenceModel:
         ell: float = 1.0,
         confidence: float = 0.95,
         random_state: int | None = None,
+        n_jobs: int = 1,
     ) -> None:
         self.tau = tau
         self.method = method
@@ -337,6 +340,7 @@ class InfluenceModel:
         self.ell = ell
         self.confidence = confidence
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     def fit(self, graph: Graph, actions: pd.DataFrame, **columns: str) -> InfluenceModel:
         """Learn edge probabilities from an actions log (``user_id, action_id, time`` or ``columns=``)."""
@@ -355,19 +359,37 @@ class InfluenceModel:
         """Expected spread of every customer with intervals (see :func:`~socialvalue.social.rrsets.estimate_spread`)."""
         prob = self._check()
         return estimate_spread(
-            self.graph_, prob, n_sets=self.n_sets, confidence=self.confidence, random_state=self.random_state
+            self.graph_,
+            prob,
+            n_sets=self.n_sets,
+            confidence=self.confidence,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
         )
 
     def select_seeds(self, k: int) -> IMMResult:
         """The ``k`` customers of largest joint spread, by IMM."""
         prob = self._check()
         return imm_select_seeds(
-            self.graph_, prob, k, epsilon=self.epsilon, ell=self.ell, random_state=self.random_state
+            self.graph_,
+            prob,
+            k,
+            epsilon=self.epsilon,
+            ell=self.ell,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
         )
 
     def compare(self, k: int, **kwargs: Any) -> pd.DataFrame:
         """IMM against top-k by degree and by PageRank (see :func:`compare_seed_strategies`)."""
         prob = self._check()
         return compare_seed_strategies(
-            self.graph_, prob, k, epsilon=self.epsilon, ell=self.ell, random_state=self.random_state, **kwargs
+            self.graph_,
+            prob,
+            k,
+            epsilon=self.epsilon,
+            ell=self.ell,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+            **kwargs,
         )

@@ -235,6 +235,8 @@ def influence_value(
     out = exp.groupby("i").agg(n_exposed=("c", "nunique")).join(by_inf, how="left")
     out = out.fillna({"n_influenced": 0, "window_revenue": 0.0, "excess_revenue": 0.0})
     out["n_influenced"] = out["n_influenced"].astype("int64")
+    # returns are negative purchases: net them out, but an influencer never creates negative value
+    out["excess_revenue"] = out["excess_revenue"].clip(lower=0.0)
     out["civ"] = cfg.margin * out["excess_revenue"]
     logger.debug(
         "CIV: %d influencers, %d exposed customers, pooled baseline %.4f per day",

@@ -182,3 +182,39 @@ def test_interval_validation(bg, cdnow):
         bg.probability_alive(cdnow, interval=0.9, interval_method="jackknife")
     with pytest.raises(ConfigError, match="horizon"):
         bg.predict_purchases(cdnow, -1.0)
+
+
+@pytest.mark.parametrize("cls", [BetaGeo, ModifiedBetaGeo, GammaGamma])
+def test_analytic_hessian_matches_finite_differences(cls, cdnow):
+    model = cls()
+    raw, w, _ = model._prepare(cdnow, None)
+    agg, w = model._preprocess(raw, w)
+    k = len(cls._param_names)
+    for params in (np.full(k, 1.3), model._initial_params(agg, w) * 1.1):
+        _, grad, hess = model._total_loglik_grad_hess(params, agg, w)
+        fd = np.empty((k, k))
+        for j in range(k):
+            e = np.zeros(k)
+            e[j] = 1e-6 * params[j]
+            fd[:, j] = (
+                model._total_loglik_grad(params + e, agg, w)[1] - model._total_loglik_grad(params - e, agg, w)[1]
+            ) / (2 * e[j])
+        np.testing.assert_allclose(hess, fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max())
+        np.testing.assert_allclose(hess, hess.T)
+
+
+@pytest.mark.parametrize("cls", [BetaGeo, GammaGamma])
+def test_newton_and_lbfgsb_agree(cls, cdnow):
+    """Newton's method (analytic Hessian) and the L-BFGS-B fallback reach the same optimum and errors."""
+
+    class WithoutHessian(cls):
+        _total_loglik_grad_hess = None
+
+    newton = cls().fit(cdnow)
+    lbfgs = WithoutHessian().fit(cdnow)
+    assert newton.optimizer_result_.message.startswith("Newton")
+    assert not str(lbfgs.optimizer_result_.message).startswith("Newton")
+    for name in newton.params_:
+        assert newton.params_[name] == pytest.approx(lbfgs.params_[name], rel=1e-6)
+        assert newton.se_[name] == pytest.approx(lbfgs.se_[name], rel=1e-3)
+    assert newton.log_likelihood_ == pytest.approx(lbfgs.log_likelihood_, rel=1e-12)

@@ -193,3 +193,19 @@ def test_argument_errors(split, pnbd):
         holdout_errors(pnbd, split, duration="nope")
     with pytest.raises(ConfigError, match="increasing"):
         tracking(pnbd, [0.0], [1.0], [2.0, 1.0])
+
+
+def test_lifetimes_fitter_scored_by_the_same_code(days, split, pnbd):
+    """A lifetimes ParetoNBDFitter carrying our parameters gets the same diagnostics (reference check)."""
+    lifetimes = pytest.importorskip("lifetimes")
+    ref = lifetimes.ParetoNBDFitter()
+    ref.params_ = pd.Series(pnbd.params_)
+    pd.testing.assert_frame_equal(conditional_expectations(ref, split), conditional_expectations(pnbd, split))
+    ours, theirs = holdout_errors(pnbd, split), holdout_errors(ref, split)
+    for key, value in ours.items():
+        assert theirs[key] == pytest.approx(value, rel=1e-9)
+    t0 = ((days.groupby("id")["date"].min() - ORIGIN).dt.days / 7).to_numpy()
+    weeks = np.arange(1, 79, dtype=float)
+    np.testing.assert_allclose(
+        cumulative_expected_transactions(ref, t0, weeks), cumulative_expected_transactions(pnbd, t0, weeks)
+    )

@@ -26,6 +26,10 @@ A model derives from :class:`BTYDModel` and defines:
 ``_total_loglik_grad(self, params, data, weights) -> tuple[float, np.ndarray]`` (optional)
     Weighted total log-likelihood and its gradient (k,) on the natural scale. The default sums
     ``_loglik_grad``; override it when the sums can be taken on coarser statistics (Gamma-Gamma does).
+``_total_loglik_grad_hess(self, params, data, weights) -> tuple[float, np.ndarray, np.ndarray]`` (optional)
+    As ``_total_loglik_grad`` plus the (k, k) Hessian on the natural scale. When present, ``fit`` runs a damped
+    Newton method (a few iterations, exact Hessian for the standard errors) and falls back on L-BFGS-B only if
+    Newton does not converge.
 ``_preprocess(self, data, weights) -> tuple[dict, np.ndarray]`` (optional)
     Called once after compression, before optimising: drop rows, precompute constants or aggregates. The
     returned dict is only ever passed back to the model's own hooks (its arrays need not share a length).
@@ -354,6 +358,13 @@ class BTYDModel:
             The optimiser failed; ``.result`` holds scipy's ``OptimizeResult``.
         """
         self._validate_settings()
+        # BLAS on one thread for the whole fit: its vector operations are tiny or memory-bound, and on a busy
+        # machine each threaded BLAS call can stall for milliseconds.
+        with _single_thread_blas():
+            self._fit(data, weights)
+        return self
+
+    def _fit(self, data: pd.DataFrame | Mapping[str, Any], weights: str | None) -> None:
         d, w, n = self._prepare(data, weights)
         d, w = self._preprocess(d, w)
         wsum = float(w.sum())
@@ -361,34 +372,48 @@ class BTYDModel:
             raise SchemaError(f"{type(self).__name__}: no usable rows to fit")
         self._pen_scale = np.asarray(self._penalty_scale(d), dtype=np.float64)
         x0 = np.log(np.clip(self._initial_params(d, w), 1e-6, 1e6))
+        if getattr(self, "_total_loglik_grad_hess", None) is not None:
+            newton = self._newton(x0, d, w, wsum)
+            if newton is not None:
+                theta, hess, value, res = newton
+                self._finish_fit(theta, hess, value, res, w, wsum, n)
+                return
+            logger.info("%s: Newton's method did not converge; falling back on L-BFGS-B", type(self).__name__)
         bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(x0)
-        with _single_thread_blas():
-            res = optimize.minimize(
-                self._objective,
-                x0,
-                args=(d, w, wsum),
-                jac=True,
-                method="L-BFGS-B",
-                bounds=bounds,
-                options={"maxiter": int(self.max_iter), "ftol": self.tol, "gtol": 1e-10, "maxcor": 20},
-            )
-            if not np.isfinite(res.fun):
-                raise ConvergenceError(
-                    f"{type(self).__name__}: non-finite log-likelihood ({res.message})", res
-                )
-            theta, hess, value, g = self._polish(res.x, d, w, wsum)
-            try:
-                cov_log = np.linalg.inv(hess * wsum)
-            except np.linalg.LinAlgError as exc:
-                raise ConvergenceError(
-                    f"{type(self).__name__}: singular Hessian at the optimum", res
-                ) from exc
+        res = optimize.minimize(
+            self._objective,
+            x0,
+            args=(d, w, wsum),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": int(self.max_iter), "ftol": self.tol, "gtol": 1e-10, "maxcor": 20},
+        )
+        if not np.isfinite(res.fun):
+            raise ConvergenceError(f"{type(self).__name__}: non-finite log-likelihood ({res.message})", res)
+        theta, hess, value, g = self._polish(res.x, d, w, wsum)
         if not (res.success or np.max(np.abs(g)) < 1e-5):
             raise ConvergenceError(
                 f"{type(self).__name__} did not converge: {res.message} (max |gradient| {np.max(np.abs(g)):.3g}); "
                 "try a larger penalizer_coef",
                 res,
             )
+        self._finish_fit(theta, hess, value, res, w, wsum, n)
+
+    def _finish_fit(
+        self,
+        theta: np.ndarray,
+        hess: np.ndarray,
+        value: float,
+        res: optimize.OptimizeResult,
+        w: np.ndarray,
+        wsum: float,
+        n: int,
+    ) -> None:
+        try:
+            cov_log = np.linalg.inv(hess * wsum)
+        except np.linalg.LinAlgError as exc:
+            raise ConvergenceError(f"{type(self).__name__}: singular Hessian at the optimum", res) from exc
         if not np.all(np.isfinite(cov_log)) or np.any(np.diag(cov_log) <= 0):
             raise ConvergenceError(
                 f"{type(self).__name__}: Hessian at the optimum is not positive definite "
@@ -415,7 +440,68 @@ class BTYDModel:
             res.nit,
             self.params_,
         )
-        return self
+
+    def _objective_hess(
+        self, log_params: np.ndarray, data: dict[str, np.ndarray], w: np.ndarray, wsum: float
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """Objective, gradient and Hessian in the log-parameters (chain rule from the natural scale)."""
+        params = np.exp(log_params)
+        s2 = self._pen_scale**2
+        with np.errstate(all="ignore"):
+            ll, grad, hess = self._total_loglik_grad_hess(params, data, w)  # type: ignore[attr-defined]
+        c = self.penalizer_coef
+        value = -ll / wsum + c * _dot(s2, params**2)
+        g = -grad * params / wsum + 2.0 * c * s2 * params**2
+        h = -(hess * np.outer(params, params) + np.diag(grad * params)) / wsum + np.diag(
+            4.0 * c * s2 * params**2
+        )
+        return value, g, h
+
+    def _newton(
+        self, x0: np.ndarray, d: dict[str, np.ndarray], w: np.ndarray, wsum: float
+    ) -> tuple[np.ndarray, np.ndarray, float, optimize.OptimizeResult] | None:
+        """Damped Newton in the log-parameters with backtracking; ``None`` if it does not converge.
+
+        Where the Hessian is not positive definite (far from the optimum) its spectrum is shifted; each step is
+        capped at 2 in log units. Converges quadratically near the optimum: 6-10 iterations on CDNOW.
+        """
+        theta = x0.copy()
+        value, g, h = self._objective_hess(theta, d, w, wsum)
+        if not (np.isfinite(value) and np.all(np.isfinite(h))):
+            return None
+        it, max_it = 0, min(100, int(self.max_iter))
+        message = "Newton: gradient below tolerance"
+        while np.max(np.abs(g)) >= 1e-11:
+            it += 1
+            if it > max_it:
+                return None
+            evals, evecs = np.linalg.eigh(h)
+            floor = 1e-8 * max(float(np.max(np.abs(evals))), 1e-12)
+            step = -evecs @ ((evecs.T @ g) / np.maximum(np.abs(evals), floor))
+            size = float(np.max(np.abs(step)))
+            if size > 2.0:
+                step *= 2.0 / size
+            slope = float(g @ step)
+            if -slope < 1e-15 * max(1.0, abs(value)):  # the predicted decrease is below rounding: done
+                message = "Newton: decrement below rounding"
+                break
+            t = 1.0
+            while t >= 1e-10:
+                new = np.clip(theta + t * step, -_LOG_BOUND, _LOG_BOUND)
+                new_value, new_g, new_h = self._objective_hess(new, d, w, wsum)
+                if np.isfinite(new_value) and new_value <= value + 1e-4 * t * slope + 1e-15 * abs(value):
+                    break
+                t *= 0.5
+            if t < 1e-10:  # no decrease left: converged if the gradient is at rounding level, else give up
+                if np.max(np.abs(g)) < 1e-7:
+                    message = "Newton: no further decrease (rounding level)"
+                    break
+                return None
+            theta, value, g, h = new, new_value, new_g, new_h
+        if np.max(np.abs(g)) > 1e-7 or not np.all(np.isfinite(h)):
+            return None
+        res = optimize.OptimizeResult(x=theta, fun=value, jac=g, nit=it, success=True, message=message)
+        return theta, h, value, res
 
     def _polish(
         self, theta: np.ndarray, d: dict[str, np.ndarray], w: np.ndarray, wsum: float
@@ -715,8 +801,8 @@ def _single_thread_blas() -> contextlib.AbstractContextManager[Any]:
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
-    """Inner product without BLAS: a threaded BLAS ``ddot`` stalls for tens of ms on a busy machine."""
-    return float(np.einsum("i,i->", a, b))
+    """Inner product for the likelihoods; ``fit`` runs them with BLAS on one thread (see ``_single_thread_blas``)."""
+    return float(np.dot(a, b))
 
 
 def _check_level(level: float) -> None:

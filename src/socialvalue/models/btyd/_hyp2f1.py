@@ -150,6 +150,18 @@ def _log_euler_integral(a, b, c, z, zc):
     return out
 
 
+def _accumulate(op: np.ufunc, arr: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """``op``-accumulate ``arr`` down axis 0, seeded with ``start``, in place.
+
+    A loop over the (few) rows of whole-array ufunc calls: numpy's ``accumulate`` along axis 0 is ~10x slower
+    than one elementwise pass on these short, wide arrays.
+    """
+    op(arr[0], start, out=arr[0])
+    for i in range(1, arr.shape[0]):
+        op(arr[i], arr[i - 1], out=arr[i])
+    return arr
+
+
 def log_hyp2f1_a1(
     a, b, z, zc, fallback: bool = True, max_terms: int = _MAX_TERMS
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -205,16 +217,17 @@ def log_hyp2f1_a1(
         width = int(min(_CHUNK, need[active].max() - k0 + 1))
         idx = slice(None) if active.size == n else active
         j = (k0 - 1.0 + np.arange(width))[:, None]
-        qa, ca = q[idx], c[idx]
-        inv_q = 1.0 / (qa + j)
-        inv_c = 1.0 / (ca + j)
-        g = g_last[idx] * np.cumprod((qa + j) * inv_c * z[idx], axis=0)
-        hq = hq_last[idx] + np.cumsum(inv_q, axis=0)
-        hc = hc_last[idx] + np.cumsum(inv_c, axis=0)
+        qj, cj = q[idx] + j, c[idx] + j
+        inv_q, inv_c = 1.0 / qj, 1.0 / cj
+        qj *= inv_c
+        qj *= z[idx]  # term ratios g_k / g_(k-1) = (q + k - 1) / (c + k - 1) * z
+        g = _accumulate(np.multiply, qj, g_last[idx])
+        hq = _accumulate(np.add, inv_q, hq_last[idx])
+        hc = _accumulate(np.add, inv_c, hc_last[idx])
         S[idx] += g.sum(axis=0)
-        Sq[idx] += (g * hq).sum(axis=0)
-        Sc[idx] += (g * hc).sum(axis=0)
-        Sz[idx] += ((j + 1.0) * g).sum(axis=0)
+        Sq[idx] += np.einsum("ij,ij->j", g, hq)
+        Sc[idx] += np.einsum("ij,ij->j", g, hc)
+        Sz[idx] += (j[:, 0] + 1.0) @ g
         g_last[idx], hq_last[idx], hc_last[idx] = g[-1], hq[-1], hc[-1]
         k0 += width
         active = active[need[active] >= k0]

@@ -36,8 +36,23 @@ def _ragged(count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return i, i < count[:, None]
 
 
+def _grid(x: np.ndarray, t_x: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The scenario grid of the likelihood: ``(y, dead, log_ok)``, shape ``(rows, 1 + max(n - t_x))``.
+
+    Column 0 is "alive at n" (``y = n``), column ``1 + i`` "died right after opportunity ``t_x + i``"
+    (``y = t_x + i``); padding cells get ``y = n`` and ``log_ok = -inf`` so every special function stays finite.
+    """
+    i, mask = _ragged(n - t_x)
+    ok = np.concatenate([np.ones((x.size, 1), dtype=bool), mask], axis=1)
+    y = np.concatenate([n[:, None], t_x[:, None] + i], axis=1)
+    y = np.where(ok, y, n[:, None])
+    dead = np.zeros_like(y)
+    dead[:, 1:] = 1.0
+    return y, dead, np.where(ok, 0.0, -np.inf)
+
+
 def bgbb_loglik(
-    params: ArrayLike, x: ArrayLike, t_x: ArrayLike, n: ArrayLike, grad: bool = False
+    params: ArrayLike, x: ArrayLike, t_x: ArrayLike, n: ArrayLike, grad: bool = False, _grid_=None
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     r"""Per-customer BG/BB log-likelihood (Fader, Hardie & Shang 2010, eq. 5), optionally with its gradient.
 
@@ -61,38 +76,33 @@ def bgbb_loglik(
     """
     al, be, ga, de = (float(v) for v in params)
     x, t_x, n = (np.ravel(v) for v in np.broadcast_arrays(*(np.asarray(v, np.float64) for v in (x, t_x, n))))
-    i, mask = _ragged(n - t_x)
-    # Column 0 is the "alive at n" scenario, columns 1.. "died right after opportunity t_x + i".
-    y = np.concatenate([n[:, None], t_x[:, None] + i], axis=1)
-    dead = np.concatenate([np.zeros((x.size, 1)), np.ones_like(i + x[:, None])], axis=1)
-    ok = np.concatenate([np.ones((x.size, 1), dtype=bool), mask], axis=1)
+    y, dead, log_ok = _grid(x, t_x, n) if _grid_ is None else _grid_
     xa = x[:, None]
-    with np.errstate(invalid="ignore"):
-        terms = betaln(al + xa, be + y - xa) + betaln(ga + dead, de + y)
-    terms = np.where(ok, terms, -np.inf)
+    # B(al+x, be+y-x) B(ga+dead, de+y) without the per-row factors Gamma(al+x) and Gamma(ga), taken out below.
+    terms = (
+        special.gammaln(be + y - xa)
+        - special.gammaln(al + be + y)
+        + dead * np.log(ga)
+        + special.gammaln(de + y)
+        - special.gammaln(ga + de + y + dead)
+        + log_ok
+    )
     top = terms.max(axis=1)
     w = np.exp(terms - top[:, None])
     total = w.sum(axis=1)
-    ll = top + np.log(total) - betaln(al, be) - betaln(ga, de)
+    const = special.gammaln(ga) - betaln(al, be) - betaln(ga, de)
+    ll = special.gammaln(al + x) + top + np.log(total) + const
     if not grad:
         return ll
-    w /= total[:, None]  # posterior weights of the scenarios
-    with np.errstate(invalid="ignore"):
-        ab, gd = digamma(al + be + y), digamma(ga + de + y + dead)
-        d_al = digamma(al + xa) - ab
-        d_be = digamma(be + y - xa) - ab
-        d_ga = digamma(ga + dead) - gd
-        d_de = digamma(de + y) - gd
-    w = np.where(ok, w, 0.0)
+    w /= total[:, None]  # posterior weights of the scenarios (0 on padding)
+    psi_aby = digamma(al + be + y)
+    psi_gdy = digamma(ga + de + y + dead)
     d_ab, d_gd = digamma(al + be), digamma(ga + de)
-    g = np.column_stack(
-        [
-            (w * np.where(ok, d_al, 0.0)).sum(axis=1) - digamma(al) + d_ab,
-            (w * np.where(ok, d_be, 0.0)).sum(axis=1) - digamma(be) + d_ab,
-            (w * np.where(ok, d_ga, 0.0)).sum(axis=1) - digamma(ga) + d_gd,
-            (w * np.where(ok, d_de, 0.0)).sum(axis=1) - digamma(de) + d_gd,
-        ]
-    )
+    g = np.empty((x.size, 4))
+    g[:, 0] = digamma(al + x) - np.einsum("ij,ij->i", w, psi_aby) - digamma(al) + d_ab
+    g[:, 1] = np.einsum("ij,ij->i", w, digamma(be + y - xa) - psi_aby) - digamma(be) + d_ab
+    g[:, 2] = (w * dead).sum(axis=1) / ga - np.einsum("ij,ij->i", w, psi_gdy) + d_gd
+    g[:, 3] = np.einsum("ij,ij->i", w, digamma(de + y) - psi_gdy) - digamma(de) + d_gd
     return ll, g
 
 
@@ -146,11 +156,23 @@ class BetaGeoBetaBinom(_kit.SingleThreadFit, BTYDModel):
             problems.append(f"recency 0 with frequency > 0 in {int(np.sum((x > 0) & (tx == 0)))} row(s)")
         return problems
 
+    def _preprocess(
+        self, data: dict[str, np.ndarray], weights: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        y, dead, log_ok = _grid(data["frequency"], data["recency"], data["n_periods"])
+        return {**data, "_y": y, "_dead": dead, "_log_ok": log_ok}, weights
+
+    @staticmethod
+    def _grid_of(data: dict[str, np.ndarray]) -> tuple[np.ndarray, ...] | None:
+        return (data["_y"], data["_dead"], data["_log_ok"]) if "_y" in data else None
+
     def _loglik(self, params: np.ndarray, data: dict[str, np.ndarray]) -> np.ndarray:
-        return bgbb_loglik(params, data["frequency"], data["recency"], data["n_periods"])
+        x, tx, n = data["frequency"], data["recency"], data["n_periods"]
+        return bgbb_loglik(params, x, tx, n, _grid_=self._grid_of(data))
 
     def _loglik_grad(self, params: np.ndarray, data: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        return bgbb_loglik(params, data["frequency"], data["recency"], data["n_periods"], grad=True)
+        x, tx, n = data["frequency"], data["recency"], data["n_periods"]
+        return bgbb_loglik(params, x, tx, n, grad=True, _grid_=self._grid_of(data))
 
     # ------------------------------------------------------------------ prediction kernels (any params)
     @staticmethod

@@ -3,7 +3,11 @@ r"""Diagnostics and back-testing of fitted purchase models on a calibration/hold
 Works with any fitted model exposing ``expected_purchases(t)`` (unconditional :math:`E[X(t)]`, a Series
 indexed by ``t``) and ``predict_purchases(data, t)`` (conditional expected purchases in ``(T, T+t]``), i.e.
 :class:`~socialvalue.models.btyd.BetaGeo`, :class:`~socialvalue.models.btyd.ModifiedBetaGeo`,
-:class:`~socialvalue.models.btyd.ParetoNBD` and :class:`~socialvalue.models.btyd.BetaGeoBetaBinom`.
+:class:`~socialvalue.models.btyd.ParetoNBD` and :class:`~socialvalue.models.btyd.BetaGeoBetaBinom`; also
+with ``expected_transactions(t)`` / ``conditional_expected_transactions(t, frequency, recency, T)``, and with
+lifetimes' fitters (``expected_number_of_purchases_up_to_time`` /
+``conditional_expected_number_of_purchases_up_to_time``), so a reference implementation can be scored by the
+same code.
 
 The calibration frame is the feature table of a split (``as_of`` = end of calibration): one row per customer
 with ``frequency``, ``recency``, ``T`` (calibration period) and ``holdout_transactions``, ``holdout_duration``
@@ -53,6 +57,26 @@ logger = logging.getLogger(__name__)
 _METRICS = ("mae", "rmse", "total_error", "neg_corr")
 
 
+def _unconditional(model: Any, t: np.ndarray) -> np.ndarray:
+    """:math:`E[X(t)]` through whichever interface the model has."""
+    for name in ("expected_purchases", "expected_transactions", "expected_number_of_purchases_up_to_time"):
+        if hasattr(model, name):
+            return np.asarray(getattr(model, name)(t), dtype=np.float64).reshape(-1)
+    raise ConfigError(f"{type(model).__name__} has no expected_purchases(t)")
+
+
+def _conditional(model: Any, frame: pd.DataFrame, t: float) -> np.ndarray:
+    """Conditional expected purchases in ``(T, T+t]`` through whichever interface the model has."""
+    if hasattr(model, "predict_purchases"):
+        return np.asarray(model.predict_purchases(frame, t), dtype=np.float64)
+    last = "n_periods" if "n_periods" in frame and "T" not in frame else "T"
+    cols = (frame["frequency"].to_numpy(), frame["recency"].to_numpy(), frame[last].to_numpy())
+    for name in ("conditional_expected_transactions", "conditional_expected_number_of_purchases_up_to_time"):
+        if hasattr(model, name):
+            return np.asarray(getattr(model, name)(t, *cols), dtype=np.float64).reshape(-1)
+    raise ConfigError(f"{type(model).__name__} has no predict_purchases(data, t)")
+
+
 def cumulative_expected_transactions(model: Any, first_purchase: ArrayLike, times: ArrayLike) -> pd.Series:
     r"""Expected cumulative repeat transactions of a cohort, :math:`\sum_i E[X(\max(t - t_{0i}, 0))]`.
 
@@ -77,7 +101,7 @@ def cumulative_expected_transactions(model: Any, first_purchase: ArrayLike, time
         return pd.Series(np.zeros(tt.size), index=pd.Index(tt, name="t"), name="model")
     horizon = np.maximum(tt[None, :] - t0[:, None], 0.0)
     uniq, inverse = np.unique(horizon, return_inverse=True)
-    expected = np.asarray(model.expected_purchases(uniq), dtype=np.float64)
+    expected = _unconditional(model, uniq)
     per_cohort = expected[inverse.reshape(horizon.shape)]
     return pd.Series(counts @ per_cohort, index=pd.Index(tt, name="t"), name="model")
 
@@ -152,7 +176,7 @@ def holdout_predictions(
     for value in np.unique(d):
         rows = np.flatnonzero(d == value)
         part = frame.iloc[rows] if rows.size < len(frame) else frame
-        out[rows] = np.asarray(model.predict_purchases(part, float(value)), dtype=np.float64)
+        out[rows] = _conditional(model, part, float(value))
     return pd.Series(out, index=frame.index, name="predicted")
 
 

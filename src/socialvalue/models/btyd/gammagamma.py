@@ -153,6 +153,30 @@ class GammaGamma(BTYDModel):
         )
         return ll, grad
 
+    def _total_loglik_grad_hess(
+        self, params: np.ndarray, data: dict[str, np.ndarray], weights: np.ndarray
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """Log-likelihood, gradient and analytic Hessian (natural scale), for Newton's method."""
+        ll, grad = self._total_loglik_grad(params, data, weights)
+        p, q, v = params
+        x, wx = data["x"], data["wx"]
+        px = p * x
+        tg = special.polygamma(1, np.concatenate((px + q, px, [q])))
+        tg_pxq, tg_px, tg_q = tg[: x.size], tg[x.size : 2 * x.size], tg[-1]
+        inv_vs = 1.0 / (v + data["s"])
+        c0, c1 = data["c0"], data["c1"]
+        n = float(wx.sum())
+        r1_c1, r1_c0 = _dot(c1, inv_vs), _dot(c0, inv_vs)
+        inv2 = inv_vs * inv_vs
+        h = np.empty((3, 3))
+        h[0, 0] = _dot(wx, x * x * (tg_pxq - tg_px))
+        h[0, 1] = h[1, 0] = _dot(wx, x * tg_pxq)
+        h[0, 2] = h[2, 0] = -r1_c1
+        h[1, 1] = _dot(wx, tg_pxq) - n * tg_q
+        h[1, 2] = h[2, 1] = n / v - r1_c0
+        h[2, 2] = -n * q / v**2 + p * _dot(c1, inv2) + q * _dot(c0, inv2)
+        return ll, grad, h
+
     def _loglik(self, params: np.ndarray, data: dict[str, np.ndarray]) -> np.ndarray:
         """Per-customer log-likelihood on raw columns ``frequency`` > 0 and ``monetary_value``."""
         p, q, v = params

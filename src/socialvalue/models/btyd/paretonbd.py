@@ -5,7 +5,11 @@ their unobserved lifetime is exponential with rate :math:`\mu \sim \mathrm{Gamma
 customer: ``frequency`` :math:`x`, ``recency`` :math:`t_x` and ``T``, in one time unit of the caller's choice.
 
 The likelihood needs the Gauss hypergeometric function near :math:`z = 1` with large parameters, where
-:func:`scipy.special.hyp2f1` fails; it is evaluated in log space by :func:`~._hyp2f1.log_hyp2f1`.
+:func:`scipy.special.hyp2f1` fails. It is summed in log space after Euler's transformation, with its
+derivatives, by :func:`~socialvalue.models.btyd._hyp2f1.log_hyp2f1_a1` (checked against mpmath); the rows whose
+series would be long (:math:`z > 0.92`, extreme :math:`\alpha/\beta` ratios met while the optimiser explores)
+integrate the :math:`A_0` term directly by tanh-sinh quadrature instead. The likelihood's gradient is analytic,
+so a fit on CDNOW's 1,016 unique patterns takes ~30 gradient evaluations of ~1 ms.
 """
 
 from __future__ import annotations

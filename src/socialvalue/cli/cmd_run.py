@@ -1,0 +1,161 @@
+"""Pipeline commands: run everything, score only, write the report, export results."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from socialvalue.cli import app, console
+
+StoreArg = Annotated[Path, typer.Argument(help="DuckDB store file.", show_default=False)]
+AsOf = Annotated[str, typer.Option("--as-of", help="Scoring date (YYYY-MM-DD; events before it count).")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Run configuration (socialvalue.toml).")
+]
+
+
+def _require_store(path: Path) -> None:
+    from socialvalue.errors import StoreError
+
+    if not path.exists():
+        raise StoreError(
+            f"store {str(path)!r} does not exist (create it with `socialvalue init` or `socialvalue demo`)"
+        )
+
+
+def _run(store: Path, as_of: str, config: Path | None, report: Path | None) -> None:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from socialvalue import Store
+    from socialvalue.pipeline import STAGES, load_run_config, run_pipeline
+
+    _require_store(store)
+    cfg = load_run_config(config)
+    stages = [s for s in STAGES if report is not None or s != "report"]
+    t0 = time.perf_counter()
+    with (
+        Store(store) as s,
+        Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress,
+    ):
+        task = progress.add_task("starting", total=len(stages))
+
+        def on_stage(name: str, event: str) -> None:
+            if event == "start":
+                progress.update(task, description=f"stage: {name}")
+            else:
+                progress.advance(task)
+
+        result = run_pipeline(s, as_of, cfg, report=report, on_stage=on_stage)
+    table = Table(title=f"run {result.run_id} as of {result.as_of} ({time.perf_counter() - t0:.1f} s)")
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    table.add_column("peak RSS (MB)", justify="right")
+    for name, secs in result.timings.items():
+        table.add_row(name, f"{secs:.2f}", f"{result.memory_mb[name]:.0f}")
+    console.print(table)
+    counts = result.actions["action"].value_counts()
+    console.print(
+        f"{len(result.scores):,} customers scored; actions: "
+        + ", ".join(f"{k} {v:,}" for k, v in counts.items()),
+        markup=False,
+        highlight=False,
+    )
+    console.print(
+        f"scores and actions written to {store} (tables scores, actions; run log _runs)", markup=False
+    )
+    if result.report_path is not None:
+        console.print(f"report: {result.report_path}", markup=False, highlight=False)
+
+
+@app.command("run")
+def run(
+    store: StoreArg,
+    as_of: AsOf,
+    config: ConfigOpt = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write the HTML report here.")] = None,
+) -> None:
+    """Run the whole pipeline: features → CLV models → social value → segments → actions (→ report).
+
+    The calibration period ends `holdout_periods` before --as-of (see the config): models are compared,
+    the churn classifier trained and the social-value weights learned on that split, then applied at
+    --as-of. The run is recorded (config hash, parameters, data snapshot, timings) in the `_runs` table.
+
+    Example: socialvalue run shop.duckdb --as-of 2026-07-01 --report report.html
+    """
+    _run(store, as_of, config, report)
+
+
+@app.command("score")
+def score(store: StoreArg, as_of: AsOf, config: ConfigOpt = None) -> None:
+    """Score every customer as of a date into the `scores` table (and plan actions), without a report.
+
+    Example: socialvalue score shop.duckdb --as-of 2026-07-01
+    """
+    _run(store, as_of, config, None)
+
+
+@app.command("report")
+def report(
+    store: StoreArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Which scoring (default: the latest run).")
+    ] = None,
+) -> None:
+    """Write the self-contained HTML report (works offline; charts' JavaScript inline).
+
+    Example: socialvalue report shop.duckdb --out report.html
+    """
+    from socialvalue import Store
+    from socialvalue.report import ReportData, write_report
+
+    _require_store(store)
+    with Store(store, read_only=True) as s:
+        path = write_report(ReportData.from_store(s, as_of), out)
+    console.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)", markup=False, highlight=False)
+
+
+@app.command("export")
+def export(
+    store: StoreArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write into.")] = Path("exports"),
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Which scoring (default: the latest).")] = None,
+    fmt: Annotated[
+        list[str] | None, typer.Option("--format", "-f", help="csv and/or parquet (repeatable).")
+    ] = None,
+    pseudonymize: Annotated[
+        bool,
+        typer.Option(
+            "--pseudonymize",
+            help="Replace customer ids by HMAC-SHA256 pseudonyms (key: SOCIALVALUE_PSEUDONYM_KEY).",
+        ),
+    ] = False,
+) -> None:
+    """Export scores, actions and per-action audience lists for CRM import.
+
+    Example: SOCIALVALUE_PSEUDONYM_KEY=... socialvalue export shop.duckdb --out exports --pseudonymize
+    """
+    from socialvalue import Store
+    from socialvalue.exports import export_results
+
+    _require_store(store)
+    with Store(store) as s:
+        written = export_results(
+            s, out, as_of=as_of, formats=tuple(fmt or ("parquet", "csv")), pseudonymize=pseudonymize
+        )
+    n = sum(len(v) for v in written.values())
+    console.print(
+        f"{n} files written to {out} ({len(written['audiences'])} audience lists)",
+        markup=False,
+        highlight=False,
+    )

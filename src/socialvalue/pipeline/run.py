@@ -1,0 +1,594 @@
+"""The one-command pipeline: features → CLV models → social value → segments → actions → report.
+
+:func:`run_pipeline` runs every stage on a store as of a date, writes the ``scores`` and ``actions`` tables
+(versioned by ``as_of``) and records the run in ``_runs`` (as_of, config hash, model parameters, data snapshot,
+timings and memory per stage, diagnostics), so every result can be traced and reproduced.
+
+Back-testing is built in: the calibration period ends ``holdout_periods`` units before ``as_of``; models are
+compared, the churn classifier trained and the social-value weights learned on that split, then applied at
+``as_of``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import resource
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from socialvalue.pipeline.config import RunConfig
+from socialvalue.store import Store
+
+__all__ = ["STAGES", "RunResult", "run_pipeline"]
+
+logger = logging.getLogger(__name__)
+
+STAGES = ("features", "clv", "social", "segments", "actions", "write", "report")
+_UNIT_DAYS = {"W": 7.0, "D": 1.0}
+
+#: Feature columns carried into ``scores`` (the playbook's conditions and reasons read them).
+_CARRIED = (
+    "consent_marketing",
+    "n_orders",
+    "total_spend",
+    "days_since_last_purchase",
+    "tenure_days",
+    "content_total",
+    "helpful_votes_total",
+    "referrals_made",
+    "followers",
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+)
+_CONTRIB = {
+    "contrib_crv": "referral_value",
+    "contrib_civ": "influence_value",
+    "contrib_interaction_score": "interaction_value",
+    "contrib_content_score": "content_value",
+    "contrib_loyalty_score": "advocacy_value",
+}
+
+
+@dataclass
+class RunResult:
+    """What a pipeline run produced."""
+
+    run_id: str
+    as_of: str
+    scores: pd.DataFrame
+    actions: pd.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+    memory_mb: dict[str, float] = field(default_factory=dict)
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    report_path: Path | None = None
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class _Stages:
+    def __init__(self, on_stage: Callable[[str, str], None] | None) -> None:
+        self.timings: dict[str, float] = {}
+        self.memory: dict[str, float] = {}
+        self.on_stage = on_stage
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        if self.on_stage:
+            self.on_stage(name, "start")
+        t0 = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - t0, 3)
+        self.memory[name] = round(_peak_mb(), 1)
+        logger.info("stage %s: %.2f s (peak RSS %.0f MB)", name, self.timings[name], self.memory[name])
+        if self.on_stage:
+            self.on_stage(name, "done")
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        return None if not np.isfinite(obj) else float(obj)
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, (pd.Timestamp, datetime)):
+        return obj.isoformat()
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    return obj
+
+
+# -- stage: CLV ---------------------------------------------------------------------------------------------
+def _repeat_times(
+    store: Store, calibration_end: pd.Timestamp, end: pd.Timestamp, unit_days: float
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """First-purchase and repeat-purchase times (unit, from the cohort's first day) of the calibration cohort."""
+    rows = store.con.execute(
+        """
+        WITH days AS (
+            SELECT DISTINCT o.customer_id, date_trunc('day', o.ordered_at) AS d
+            FROM orders o JOIN customers c USING (customer_id)
+            WHERE o.status = 'completed' AND o.amount > 0 AND o.ordered_at < ? AND c.consent_profiling
+        ), firsts AS (SELECT customer_id, min(d) AS first_d FROM days GROUP BY customer_id HAVING min(d) < ?)
+        SELECT f.customer_id, epoch(f.first_d) AS first_s, epoch(d.d) AS day_s
+        FROM days d JOIN firsts f USING (customer_id)
+        """,
+        [end.to_pydatetime(), calibration_end.to_pydatetime()],
+    ).fetchall()
+    if not rows:
+        return np.zeros(0), np.zeros(0), 0.0
+    arr = np.array([(r[1], r[2]) for r in rows], dtype=float)
+    origin = arr[:, 0].min()
+    scale = unit_days * 86400.0
+    firsts = np.unique(np.array([r[0] for r in rows]), return_index=True)[1]
+    first_t = (arr[firsts, 0] - origin) / scale
+    repeat = arr[arr[:, 1] > arr[:, 0], 1]
+    return first_t, (repeat - origin) / scale, (calibration_end.timestamp() - origin) / scale
+
+
+def _clv_stage(
+    store: Store,
+    feats_cal: pd.DataFrame,
+    feats: pd.DataFrame,
+    cfg: RunConfig,
+    cal_end: pd.Timestamp,
+    as_of: pd.Timestamp,
+) -> dict[str, Any]:
+    from socialvalue.models.btyd import BetaGeo, GammaGamma, ModifiedBetaGeo, ParetoNBD
+    from socialvalue.models.btyd.clv import continuous_rate
+    from socialvalue.models.btyd.diagnostics import compare_models, conditional_expectations, tracking
+
+    unit = cfg.run.unit
+    unit_days = _UNIT_DAYS[unit]
+    buyers_cal = feats_cal[feats_cal["frequency"].notna()].reset_index(drop=True)
+    candidates = {"BG/NBD": BetaGeo(), "MBG/NBD": ModifiedBetaGeo(), "Pareto/NBD": ParetoNBD()}
+    comparison = compare_models(
+        buyers_cal, "holdout_transactions", "holdout_duration", models=candidates, metric=cfg.run.model_metric
+    )
+    chosen_name = str(comparison.index[0])
+    cal_model = candidates[chosen_name]
+    model_cls = type(cal_model)
+
+    buyers = feats["frequency"].notna().to_numpy()
+    now = feats.loc[buyers].reset_index(drop=True)
+    model = model_cls().fit(now)
+    rate = continuous_rate(cfg.run.annual_discount_rate, 365.25 / unit_days)
+    repeat = now[(now["frequency"] > 0) & (now["monetary_value"] > 0)]
+    spend = GammaGamma().fit(repeat)
+    clv = spend.predict_clv(model, now, margin=cfg.run.margin, discount_rate=rate, interval=0.9)
+    out = pd.DataFrame(
+        {
+            "customer_id": now["customer_id"].to_numpy(),
+            "p_alive": model.probability_alive(now).to_numpy(),
+            "expected_transactions": model.predict_purchases(now, cfg.run.holdout_periods).to_numpy(),
+            "clv": clv["estimate"].to_numpy(),
+            "clv_lower": clv["lower"].to_numpy(),
+            "clv_upper": clv["upper"].to_numpy(),
+        }
+    )
+    # CLV at the calibration end, for the referred customers' value inside the learned social value
+    cal_spend = GammaGamma().fit(
+        buyers_cal[(buyers_cal["frequency"] > 0) & (buyers_cal["monetary_value"] > 0)]
+    )
+    clv_cal = pd.Series(
+        cal_spend.predict_clv(cal_model, buyers_cal, margin=cfg.run.margin, discount_rate=rate).to_numpy(),
+        index=buyers_cal["customer_id"].to_numpy(),
+        name="clv",
+    )
+    first_t, repeat_t, split = _repeat_times(store, cal_end, as_of, unit_days)
+    n_periods = int(np.floor(split + cfg.run.holdout_periods))
+    track = tracking(cal_model, first_t, repeat_t, np.arange(1, max(n_periods, 1) + 1, dtype=float))
+    cond = conditional_expectations(cal_model, buyers_cal)
+    table = comparison[
+        ["rank", "log_likelihood", "aic", "bic", "mae", "rmse", "corr", "predicted_total", "actual_total"]
+    ]
+    metric = cfg.run.model_metric
+    diag = {
+        "chosen": chosen_name,
+        "why": f"lowest holdout {metric} of {len(comparison)} models fitted on the calibration period "
+        f"(ending {cal_end.date()}, {cfg.run.holdout_periods} {'weeks' if unit == 'W' else 'days'} of holdout)",
+        "comparison": table.reset_index().rename(columns={"index": "model"}).round(4).to_dict("records"),
+        "params": {k: float(v) for k, v in model.params_.items()},
+        "spend_params": {k: float(v) for k, v in spend.params_.items()},
+        "tracking": {
+            "period": track.index.tolist(),
+            "actual": track["actual"].tolist(),
+            "model": track["model"].tolist(),
+        },
+        "split_period": split,
+        "conditional": {
+            "frequency": [str(i) for i in cond.index],
+            "actual": cond["actual"].tolist(),
+            "model": cond["model"].tolist(),
+        },
+    }
+    return {"frame": out, "clv_cal": clv_cal, "diag": diag, "model": model, "spend": spend}
+
+
+# -- stage: social ------------------------------------------------------------------------------------------
+def _graph_metrics(
+    store: Store, customer_ids: np.ndarray, cfg: RunConfig, as_of: pd.Timestamp
+) -> tuple[pd.DataFrame, Any, dict[str, Any]]:
+    """Followers, 2-hop reach, weighted PageRank and independent-cascade spread of every customer."""
+    from socialvalue.social import Graph, InfluenceModel, followers, influence_edges, pagerank, reach
+
+    start = as_of - pd.Timedelta(days=cfg.social.interaction_window_days)
+    rel = store.query_df(
+        "SELECT src_id, dst_id, kind, created_at, ended_at FROM relationships WHERE created_at IS NULL OR created_at < ?",
+        [as_of.to_pydatetime()],
+    )
+    inter = store.query_df(
+        "SELECT actor_id, target_customer_id, kind, occurred_at FROM interactions "
+        "WHERE target_customer_id IS NOT NULL AND occurred_at >= ? AND occurred_at < ?",
+        [start.to_pydatetime(), as_of.to_pydatetime()],
+    )
+    edges = influence_edges(
+        rel,
+        inter,
+        as_of=as_of,
+        half_life_days=cfg.social.spread_half_life_days,
+        window_days=cfg.social.interaction_window_days,
+    )
+    all_ids = store.query_df("SELECT customer_id FROM customers ORDER BY customer_id")[
+        "customer_id"
+    ].to_numpy()
+    graph = Graph.from_edges(
+        edges["src"].to_numpy(), edges["dst"].to_numpy(), edges["weight"].to_numpy(), nodes=all_ids
+    )
+    actions = store.query_df(
+        "SELECT actor_id AS user_id, content_id AS action_id, occurred_at AS time FROM interactions "
+        "WHERE content_id IS NOT NULL AND occurred_at >= ? AND occurred_at < ?",
+        [start.to_pydatetime(), as_of.to_pydatetime()],
+    )
+    im = InfluenceModel(
+        tau=pd.Timedelta(days=cfg.social.propagation_days),
+        n_sets=cfg.social.rr_sets,
+        random_state=cfg.run.seed,
+    ).fit(graph, actions)
+    spread = im.spread()
+    metrics = pd.DataFrame(
+        {
+            "followers_graph": followers(graph),
+            "reach_2hop": reach(graph, 2),
+            "pagerank": pagerank(graph),
+            "spread": spread["spread"],
+            "spread_lower": spread["lower"],
+            "spread_upper": spread["upper"],
+        }
+    )
+    metrics.index.name = "customer_id"
+    metrics = metrics.reindex(customer_ids).reset_index()
+    info = {
+        "nodes": int(graph.n),
+        "edges": int(graph.m),
+        "rr_sets": int(spread.attrs.get("n_sets", cfg.social.rr_sets)),
+    }
+    return metrics, (graph, edges), info
+
+
+def _network_picture(edges: pd.DataFrame, scores: pd.DataFrame, top: int) -> dict[str, Any]:
+    """The top customers by social value and the accounts they influence directly (for the report)."""
+    top_ids = scores.nlargest(top, "csv")["customer_id"].tolist()
+    e = edges[edges["src"].isin(top_ids)].nlargest(top * 12, "weight")
+    ids = list(dict.fromkeys(top_ids + e["dst"].tolist()))
+    pos = {c: i for i, c in enumerate(ids)}
+    val = scores.set_index("customer_id")["csv"].reindex(ids).fillna(0.0)
+    return {
+        "nodes": [
+            {"label": str(c), "size": float(v), "color": float(v), "top": c in set(top_ids)}
+            for c, v in zip(ids, val.to_numpy(), strict=True)
+        ],
+        "edges": [[pos[s], pos[d]] for s, d in zip(e["src"], e["dst"], strict=True)],
+    }
+
+
+def _social_stage(
+    store: Store,
+    feats_cal: pd.DataFrame,
+    feats: pd.DataFrame,
+    clv: pd.DataFrame,
+    clv_cal: pd.Series,
+    cfg: RunConfig,
+    cal_end: pd.Timestamp,
+    as_of: pd.Timestamp,
+) -> dict[str, Any]:
+    from socialvalue.features.social_inputs import holdout_value, social_components
+    from socialvalue.social.customer_value import CustomerSocialValue
+
+    ids = feats["customer_id"].to_numpy()
+    graph_now, (_, edges), graph_info = _graph_metrics(store, ids, cfg, as_of)
+    graph_cal, _, _ = _graph_metrics(store, ids, cfg, cal_end)
+
+    # learn only on customers who existed at the calibration end: later sign-ups have holdout revenue but
+    # no calibration history, and would teach the model that history does not matter
+    x_cal = social_components(store, cal_end, clv=clv_cal)
+    x_cal = x_cal[x_cal["customer_id"].isin(set(feats_cal["customer_id"]))].reset_index(drop=True)
+    x_cal = x_cal.merge(graph_cal[["customer_id", "spread"]], on="customer_id", how="left")
+    x_cal["clv"] = x_cal["customer_id"].map(clv_cal).fillna(0.0).to_numpy()
+    target = holdout_value(store, cal_end, as_of).set_index("customer_id")["holdout_value"]
+    y = x_cal["customer_id"].map(target).fillna(0.0).to_numpy()
+    model = CustomerSocialValue(
+        influencer_share=cfg.social.influencer_top_share, random_state=cfg.run.seed
+    ).fit(x_cal.fillna(0.0), y)
+
+    clv_now = clv.set_index("customer_id")["clv"]
+    x_now = social_components(store, as_of, clv=clv_now)
+    x_now = x_now.merge(graph_now, on="customer_id", how="left")
+    x_now["clv"] = x_now["customer_id"].map(clv_now).fillna(0.0).to_numpy()
+    x_now = x_now.fillna({"spread": 0.0})
+    out = model.transform(x_now)
+    out = pd.concat([x_now.drop(columns=["clv"]), out.drop(columns=["customer_id"], errors="ignore")], axis=1)
+    out = out.rename(columns=_CONTRIB)
+    for col in _CONTRIB.values():
+        if col not in out:
+            out[col] = 0.0  # a withheld component contributes nothing
+    out["social_value"] = out["csv"] - x_now["clv"].to_numpy()
+    out["csv_percentile"] = out["csv_percentile"].astype(float)
+    diag = model.report_.to_diagnostics()
+    diag["graph"] = graph_info
+    return {"frame": out, "diag": diag, "edges": edges, "model": model}
+
+
+# -- stage: segments ----------------------------------------------------------------------------------------
+def _segments_stage(
+    feats_cal: pd.DataFrame, feats: pd.DataFrame, clv: pd.DataFrame, cfg: RunConfig
+) -> dict[str, Any]:
+    from socialvalue.models.churn import ChurnClassifier, load_churn_config
+    from socialvalue.models.scoring import load_scoring_config, score_frame
+
+    merged = feats.merge(clv, on="customer_id", how="left")
+    labelled = feats_cal[feats_cal["holdout_transactions"].notna() & feats_cal["frequency"].notna()]
+    # the label is "no purchase in the holdout", so the stated churn horizon is the holdout's length
+    horizon = int(round(_UNIT_DAYS[cfg.run.unit] * cfg.run.holdout_periods))
+    churn_cfg = load_churn_config().model_copy(update={"horizon_days": horizon, "alert_budget": cfg.run.churn_alert_share})
+    churn = ChurnClassifier(config=churn_cfg).fit(labelled)
+    scoring = load_scoring_config()
+    scoring = scoring.model_copy(update={"churn": churn_cfg})
+    scores = score_frame(
+        merged,
+        p_alive=merged["p_alive"].fillna(0.0).to_numpy(),
+        expected_transactions=merged["expected_transactions"].fillna(0.0).to_numpy(),
+        clv=merged["clv"].fillna(0.0).to_numpy(),
+        clv_lower=merged["clv_lower"].fillna(0.0).to_numpy(),
+        clv_upper=merged["clv_upper"].fillna(0.0).to_numpy(),
+        churn_model=churn,
+        config=scoring,
+    )
+    rep = churn.report_
+    diag_churn = {
+        "definition": rep.definition,
+        "n": rep.n,
+        "base_rate": rep.base_rate,
+        "auc": rep.auc,
+        "baseline_auc": rep.auc_recency,
+        "top_decile_lift": rep.top_decile_lift,
+        "precision_at_budget": rep.precision_at_budget,
+        "recall_at_budget": rep.recall_at_budget,
+        "alert_budget": rep.alert_budget,
+        "calibration": {
+            "pred": rep.calibration["mean_predicted"].tolist(),
+            "obs": rep.calibration["observed"].tolist(),
+        },
+        "top_features": list(getattr(churn, "importance_", pd.Series(dtype=float)).index[:8]),
+    }
+    return {"frame": scores, "churn": diag_churn, "attrs": dict(scores.attrs)}
+
+
+def _transitions(store: Store, scores: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, Any] | None:
+    """Stage movement since the latest earlier scoring of this store, if any."""
+    from socialvalue.models.lifecycle import stage_transitions
+
+    if not store.has_table("scores"):
+        return None
+    prev = store.scalar("SELECT max(as_of) FROM scores WHERE as_of < ?", [as_of.date()])
+    if prev is None:
+        return None
+    before = store.query_df("SELECT customer_id, lifecycle_stage FROM scores WHERE as_of = ?", [prev])
+    tr = stage_transitions(before, scores[["customer_id", "lifecycle_stage"]])
+    stages = [s for s in tr.counts.index if s in tr.counts.columns]
+    m = tr.counts.loc[stages, stages]
+    return {
+        "stages": stages,
+        "matrix": m.to_numpy().tolist(),
+        "from": str(prev),
+        "to": str(as_of.date()),
+        "slipping": len(tr.slipping),
+    }
+
+
+# -- stage: write -------------------------------------------------------------------------------------------
+def _replace_rows(store: Store, table: str, frame: pd.DataFrame, as_of: str) -> None:
+    """Replace the rows of ``as_of`` in ``table`` by ``frame`` (creating or widening the table as needed)."""
+    con = store.con
+    con.register("_sv_frame", frame)
+    try:
+        if not store.has_table(table):
+            con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM _sv_frame LIMIT 0')
+        existing = set(
+            store.query_df(
+                f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'"
+            )["column_name"]
+        )
+        types = {r[0]: r[1] for r in con.sql("DESCRIBE _sv_frame").fetchall()}
+        for col in frame.columns:
+            if col not in existing:
+                con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{col}" {types[col]}')
+        con.execute(f'DELETE FROM "{table}" WHERE as_of = ?', [as_of])
+        con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _sv_frame')
+    finally:
+        con.unregister("_sv_frame")
+
+
+def _record_run(store: Store, row: dict[str, Any]) -> None:
+    store.con.execute(
+        """CREATE TABLE IF NOT EXISTS _runs (
+            run_id VARCHAR PRIMARY KEY, as_of DATE NOT NULL, started_at TIMESTAMP, finished_at TIMESTAMP,
+            socialvalue_version VARCHAR, config_hash VARCHAR, config_json VARCHAR, params_json VARCHAR,
+            snapshot_json VARCHAR, timings_json VARCHAR, memory_json VARCHAR, diagnostics_json VARCHAR)"""
+    )
+    cols = list(row)
+    store.con.execute(
+        f"INSERT INTO _runs ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+        [row[c] for c in cols],
+    )
+
+
+def _snapshot(store: Store) -> dict[str, Any]:
+    from socialvalue.schema import KINDS, TABLES
+
+    snap = {}
+    for kind in KINDS:
+        tc = TABLES[kind].time_column
+        n, last = store.con.execute(f'SELECT count(*), max("{tc}") FROM "{kind}"').fetchall()[0]
+        snap[kind] = {"rows": int(n), "max_time": None if last is None else str(last)}
+    return snap
+
+
+# -- the pipeline -------------------------------------------------------------------------------------------
+def run_pipeline(
+    store: Store,
+    as_of: Any,
+    config: RunConfig | None = None,
+    *,
+    report: str | Path | None = None,
+    on_stage: Callable[[str, str], None] | None = None,
+) -> RunResult:
+    """Run features → models → social value → segments → actions (→ report) as of ``as_of``.
+
+    Parameters
+    ----------
+    store
+        The store holding the canonical tables; ``scores``, ``actions`` and ``_runs`` are written to it.
+    as_of
+        Scoring date (exclusive: events before 00:00 UTC of that day count).
+    config
+        The run configuration (defaults when None).
+    report
+        Path of the HTML report to write, or None for no report.
+    on_stage
+        Callback ``(stage, "start"|"done")`` for progress displays.
+
+    Returns
+    -------
+    RunResult
+    """
+    from socialvalue import __version__
+    from socialvalue.decisions import allocate, default_playbook, load_playbook
+    from socialvalue.features import build
+
+    cfg = config or RunConfig()
+    as_of_ts = pd.Timestamp(as_of).tz_localize(None).normalize()
+    unit_days = _UNIT_DAYS[cfg.run.unit]
+    cal_end = as_of_ts - pd.Timedelta(days=unit_days * cfg.run.holdout_periods)
+    run_id = uuid.uuid4().hex[:12]
+    started = datetime.now(UTC).replace(tzinfo=None)
+    stage = _Stages(on_stage)
+    as_of_str = str(as_of_ts.date())
+    playbook = load_playbook(cfg.actions.playbook) if cfg.actions.playbook else default_playbook()
+
+    with stage("features"):
+        feats_cal = build(store, as_of=cal_end, unit=cfg.run.unit, holdout_end=as_of_ts)
+        feats = build(store, as_of=as_of_ts, unit=cfg.run.unit)
+        logger.info("features: %d customers at %s, %d in calibration", len(feats), as_of_str, len(feats_cal))
+    with stage("clv"):
+        clv = _clv_stage(store, feats_cal, feats, cfg, cal_end, as_of_ts)
+    with stage("social"):
+        social = _social_stage(store, feats_cal, feats, clv["frame"], clv["clv_cal"], cfg, cal_end, as_of_ts)
+    with stage("segments"):
+        seg = _segments_stage(feats_cal, feats, clv["frame"], cfg)
+    with stage("actions"):
+        carried = feats[["customer_id", *[c for c in _CARRIED if c in feats.columns]]]
+        scores = seg["frame"].merge(carried, on="customer_id", how="left")
+        scores = scores.merge(social["frame"], on="customer_id", how="left", suffixes=("", "_social"))
+        scores["segment"] = scores["rfm_segment"]
+        scores["influencer"] = scores["influencer"].fillna(False).astype(bool)
+        num = scores.select_dtypes("number").columns
+        scores[num] = scores[num].fillna(0.0)
+        scores.insert(1, "as_of", as_of_ts.date())
+        plan = allocate(scores, playbook, budget=cfg.actions.budget)
+        plan.insert(1, "as_of", as_of_ts.date())
+    transitions = _transitions(store, scores, as_of_ts)
+    diagnostics = {
+        "currency": cfg.run.currency,
+        "btyd": clv["diag"],
+        "churn": seg["churn"],
+        "csv": social["diag"],
+        "transitions": transitions,
+        "network": _network_picture(social["edges"], scores, cfg.social.network_top),
+        "uplift_estimated": False,
+        "budget": cfg.actions.budget if cfg.actions.budget is not None else playbook.budget,
+    }
+    with stage("write"):
+        store.con.execute("BEGIN TRANSACTION")
+        try:
+            _replace_rows(store, "scores", scores, as_of_str)
+            _replace_rows(store, "actions", plan, as_of_str)
+            _record_run(
+                store,
+                {
+                    "run_id": run_id,
+                    "as_of": as_of_ts.date(),
+                    "started_at": started,
+                    "finished_at": datetime.now(UTC).replace(tzinfo=None),
+                    "socialvalue_version": __version__,
+                    "config_hash": cfg.digest(),
+                    "config_json": json.dumps(cfg.model_dump(mode="json")),
+                    "params_json": json.dumps(
+                        _jsonable(
+                            {
+                                "transaction_model": clv["diag"]["chosen"],
+                                "transaction": clv["diag"]["params"],
+                                "spend": clv["diag"]["spend_params"],
+                                "csv_weights": social["diag"]["weights"],
+                            }
+                        )
+                    ),
+                    "snapshot_json": json.dumps(_snapshot(store)),
+                    "timings_json": json.dumps(stage.timings),
+                    "memory_json": json.dumps(stage.memory),
+                    "diagnostics_json": json.dumps(_jsonable(diagnostics)),
+                },
+            )
+            store.con.execute("COMMIT")
+        except Exception:
+            store.con.execute("ROLLBACK")
+            raise
+    report_path = None
+    if report is not None:
+        with stage("report"):
+            from socialvalue.report import ReportData, write_report
+
+            report_path = write_report(ReportData.from_store(store, as_of_str), report)
+    # the write and report stages end after the run row is written: complete its timings now
+    store.con.execute(
+        "UPDATE _runs SET timings_json = ?, memory_json = ?, finished_at = ? WHERE run_id = ?",
+        [json.dumps(stage.timings), json.dumps(stage.memory), datetime.now(UTC).replace(tzinfo=None), run_id],
+    )
+    return RunResult(
+        run_id=run_id,
+        as_of=as_of_str,
+        scores=scores,
+        actions=plan,
+        timings=stage.timings,
+        memory_mb=stage.memory,
+        diagnostics=diagnostics,
+        report_path=report_path,
+    )
