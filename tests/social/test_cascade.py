@@ -154,16 +154,20 @@ def test_counting_matches_brute_force_with_timestamps():
         }
     )
     actions.loc[0, "user_id"] = "stranger"  # users outside the graph are ignored
+    # a hub with many followers makes the join run from the other end of the edges; check both ends
+    hub = Graph.from_edges(np.r_[g.ids[g.src], ["u0"] * n], np.r_[g.ids[g.indices], ids], nodes=ids)
     tau = pd.Timedelta(days=2)
-    edges = list(zip(g.ids[g.src].tolist(), g.ids[g.indices].tolist(), strict=True))
-    ref = _brute_counts(edges, actions.iloc[1:], tau)
-    for method, denom in [("bernoulli", ref[:, 0]), ("jaccard", ref[:, 0] + ref[:, 1] - ref[:, 2])]:
-        est = learn_edge_probabilities(g, actions, tau=tau, method=method, max_rows=500)  # many chunks
-        np.testing.assert_array_equal(est[["a_src", "a_dst", "a_both", "a_propagated"]].to_numpy(), ref)
-        np.testing.assert_allclose(
-            est["p"].to_numpy(), np.where(denom > 0, ref[:, 3] / np.maximum(denom, 1), 0)
-        )
-    assert est["src"].tolist() == g.ids[g.src].tolist()
+    for graph in (g, g.reversed(), hub, hub.reversed()):
+        edges = list(zip(graph.ids[graph.src].tolist(), graph.ids[graph.indices].tolist(), strict=True))
+        ref = _brute_counts(edges, actions.iloc[1:], tau)
+        for method, denom in [("bernoulli", ref[:, 0]), ("jaccard", ref[:, 0] + ref[:, 1] - ref[:, 2])]:
+            est = learn_edge_probabilities(
+                graph, actions, tau=tau, method=method, max_rows=500
+            )  # many chunks
+            np.testing.assert_array_equal(est[["a_src", "a_dst", "a_both", "a_propagated"]].to_numpy(), ref)
+            expected = np.where(denom > 0, ref[:, 3] / np.maximum(denom, 1), 0)
+            np.testing.assert_allclose(est["p"].to_numpy(), expected)
+        assert est["src"].tolist() == graph.ids[graph.src].tolist()
 
 
 def test_errors():

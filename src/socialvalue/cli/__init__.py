@@ -24,7 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # no hard wraps: output is also parsed by scripts
 
 #: Exit codes by error type (most specific first).
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (

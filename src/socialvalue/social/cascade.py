@@ -14,8 +14,8 @@ estimators of Goyal, Bonchi & Lakshmanan (2010): with :math:`A_v` the number of 
     \hat p_{vu}^{\text{Bernoulli}} = \frac{A_{v2u}}{A_v}, \qquad
     \hat p_{vu}^{\text{Jaccard}} = \frac{A_{v2u}}{A_{v|u}}.
 
-The counting is one vectorized sorted join (edges × actions of their source, looked up in the sorted
-``(user, action)`` keys), in chunks that bound memory.
+The counting is one vectorized sorted join (edges × actions of one end, looked up in the sorted
+``(user, action)`` keys of the other end, driven by the cheaper end), in chunks that bound memory.
 
 Simulation runs many cascades at once: one breadth-first level of all of them is a handful of array
 operations on the CSR arrays (gather the frontier's out-edges, draw coins, keep the successes not yet
@@ -399,7 +399,11 @@ def learn_edge_probabilities(
     src, dst = graph.src.astype(np.int64), graph.indices.astype(np.int64)
     propagated = np.zeros(graph.m, dtype=np.int64)
     both = np.zeros(graph.m, dtype=np.int64)
-    rows_per_edge = a_user[src]
+    # Expand each edge by the actions of one end and look the other end up: drive by the end whose actions
+    # summed over edges are fewer (hubs with many followers would blow up the source side).
+    by_dst = int(a_user[dst].sum()) < int(a_user[src].sum())
+    drv, oth = (dst, src) if by_dst else (src, dst)
+    rows_per_edge = a_user[drv]
     cum_rows = np.cumsum(rows_per_edge)
     lo = 0
     while lo < graph.m:
@@ -410,13 +414,13 @@ def learn_edge_probabilities(
         total = int(cnt.sum())
         if total:
             c = np.cumsum(cnt)
-            row = np.repeat(act_ptr[src[lo:hi]] - (c - cnt), cnt) + np.arange(total)
+            row = np.repeat(act_ptr[drv[lo:hi]] - (c - cnt), cnt) + np.arange(total)
             e = np.repeat(np.arange(lo, hi), cnt)
-            look = dst[e] * n_act + a_codes[row]
+            look = oth[e] * n_act + a_codes[row]
             j = np.searchsorted(key, look)
             j[j == key.size] = 0
             found = key[j] == look
-            dt = tv[j] - tv[row]
+            dt = tv[row] - tv[j] if by_dst else tv[j] - tv[row]
             ok = found & (dt > 0) & (dt <= window)
             both[lo:hi] += np.bincount(e[found] - lo, minlength=hi - lo)
             propagated[lo:hi] += np.bincount(e[ok] - lo, minlength=hi - lo)

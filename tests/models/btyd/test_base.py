@@ -191,13 +191,14 @@ def test_analytic_hessian_matches_finite_differences(cls, cdnow):
     agg, w = model._preprocess(raw, w)
     k = len(cls._param_names)
     for params in (np.full(k, 1.3), model._initial_params(agg, w) * 1.1):
-        _, grad, hess = model._total_loglik_grad_hess(params, agg, w)
+        _, _, hess = model._total_loglik_grad_hess(params, agg, w)
         fd = np.empty((k, k))
         for j in range(k):
             e = np.zeros(k)
             e[j] = 1e-6 * params[j]
             fd[:, j] = (
-                model._total_loglik_grad(params + e, agg, w)[1] - model._total_loglik_grad(params - e, agg, w)[1]
+                model._total_loglik_grad(params + e, agg, w)[1]
+                - model._total_loglik_grad(params - e, agg, w)[1]
             ) / (2 * e[j])
         np.testing.assert_allclose(hess, fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max())
         np.testing.assert_allclose(hess, hess.T)

@@ -80,11 +80,10 @@ log-parameters, with covariance the inverse Hessian of the negative log-likeliho
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -92,6 +91,8 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from socialvalue.errors import ConfigError, ConvergenceError, NotFittedError, SchemaError
+from socialvalue.models.btyd._data import columns_of, unique_rows
+from socialvalue.models.btyd._optim import _LOG_BOUND, _dot, _Optimiser, _single_thread_blas
 
 __all__ = ["BTYDModel", "IntervalMethod", "Link"]
 
@@ -104,10 +105,9 @@ IntervalMethod = Literal["delta", "bootstrap"]
 Link = Literal["log", "logit", "identity"]
 
 _REGISTRY: dict[str, type[BTYDModel]] = {}
-_LOG_BOUND = 30.0  # |log parameter| bound during optimisation: exp(30) ~ 1e13 keeps every term finite
 
 
-class BTYDModel:
+class BTYDModel(_Optimiser):
     r"""Base of the BTYD models (see the module docstring for the subclass contract).
 
     Parameters
@@ -215,79 +215,9 @@ class BTYDModel:
         return []
 
     # ------------------------------------------------------------------ data handling
-    @staticmethod
-    def _columns_of(
-        data: pd.DataFrame | Mapping[str, Any], cols: Sequence[str]
-    ) -> tuple[dict[str, np.ndarray], pd.Index]:
-        """Required columns of ``data`` as float64 arrays (copies never needed: we never write), plus the index."""
-        missing = [c for c in cols if c not in data]
-        if missing:
-            have = list(data.columns) if isinstance(data, pd.DataFrame) else list(data)
-            raise SchemaError(
-                f"missing column(s) {missing}; expected {list(cols)}, got {have[:20]}",
-                [{"column": c, "expected": "present"} for c in missing],
-            )
-        out: dict[str, np.ndarray] = {}
-        problems: list[dict[str, Any]] = []
-        for c in cols:
-            try:
-                arr = np.asarray(data[c], dtype=np.float64).ravel()
-            except (TypeError, ValueError) as exc:
-                raise SchemaError(f"column {c!r} is not numeric: {exc}", [{"column": c}]) from exc
-            # Fast path without temporaries: a finite sum and a non-negative minimum mean all rows are fine.
-            if arr.size and not (np.isfinite(arr.sum()) and arr.min() >= 0):
-                bad = ~np.isfinite(arr) | (arr < 0)
-                problems.append({"column": c, "row": int(np.flatnonzero(bad)[0]), "expected": "finite >= 0"})
-            out[c] = arr
-        if problems:
-            desc = "; ".join(f"{p['column']} (first at row {p['row']})" for p in problems)
-            raise SchemaError(f"non-finite or negative values in {desc}", problems)
-        n = {len(v) for v in out.values()}
-        if len(n) > 1:
-            raise SchemaError(f"columns have different lengths {sorted(n)}")
-        index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(next(iter(n), 0))
-        return out, index
-
-    @staticmethod
-    def _unique_rows(
-        arrays: Sequence[np.ndarray], weights: np.ndarray | None = None
-    ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-        """Collapse rows of ``arrays`` to their unique combinations.
-
-        Returns ``(uniques, inverse, summed_weights)`` with ``arrays[j] == uniques[j][inverse]``. Integral
-        columns (the usual case after rounding to days) use one mixed-radix int64 key, counted directly with
-        ``bincount`` when the key space is small (O(n), no hashing or sorting) or hashed otherwise; other
-        columns fall back on a pandas group-by.
-        """
-        n = len(arrays[0]) if arrays else 0
-        if n == 0:
-            return [a[:0] for a in arrays], np.zeros(0, dtype=np.intp), np.zeros(0)
-        found = _integer_codes(arrays)
-        if found is not None:
-            codes, ukeys, spans = found
-            uniques = []
-            for lo, span in reversed(spans):
-                uniques.append((ukeys % span).astype(np.float64) + lo)
-                ukeys = ukeys // span
-            uniques.reverse()
-        else:
-            # Non-integral columns: hash each column to the codes of its distinct values, then combine the
-            # (integral) codes as above and map the combined rows back to the values.
-            per_col = [pd.factorize(a) for a in arrays]
-            found = _integer_codes([c.astype(np.float64) for c, _ in per_col])
-            if found is None:  # pragma: no cover - codes are small whole numbers
-                raise RuntimeError("cannot combine column codes")
-            codes, ukeys, spans = found
-            uniques = []
-            for (_, values), (_, span) in zip(reversed(per_col), reversed(spans), strict=True):
-                uniques.append(np.asarray(values, dtype=np.float64)[ukeys % span])
-                ukeys = ukeys // span
-            uniques.reverse()
-        if weights is None:
-            summed = np.bincount(codes, minlength=len(uniques[0])).astype(np.float64)
-        else:
-            summed = np.bincount(codes, weights=weights, minlength=len(uniques[0]))
-        return uniques, codes, summed
+    # Data helpers (see _data.py), kept as methods for subclasses.
+    _columns_of = staticmethod(columns_of)
+    _unique_rows = staticmethod(unique_rows)
 
     def _prepare(
         self, data: pd.DataFrame | Mapping[str, Any], weights: str | None
@@ -323,21 +253,12 @@ class BTYDModel:
             raise SchemaError("invalid data for " + type(self).__name__ + ": " + "; ".join(problems))
 
     # ------------------------------------------------------------------ fitting
-    def _objective(
-        self, log_params: np.ndarray, data: dict[str, np.ndarray], w: np.ndarray, wsum: float
-    ) -> tuple[float, np.ndarray]:
-        params = np.exp(log_params)
-        scaled = params * self._pen_scale
-        with np.errstate(all="ignore"):
-            ll, grad = self._total_loglik_grad(params, data, w)
-            value = -ll / wsum + self.penalizer_coef * _dot(scaled, scaled)
-            g = -grad * params / wsum + 2.0 * self.penalizer_coef * scaled**2
-        if not np.isfinite(value) or not np.all(np.isfinite(g)):
-            return np.inf, np.zeros_like(log_params)
-        return value, g
-
     def fit(self, data: pd.DataFrame | Mapping[str, Any], weights: str | None = None) -> BTYDModel:
         """Fit by maximum likelihood on the unique rows of the sufficient statistics.
+
+        The optimiser works on the log-parameters: damped Newton with the model's analytic Hessian when it has
+        one (BG/NBD, MBG/NBD, Gamma-Gamma; 6-10 iterations), else L-BFGS-B with the analytic gradient followed
+        by Newton steps on a finite-difference Hessian. Standard errors come from the Hessian at the optimum.
 
         Parameters
         ----------
@@ -440,105 +361,6 @@ class BTYDModel:
             res.nit,
             self.params_,
         )
-
-    def _objective_hess(
-        self, log_params: np.ndarray, data: dict[str, np.ndarray], w: np.ndarray, wsum: float
-    ) -> tuple[float, np.ndarray, np.ndarray]:
-        """Objective, gradient and Hessian in the log-parameters (chain rule from the natural scale)."""
-        params = np.exp(log_params)
-        s2 = self._pen_scale**2
-        with np.errstate(all="ignore"):
-            ll, grad, hess = self._total_loglik_grad_hess(params, data, w)  # type: ignore[attr-defined]
-        c = self.penalizer_coef
-        value = -ll / wsum + c * _dot(s2, params**2)
-        g = -grad * params / wsum + 2.0 * c * s2 * params**2
-        h = -(hess * np.outer(params, params) + np.diag(grad * params)) / wsum + np.diag(
-            4.0 * c * s2 * params**2
-        )
-        return value, g, h
-
-    def _newton(
-        self, x0: np.ndarray, d: dict[str, np.ndarray], w: np.ndarray, wsum: float
-    ) -> tuple[np.ndarray, np.ndarray, float, optimize.OptimizeResult] | None:
-        """Damped Newton in the log-parameters with backtracking; ``None`` if it does not converge.
-
-        Where the Hessian is not positive definite (far from the optimum) its spectrum is shifted; each step is
-        capped at 2 in log units. Converges quadratically near the optimum: 6-10 iterations on CDNOW.
-        """
-        theta = x0.copy()
-        value, g, h = self._objective_hess(theta, d, w, wsum)
-        if not (np.isfinite(value) and np.all(np.isfinite(h))):
-            return None
-        it, max_it = 0, min(100, int(self.max_iter))
-        message = "Newton: gradient below tolerance"
-        while np.max(np.abs(g)) >= 1e-11:
-            it += 1
-            if it > max_it:
-                return None
-            evals, evecs = np.linalg.eigh(h)
-            floor = 1e-8 * max(float(np.max(np.abs(evals))), 1e-12)
-            step = -evecs @ ((evecs.T @ g) / np.maximum(np.abs(evals), floor))
-            size = float(np.max(np.abs(step)))
-            if size > 2.0:
-                step *= 2.0 / size
-            slope = float(g @ step)
-            if -slope < 1e-15 * max(1.0, abs(value)):  # the predicted decrease is below rounding: done
-                message = "Newton: decrement below rounding"
-                break
-            t = 1.0
-            while t >= 1e-10:
-                new = np.clip(theta + t * step, -_LOG_BOUND, _LOG_BOUND)
-                new_value, new_g, new_h = self._objective_hess(new, d, w, wsum)
-                if np.isfinite(new_value) and new_value <= value + 1e-4 * t * slope + 1e-15 * abs(value):
-                    break
-                t *= 0.5
-            if t < 1e-10:  # no decrease left: converged if the gradient is at rounding level, else give up
-                if np.max(np.abs(g)) < 1e-7:
-                    message = "Newton: no further decrease (rounding level)"
-                    break
-                return None
-            theta, value, g, h = new, new_value, new_g, new_h
-        if np.max(np.abs(g)) > 1e-7 or not np.all(np.isfinite(h)):
-            return None
-        res = optimize.OptimizeResult(x=theta, fun=value, jac=g, nit=it, success=True, message=message)
-        return theta, h, value, res
-
-    def _polish(
-        self, theta: np.ndarray, d: dict[str, np.ndarray], w: np.ndarray, wsum: float
-    ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-        """Newton steps from the L-BFGS-B solution with its Hessian: the last digits, for k + 1 gradients.
-
-        Returns the polished log-parameters, the Hessian of the mean objective (reused for the standard
-        errors: the steps move the parameters by ~1e-8, far below the Hessian's own finite-difference error),
-        and the objective's value and gradient there.
-        """
-        hess = self._hessian(theta, d, w, wsum)
-        value, g = self._objective(theta, d, w, wsum)
-        for _ in range(3):
-            if np.max(np.abs(g)) < 1e-12:
-                break
-            try:
-                step = np.linalg.solve(hess, g)
-            except np.linalg.LinAlgError:
-                break
-            new = np.clip(theta - step, -_LOG_BOUND, _LOG_BOUND)
-            new_value, new_g = self._objective(new, d, w, wsum)
-            if not (new_value <= value + 1e-15 * abs(value)):
-                break
-            theta, value, g = new, new_value, new_g
-        return theta, hess, value, g
-
-    def _hessian(self, theta: np.ndarray, d: dict[str, np.ndarray], w: np.ndarray, wsum: float) -> np.ndarray:
-        """Hessian of the mean objective in the log-parameters: differences of the analytic gradient."""
-        k = len(theta)
-        h = np.empty((k, k))
-        eps = 1e-6  # forward differences: ~1e-6 relative error, far below the sampling error it measures
-        g0 = self._objective(theta, d, w, wsum)[1]
-        for j in range(k):
-            e = np.zeros(k)
-            e[j] = eps
-            h[:, j] = (self._objective(theta + e, d, w, wsum)[1] - g0) / eps
-        return (h + h.T) / 2
 
     def _set_fitted(
         self,
@@ -738,71 +560,6 @@ class BTYDModel:
             n_iter=doc["n_iter"],
         )
         return model
-
-
-def _integer_codes(
-    arrays: Sequence[np.ndarray],
-) -> tuple[np.ndarray, np.ndarray, list[tuple[float, int]]] | None:
-    """Codes of the distinct rows of integral columns, or ``None`` if a column is not integral.
-
-    One mixed-radix int64 key per row, built in place (10-million-row columns make every temporary costly);
-    a dense key space is counted with ``bincount`` and mapped through a lookup table, a sparse one is hashed.
-    Returns ``(codes, unique_keys, [(low, span), ...])``.
-    """
-    n = arrays[0].shape[0]
-    key = np.empty(n, dtype=np.int64)
-    tmp = np.empty(n, dtype=np.int64)
-    spans: list[tuple[float, int]] = []
-    radix = 1
-    for j, a in enumerate(arrays):
-        lo, hi = float(a.min()), float(a.max())
-        if hi - lo >= 2**40:
-            return None
-        target = key if j == 0 else tmp
-        np.copyto(target, a, casting="unsafe")
-        if not np.array_equal(target, a):  # not whole numbers
-            return None
-        span = int(hi - lo) + 1
-        radix *= span
-        if radix >= 2**62:
-            return None
-        target -= int(lo)
-        if j > 0:
-            key *= span
-            key += tmp
-        spans.append((lo, span))
-    if radix <= 4 * n + 1024:  # dense key space: count into it
-        counts = np.bincount(key, minlength=radix)
-        ukeys = np.flatnonzero(counts)
-        lut = np.zeros(radix, dtype=np.int64)
-        lut[ukeys] = np.arange(ukeys.size)
-        np.take(lut, key, out=tmp)
-        return tmp, ukeys.astype(np.int64), spans
-    codes, ukeys = pd.factorize(key)
-    return np.asarray(codes, dtype=np.int64), np.asarray(ukeys, dtype=np.int64), spans
-
-
-_BLAS: list[Any] = []  # the threadpoolctl controller, created on first fit (it scans loaded libraries once)
-
-
-def _single_thread_blas() -> contextlib.AbstractContextManager[Any]:
-    """Limit BLAS to one thread while optimising (scoped to the ``with`` block).
-
-    L-BFGS-B's tiny vector operations gain nothing from threads, and on a busy machine each threaded BLAS call
-    can stall for milliseconds (measured: 350 ms -> 25 ms for the CDNOW BG/NBD fit on 2 loaded cores).
-    """
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        return contextlib.nullcontext()
-    if not _BLAS:
-        _BLAS.append(ThreadpoolController())
-    return _BLAS[0].limit(limits=1, user_api="blas")
-
-
-def _dot(a: np.ndarray, b: np.ndarray) -> float:
-    """Inner product for the likelihoods; ``fit`` runs them with BLAS on one thread (see ``_single_thread_blas``)."""
-    return float(np.dot(a, b))
 
 
 def _check_level(level: float) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -71,43 +70,3 @@ def expm1_ratio(c: np.ndarray, u: np.ndarray) -> np.ndarray:
     safe = np.where(c == 0, 1.0, c)
     return np.where(c == 0, u, -np.expm1(-c * u) / safe)
 
-
-_CONTROLLER: Any = None
-
-
-def single_blas_thread() -> contextlib.AbstractContextManager:
-    """Context holding BLAS to one thread.
-
-    The optimiser's tiny (k = 4) BLAS calls inside L-BFGS-B cost milliseconds each when OpenBLAS wakes its
-    thread pool on a busy machine (measured: a CDNOW Pareto/NBD fit 4-8x slower); one thread is faster here.
-    The controller is created once, so entering the context costs microseconds.
-    """
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # threadpoolctl ships with scikit-learn; without it, leave BLAS alone
-            return contextlib.nullcontext()
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
-
-
-class SingleThreadFit:
-    """Mixin running :meth:`BTYDModel.fit` with BLAS held to one thread (see :func:`single_blas_thread`)."""
-
-    def fit(self, data: Any, weights: str | None = None) -> Any:
-        """Fit by maximum likelihood on the unique rows (see :meth:`BTYDModel.fit`), with BLAS single-threaded.
-
-        Parameters
-        ----------
-        data
-            One row per customer (or per pattern, with ``weights``) holding the model's columns.
-        weights
-            Optional name of a column of non-negative counts (customers sharing the row's pattern).
-
-        Returns
-        -------
-        self
-        """
-        with single_blas_thread():
-            return super().fit(data, weights)  # type: ignore[misc]

@@ -106,7 +106,7 @@ def bgbb_loglik(
     return ll, g
 
 
-class BetaGeoBetaBinom(_kit.SingleThreadFit, BTYDModel):
+class BetaGeoBetaBinom(BTYDModel):
     r"""BG/BB model (Fader, Hardie & Shang 2010) fitted on the compressed ``(x, t_x, n)`` table with weights.
 
     Parameters

@@ -23,7 +23,8 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from socialvalue.errors import ConfigError, SchemaError
-from socialvalue.models.btyd._base import BTYDModel, IntervalMethod, _dot
+from socialvalue.models.btyd._base import BTYDModel, IntervalMethod
+from socialvalue.models.btyd._optim import _dot
 
 __all__ = ["BetaGeo"]
 
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 # trapezoid rule converges geometrically in 1/step; [-18, 4] with step 0.3 (74 nodes) stays below ~1e-10
 # relative against adaptive quadrature (tests/models/btyd/test_bgnbd.py).
 _DERT_STEP = 0.3
+_UPPER = np.triu_indices(4, 1)
+_LOWER = (_UPPER[1], _UPPER[0])
 _DERT_V = np.arange(-18.0, 4.0 + 1e-9, _DERT_STEP)
 
 
@@ -225,7 +228,7 @@ class BetaGeo(BTYDModel):
         )
         if not hessian:
             return ll, grad, None
-        tg = special.polygamma(1, args)
+        tg = special.zeta(2.0, args)  # trigamma
         tg_rx, tg_bx, tg_abx = tg[:nx], tg[nx : 2 * nx], tg[2 * nx : 3 * nx]
         tg_r, tg_b, tg_ab = tg[3 * nx :]
         q = ww4 * (1.0 - sig)
@@ -247,8 +250,7 @@ class BetaGeo(BTYDModel):
         h[2, 2] = tg_ab_x + (float(q.sum()) - float(ww4.sum())) / a**2
         h[2, 3] = tg_ab_x - float(qib.sum()) / a
         h[3, 3] = _dot(xw, tg_bx - tg_abx - tg_b + tg_ab) + _dot(ww4, ib * ib) + _dot(qib, ib)
-        iu = np.triu_indices(4, 1)
-        h[(iu[1], iu[0])] = h[iu]
+        h[_LOWER] = h[_UPPER]
         return ll, grad, h
 
     # ------------------------------------------------------------------ prediction kernels (any params)

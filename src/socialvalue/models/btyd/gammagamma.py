@@ -18,7 +18,8 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from socialvalue.errors import SchemaError
-from socialvalue.models.btyd._base import BTYDModel, IntervalMethod, _check_level, _dot
+from socialvalue.models.btyd._base import BTYDModel, IntervalMethod, _check_level
+from socialvalue.models.btyd._optim import _dot
 
 if TYPE_CHECKING:
     from socialvalue.models.btyd.clv import DiscountMethod
@@ -161,7 +162,7 @@ class GammaGamma(BTYDModel):
         p, q, v = params
         x, wx = data["x"], data["wx"]
         px = p * x
-        tg = special.polygamma(1, np.concatenate((px + q, px, [q])))
+        tg = special.zeta(2.0, np.concatenate((px + q, px, [q])))  # trigamma
         tg_pxq, tg_px, tg_q = tg[: x.size], tg[x.size : 2 * x.size], tg[-1]
         inv_vs = 1.0 / (v + data["s"])
         c0, c1 = data["c0"], data["c1"]

@@ -213,7 +213,7 @@ def _triangle(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, ii.astype(np.float64)
 
 
-class ParetoNBD(_kit.SingleThreadFit, BTYDModel):
+class ParetoNBD(BTYDModel):
     """Pareto/NBD model (Schmittlein, Morrison & Colombo 1987), fitted in log space on unique patterns.
 
     Log-likelihood of one customer: see :func:`paretonbd_loglik`. The fit runs on the unique
