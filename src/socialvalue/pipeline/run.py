@@ -357,7 +357,7 @@ def _segments_stage(
     merged = feats.merge(clv, on="customer_id", how="left")
     labelled = feats_cal[feats_cal["holdout_transactions"].notna() & feats_cal["frequency"].notna()]
     # the label is "no purchase in the holdout", so the stated churn horizon is the holdout's length
-    horizon = int(round(_UNIT_DAYS[cfg.run.unit] * cfg.run.holdout_periods))
+    horizon = round(_UNIT_DAYS[cfg.run.unit] * cfg.run.holdout_periods)
     churn_cfg = load_churn_config().model_copy(update={"horizon_days": horizon, "alert_budget": cfg.run.churn_alert_share})
     churn = ChurnClassifier(config=churn_cfg).fit(labelled)
     scoring = load_scoring_config()
