@@ -63,14 +63,14 @@ def timed_load(folder: Path, name: str, customers: Path, orders: Path) -> tuple[
     return seconds, cpu, report.rows_in
 
 
-def baseline(csv: Path, rows: int) -> float:
-    """pandas.read_csv + to_sql into in-memory SQLite: seconds for ``rows`` rows."""
-    t0 = time.perf_counter()
+def baseline(csv: Path, rows: int) -> tuple[float, float]:
+    """pandas.read_csv + to_sql into in-memory SQLite: wall and CPU seconds for ``rows`` rows."""
+    t0, c0 = time.perf_counter(), time.process_time()
     df = pd.read_csv(csv, nrows=rows, parse_dates=["ordered_at"])
     con = sqlite3.connect(":memory:")
     df.to_sql("orders", con, index=False, chunksize=50_000)
     con.close()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def main() -> None:
@@ -95,29 +95,40 @@ def main() -> None:
             f"generated {n:,} orders + {n_customers:,} customers in {time.perf_counter() - t0:.1f} s "
             f"(parquet {sizes['orders_parquet']:.0f} MB, csv {sizes['orders_csv']:.0f} MB)"
         )
-        results = {}
+        results: dict[str, float] = {}
+        cpu_rates: dict[str, float] = {}
         cores = os.cpu_count() or 1
         for name, key in (("parquet", "orders_parquet"), ("csv", "orders_csv")):
             seconds, cpu, rows = timed_load(folder, name, paths["customers"], paths[key])
             results[name] = rows / seconds
+            cpu_rates[name] = rows / (cpu / cores)
             print(
                 f"socialvalue ingest from {name:8s}: {rows:,} rows in {seconds:6.2f} s = {rows / seconds:>12,.0f} rows/s"
                 f"  (CPU {cpu:.1f} s; on {cores} idle cores: {rows / (cpu / cores):>12,.0f} rows/s)"
             )
         slice_rows = min(args.baseline_rows, n)
-        seconds = baseline(paths["orders_csv"], slice_rows)
-        base = slice_rows / seconds
+        seconds, cpu = baseline(paths["orders_csv"], slice_rows)
+        base, base_cpu = slice_rows / seconds, slice_rows / cpu
         note = (
             ""
             if slice_rows == n
             else f" (measured on {slice_rows:,} rows, extrapolated to {n:,}: {n / base:.0f} s)"
         )
-        print(f"pandas.read_csv + to_sql(sqlite): {base:>12,.0f} rows/s{note}")
         print(
-            f"speed-up vs baseline: parquet {results['parquet'] / base:.1f}x, csv {results['csv'] / base:.1f}x"
+            f"pandas.read_csv + to_sql(sqlite): {base:>12,.0f} rows/s  (single-threaded; CPU {cpu:.1f} s){note}"
+        )
+        print(
+            f"speed-up vs baseline (wall): parquet {results['parquet'] / base:.1f}x, csv {results['csv'] / base:.1f}x"
+        )
+        print(
+            "speed-up vs baseline (2 idle cores, from CPU time): "
+            f"parquet {cpu_rates['parquet'] / base_cpu:.1f}x, csv {cpu_rates['csv'] / base_cpu:.1f}x"
         )
         target = "met" if results["parquet"] >= 1e6 else "NOT met"
-        print(f"target >= 1,000,000 rows/s from Parquet: {target}")
+        estimate = "met" if cpu_rates["parquet"] >= 1e6 else "NOT met"
+        print(
+            f"target >= 1,000,000 rows/s from Parquet: {target} in wall time; {estimate} on 2 idle cores (CPU time)"
+        )
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak:,.0f} MB (psutil current RSS {proc.memory_info().rss / 1e6:,.0f} MB)")

@@ -55,7 +55,8 @@ optimum, summed over the weighted customers), ``se_`` (dict), ``cov_`` (natural-
 ``summary()``, ``to_json()``/``from_json()``, ``get_params()``, and for predictions the helpers
 ``_check_fitted()``, ``_theta`` (natural parameter vector), ``_columns_of(data, cols)``, ``_unique_rows()``,
 ``_interval(fn, level, method, link, n_draws, seed)``, ``_delta_var(fn, link)``, ``_draw_params(n, rng)`` and
-``_output(values, index, name, lower, upper)``.
+``_output(values, index, name, lower, upper)``. Column validation and row compression live in ``_data.py``,
+the optimisers (Newton, L-BFGS-B, Hessians, the single-thread BLAS scope) in ``_optim.py``.
 
 Transaction-model protocol (what :mod:`socialvalue.models.btyd.clv` needs from a purchase model)
 -----------------------------------------------------------------------------------------------

@@ -69,4 +69,3 @@ def expm1_ratio(c: np.ndarray, u: np.ndarray) -> np.ndarray:
     c = np.asarray(c, dtype=np.float64)
     safe = np.where(c == 0, 1.0, c)
     return np.where(c == 0, u, -np.expm1(-c * u) / safe)
-
