@@ -117,7 +117,7 @@ def bench_cdnow(repeats: int) -> None:
         p_ref = ", ".join(f"{k}={ref.params_[k]:.6g}" for k in names)
         print(
             f"{name:<12} {w_ours * 1e3:>8.1f}/{c_ours * 1e3:<8.1f} {w_ref * 1e3:>10.1f}/{c_ref * 1e3:<11.1f} "
-            f"{w_ref / w_ours:>8.1f}x/{c_ref / c_ours:<8.1f}x {diff:>13.2e}  {p_ours} | {p_ref}"
+            f"{f'{w_ref / w_ours:.1f}x':>8}/{f'{c_ref / c_ours:.1f}x':<9} {diff:>13.2e}  {p_ours} | {p_ref}"
         )
 
 

@@ -205,3 +205,26 @@ def test_pseudonymize_a_million_ids_is_unique():
     ids = [f"customer-{i}" for i in range(1_000_000)]
     out = pseudonymize(ids, KEY)
     assert len(set(out)) == len(ids)
+
+
+def test_logs_never_contain_identifiers(store, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="socialvalue")
+    store.ingest("customers", pd.DataFrame({"customer_id": ["zed-4711"], "country": ["SE"]}))
+    with pytest.raises(Exception, match="ghost-0815"):  # errors name values; logs do not
+        store.ingest(
+            "orders",
+            pd.DataFrame(
+                {
+                    "order_id": ["o"],
+                    "customer_id": ["ghost-0815"],
+                    "ordered_at": ["2024-01-01"],
+                    "amount": [1],
+                }
+            ),
+        )
+    store.erase("zed-4711")
+    assert caplog.records, "expected some log output to check"
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "zed-4711" not in text and "ghost-0815" not in text

@@ -46,8 +46,10 @@ def small(store):
 def test_materialized_table_and_manifest(small):
     df = build(small, as_of="2024-07-01", unit="W", holdout_end="2024-10-01")
     assert small.has_table("features_20240701")
-    stored = small.query_df("SELECT * FROM features_20240701 ORDER BY customer_id")
-    pd.testing.assert_frame_equal(df, stored)
+    stored = small.query_arrow("SELECT * FROM features_20240701")
+    kwargs = {"as_of": "2024-07-01", "unit": "W", "holdout_end": "2024-10-01", "materialize": False}
+    assert stored.equals(build(small, as_arrow=True, **kwargs))
+    pd.testing.assert_frame_equal(df, build(small, **kwargs))
     (man,) = read_manifest(small, "features_20240701")
     assert man["as_of"] == pd.Timestamp("2024-07-01") and man["unit"] == "W"
     assert man["calibration_end"] == pd.Timestamp("2024-07-01")
@@ -127,3 +129,10 @@ def test_cli_config_file(small, tmp_path):
     assert json.dumps(man["config"]["interaction_kinds"]) == '["like"]'
     cfg.write_text('[features]\ninteraction_kind = ["like"]\n')
     assert main(["features", path, "--as-of", "2024-07-01", "--config", str(cfg)]) == 4
+
+
+def test_manifest_records_selection(small):
+    df = build(small, as_of="2024-07-01", select=["btyd"], table="f_btyd")
+    (man,) = read_manifest(small, "f_btyd")
+    assert man["n_features"] == len(df.columns) - 1 == 7
+    assert man["config"]["select"] == ["btyd"] and man["sql_hash"] == sql_hash(compose(select=["btyd"]))
