@@ -7,7 +7,7 @@ import pytest
 from socialvalue import Store
 from socialvalue.demo import generate
 from socialvalue.errors import ConfigError, StoreError
-from socialvalue.exports import export_results, purge_exports
+from socialvalue.exports import export_results
 from socialvalue.pipeline import run_pipeline
 
 KEY = "a test key that is long enough"
@@ -53,13 +53,14 @@ def test_pseudonymized_export_is_stable_and_hides_ids(scored, tmp_path):
     assert sa["customer_id"].str.fullmatch(r"[0-9a-f]{16}").all()
 
 
-def test_purge_removes_an_erased_customer_from_written_files(scored, tmp_path):
+def test_erasure_reaches_scores_actions_and_written_exports(scored, tmp_path):
     with Store(scored) as store:
         written = export_results(store, tmp_path / "p", pseudonymize=False)
-        victim = store.query_df("SELECT customer_id FROM scores ORDER BY customer_id LIMIT 1")["customer_id"][
-            0
-        ]
-        assert purge_exports(store, victim) >= 2
+        victim = str(store.scalar("SELECT min(customer_id) FROM scores"))
+        report = store.erase(victim)
+        assert report.export_files_purged >= 2
+        assert store.scalar("SELECT count(*) FROM scores WHERE customer_id = ?", [victim]) == 0
+        assert store.scalar("SELECT count(*) FROM actions WHERE customer_id = ?", [victim]) == 0
     for p in written["scores"]:
         frame = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)
         assert victim not in set(frame["customer_id"])

@@ -1,8 +1,8 @@
 """Exports of scores, actions and per-action audience lists (CSV and Parquet), optionally pseudonymized.
 
 DuckDB stays the source of truth; an export is a copy for other tools (a CRM import, a BI tool). Every export
-is recorded in ``_exports`` so that :func:`purge_exports` (called by :meth:`Store.erase`'s CLI) can remove an
-erased customer's rows from files already written.
+is recorded in ``_exports`` so that erasing a customer (:meth:`Store.erase`, which calls
+:func:`socialvalue.privacy.purge_exports`) also removes their rows from files already written.
 
 Only customers who consented to profiling appear (the feature engine excludes the others, so ``scores`` never
 holds them); audience lists hold marketing actions, which the allocation gives only to customers with
@@ -24,7 +24,7 @@ from socialvalue.errors import ConfigError, StoreError
 from socialvalue.privacy import pseudonymize as _pseudonymize
 from socialvalue.store import Store
 
-__all__ = ["ExportFormat", "export_results", "purge_exports"]
+__all__ = ["ExportFormat", "export_results"]
 
 logger = logging.getLogger(__name__)
 
@@ -144,36 +144,3 @@ def export_results(
             _record(store, p, as_of, p.suffix.lstrip("."), pseudonymize)
     logger.info("exported %d files to %s", sum(len(v) for v in written.values()), out)
     return written
-
-
-def purge_exports(store: Store, customer_id: str, *, key: str | bytes | None = None) -> int:
-    """Remove ``customer_id``'s rows from every recorded export file still on disk; return files rewritten.
-
-    Pseudonymized exports are purged when the key is available (argument or environment); otherwise they are
-    left as they are (without the key the pseudonym cannot be linked to the person) and a warning is logged.
-    """
-    if not store.has_table("_exports"):
-        return 0
-    rows = store.query_df("SELECT path, format, pseudonymized FROM _exports")
-    pseudo = None
-    rewritten = 0
-    for path_str, fmt, is_pseudo in rows.itertuples(index=False):
-        path = Path(path_str)
-        if not path.exists():
-            continue
-        target = customer_id
-        if is_pseudo:
-            if pseudo is None:
-                try:
-                    pseudo = _pseudonymize([customer_id], key)[0]
-                except ConfigError:
-                    logger.warning("pseudonymized export %s not purged: no key available", path.name)
-                    continue
-            target = pseudo
-        reader = "read_parquet" if fmt == "parquet" else "read_csv"
-        frame = store.con.sql(f"SELECT * FROM {reader}('{path.as_posix()}')").df()
-        if "customer_id" not in frame or not (frame["customer_id"].astype(str) == target).any():
-            continue
-        _write(store, frame[frame["customer_id"].astype(str) != target], path, fmt)
-        rewritten += 1
-    return rewritten

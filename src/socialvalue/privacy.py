@@ -36,6 +36,7 @@ __all__ = [
     "ErasureReport",
     "erase_customer",
     "pseudonymize",
+    "purge_exports",
     "subject_hash",
 ]
 
@@ -57,6 +58,7 @@ class ErasureReport:
     subject_hash: str
     rows_removed: int
     tables: dict[str, int] = field(default_factory=dict)
+    export_files_purged: int = 0
 
 
 def subject_hash(salt: str, customer_id: str) -> str:
@@ -141,8 +143,12 @@ def erase_customer(store: Store, customer_id: str) -> ErasureReport:
         raise
     if store.path != ":memory:":
         con.execute("CHECKPOINT")
-    logger.info("erasure %s removed %d rows from %d tables", erasure_id, sum(counts.values()), len(counts))
-    return ErasureReport(erasure_id, digest, sum(counts.values()), counts)
+    purged = purge_exports(store, customer_id)
+    logger.info(
+        "erasure %s removed %d rows from %d tables and purged %d export files",
+        erasure_id, sum(counts.values()), len(counts), purged,
+    )  # fmt: skip
+    return ErasureReport(erasure_id, digest, sum(counts.values()), counts, purged)
 
 
 def _key(key: str | bytes | None) -> bytes:
@@ -229,3 +235,50 @@ def pseudonymize(ids: Iterable[Any], key: str | bytes | None = None, *, length: 
     if module.startswith("pyarrow"):
         ids = ids.to_pylist()  # type: ignore[attr-defined]
     return [one(x) for x in ids]
+
+
+def purge_exports(store: Store, customer_id: str, *, key: str | bytes | None = None) -> int:
+    """Remove ``customer_id``'s rows from every recorded export file still on disk; return files rewritten.
+
+    Exports are recorded in ``_exports`` by :func:`socialvalue.exports.export_results`. Pseudonymized files
+    are purged when the key is available (argument or :data:`KEY_ENV_VAR`); without it the pseudonym cannot
+    be linked to the person, the file is left as it is and a warning (without the id) is logged.
+    """
+    if not store.has_table("_exports"):
+        return 0
+    rows = store.con.execute("SELECT path, format, pseudonymized FROM _exports").fetchall()
+    pseudo: str | None = None
+    rewritten = 0
+    for path_str, fmt, is_pseudo in rows:
+        if not os.path.exists(path_str):
+            continue
+        target = customer_id
+        if is_pseudo:
+            if pseudo is None:
+                try:
+                    pseudo = pseudonymize([customer_id], key)[0]
+                except ConfigError:
+                    logger.warning(
+                        "pseudonymized export %s not purged: no key available", os.path.basename(path_str)
+                    )
+                    continue
+            target = pseudo
+        path = path_str.replace("'", "''")
+        reader = "read_parquet" if fmt == "parquet" else "read_csv"
+        src = f"{reader}('{path}')"
+        cols = [r[0] for r in store.con.sql(f"DESCRIBE SELECT * FROM {src}").fetchall()]
+        if "customer_id" not in cols:
+            continue
+        hits = store.con.execute(
+            f"SELECT count(*) FROM {src} WHERE customer_id::VARCHAR = ?", [target]
+        ).fetchall()
+        if not hits[0][0]:
+            continue
+        opts = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
+        tmp = f"{path}.purge-tmp"
+        store.con.execute(
+            f"COPY (SELECT * FROM {src} WHERE customer_id::VARCHAR <> ?) TO '{tmp}' ({opts})", [target]
+        )
+        os.replace(tmp, path_str)  # atomic: readers see the old or the new file, never half of one
+        rewritten += 1
+    return rewritten

@@ -95,11 +95,13 @@ def _levels(
     n: int,
     rng: np.random.Generator,
     bitmap: _Bitmap,
+    parents: bool = False,
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
     """Run independent cascades ``inst`` from seeds ``node`` level by level.
 
     Yields, per level, the newly active ``(instance, node)`` pairs (sorted by instance, then node) and the
-    index, in the previous level's arrays, of the parent that activated each (None for the seeds).
+    index, in the previous level's arrays, of the parent that activated each (None for the seeds, and
+    unless ``parents``: a stable sort to find them costs more than the default one).
     Instances must be numbered so that ``inst * n + node`` fits the bitmap.
     """
     keys = np.unique(inst.astype(np.int64) * n + node)
@@ -121,10 +123,14 @@ def _levels(
         cand = f_inst[parent] * n + indices[edge[hit]]
         fresh = ~bitmap.test(cand)
         cand, parent = cand[fresh], parent[fresh]
-        keys, first = np.unique(cand, return_index=True)
+        if parents:
+            keys, first = np.unique(cand, return_index=True)
+            origin = parent[first]
+        else:
+            keys, origin = np.unique(cand), None
         bitmap.set_sorted(keys)
         f_inst, f_node = keys // n, keys % n
-        yield f_inst, f_node, parent[first]
+        yield f_inst, f_node, origin
     bitmap.clear()
 
 
@@ -312,7 +318,9 @@ def simulate_action_log(
         node = rng.integers(0, n, inst.size)
         bitmap = _Bitmap(k * n)
         times = np.zeros(0)
-        for f_inst, f_node, parent in _levels(graph.indptr, graph.indices, p, inst, node, n, rng, bitmap):
+        for f_inst, f_node, parent in _levels(
+            graph.indptr, graph.indices, p, inst, node, n, rng, bitmap, parents=True
+        ):
             if parent is None:
                 times = rng.random(f_inst.size)
             else:
