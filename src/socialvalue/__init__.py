@@ -24,21 +24,79 @@ __version__ = "0.1.0"
 # name -> module that defines it; resolved on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
     "Store": "socialvalue.store",
+    "ColumnMapping": "socialvalue.ingest",
+    "LoadReport": "socialvalue.ingest",
+    "pseudonymize": "socialvalue.privacy",
+    "build_features": "socialvalue.features",
+    "BetaGeo": "socialvalue.models",
+    "ModifiedBetaGeo": "socialvalue.models",
+    "ParetoNBD": "socialvalue.models",
+    "BetaGeoBetaBinom": "socialvalue.models",
+    "GammaGamma": "socialvalue.models",
+    "compare_models": "socialvalue.models",
+    "score_frame": "socialvalue.models",
+    "CustomerSocialValue": "socialvalue.social.customer_value",
+    "InfluenceModel": "socialvalue.social",
+    "Playbook": "socialvalue.decisions",
+    "allocate": "socialvalue.decisions",
+    "RunConfig": "socialvalue.pipeline",
+    "run_pipeline": "socialvalue.pipeline",
+    "generate_demo": "socialvalue.demo",
+    "write_report": "socialvalue.report",
 }
+#: public names that differ from the defining module's name
+_ALIASES: dict[str, str] = {"build_features": "build", "generate_demo": "generate"}
 
 __all__ = [
+    "BetaGeo",
+    "BetaGeoBetaBinom",
+    "ColumnMapping",
     "ConfigError",
     "ConvergenceError",
+    "CustomerSocialValue",
     "ErasedCustomerError",
+    "GammaGamma",
+    "InfluenceModel",
+    "LoadReport",
+    "ModifiedBetaGeo",
     "NotFittedError",
+    "ParetoNBD",
+    "Playbook",
+    "RunConfig",
     "SchemaError",
     "SocialValueError",
     "Store",
     "StoreError",
     "__version__",
+    "allocate",
+    "build_features",
+    "compare_models",
+    "generate_demo",
+    "pseudonymize",
+    "run_pipeline",
+    "score_frame",
+    "write_report",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from socialvalue.decisions import Playbook, allocate
+    from socialvalue.demo import generate as generate_demo
+    from socialvalue.features import build as build_features
+    from socialvalue.ingest import ColumnMapping, LoadReport
+    from socialvalue.models import (
+        BetaGeo,
+        BetaGeoBetaBinom,
+        GammaGamma,
+        ModifiedBetaGeo,
+        ParetoNBD,
+        compare_models,
+        score_frame,
+    )
+    from socialvalue.pipeline import RunConfig, run_pipeline
+    from socialvalue.privacy import pseudonymize
+    from socialvalue.report import write_report
+    from socialvalue.social import InfluenceModel
+    from socialvalue.social.customer_value import CustomerSocialValue
     from socialvalue.store import Store
 
 
@@ -46,7 +104,7 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'socialvalue' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), _ALIASES.get(name, name))
     globals()[name] = value
     return value
 

@@ -159,9 +159,8 @@ def _batched(
     sizes = np.zeros(n_inst, dtype=np.int64)
     counts = np.zeros(n, dtype=np.int64) if node_counts else None
     out: list[np.ndarray] = []
-    pending: list[
-        np.ndarray
-    ] = []  # node arrays waiting for one bincount (an O(n) bincount per level is slow)
+    # Arrays waiting for one bincount: a bincount per level would cost O(n) or O(width) each time.
+    pending: list[np.ndarray] = []
     n_pending = 0
     bounds = np.searchsorted(inst, np.arange(0, n_inst + per_batch, per_batch))
     for b, (lo, hi) in enumerate(itertools.pairwise(bounds)):
@@ -169,10 +168,16 @@ def _batched(
             continue
         base = b * per_batch
         width = min(per_batch, n_inst - base)
+        level_inst: list[np.ndarray] = []
+        n_level = 0
         for f_inst, f_node, _ in _levels(
             indptr, indices, prob, inst[lo:hi] - base, node[lo:hi], n, rng, bitmap
         ):
-            sizes[base : base + width] += np.bincount(f_inst, minlength=width)
+            level_inst.append(f_inst)
+            n_level += f_inst.size
+            if n_level > max(width, 1 << 22):
+                sizes[base : base + width] += np.bincount(np.concatenate(level_inst), minlength=width)
+                level_inst, n_level = [], 0
             if counts is not None:
                 pending.append(f_node)
                 n_pending += f_node.size
@@ -181,6 +186,8 @@ def _batched(
                     pending, n_pending = [], 0
             if members:
                 out.append((f_inst + base) * n + f_node)
+        if level_inst:
+            sizes[base : base + width] += np.bincount(np.concatenate(level_inst), minlength=width)
     if counts is not None and pending:
         counts += np.bincount(np.concatenate(pending), minlength=n)
     keys = None
