@@ -371,4 +371,6 @@ def test_dtypes_and_contract_columns(world):
     assert df["n_orders"].dtype.kind == "i" and df["int_given_like_30d"].dtype.kind == "i"
     assert df["total_spend"].dtype == np.float64 and df["T"].dtype == np.float64
     # integer columns with NULLs (non-buyers) stay integers: nullable Int64
-    assert df["frequency"].dtype == pd.Int64Dtype() and df["frequency"].isna().sum() == 2  # f and x never bought
+    assert (
+        df["frequency"].dtype == pd.Int64Dtype() and df["frequency"].isna().sum() == 2
+    )  # f and x never bought

@@ -34,7 +34,7 @@ def features(
     ] = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="TOML file whose [features] section sets kinds and windows."),
+        typer.Option("--config", help="TOML file whose \\[features] section sets kinds and windows."),
     ] = None,
     list_: Annotated[bool, typer.Option("--list", help="Print the feature registry and exit.")] = False,
 ) -> None:

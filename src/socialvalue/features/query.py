@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from socialvalue.features.definitions import base_ctes, sources
 from socialvalue.features.registry import Feature, FeatureConfig, Source, registry
+from socialvalue.features.sources import base_ctes, sources
 from socialvalue.features.split import TimeFrame
 
 __all__ = ["compose", "render", "source_queries", "sql_hash", "to_spark"]

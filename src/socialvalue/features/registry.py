@@ -79,7 +79,7 @@ class Source:
     """A relation aggregated by customer that features are computed over.
 
     ``sql`` is the ``FROM ... [WHERE ...]`` part (with ``{as_of}``-style placeholders); ``key`` is the
-    customer-id expression grouped by; ``ctes`` names shared relations (``definitions.base_ctes``) it reads.
+    customer-id expression grouped by; ``ctes`` names shared relations (``sources.base_ctes``) it reads.
     ``holdout`` sources run only when a holdout end is given.
     """
 
