@@ -10,7 +10,7 @@ from socialvalue.decisions.playbook import (
     load_playbook,
     validate_playbook,
 )
-from socialvalue.decisions.uplift import QiniCurve, estimate_uplift, qini_curve
+from socialvalue.decisions.uplift import QiniCurve, campaign_uplift, estimate_uplift, qini_curve
 
 __all__ = [
     "Action",
@@ -19,6 +19,7 @@ __all__ = [
     "Playbook",
     "QiniCurve",
     "allocate",
+    "campaign_uplift",
     "default_playbook",
     "estimate_uplift",
     "expected_net_values",

@@ -18,6 +18,7 @@ the optimum (Dantzig 1957).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -32,9 +33,12 @@ logger = logging.getLogger(__name__)
 
 
 def expected_net_values(
-    scores: pd.DataFrame, playbook: Playbook
+    scores: pd.DataFrame, playbook: Playbook, estimated_values: Mapping[str, np.ndarray] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Eligibility, expected incremental value and net value for every customer × action.
+
+    ``estimated_values`` maps an action name to per-customer incremental values (currency, aligned with
+    ``scores``) estimated from campaign data; they replace that action's assumed ``uplift × base``.
 
     Returns
     -------
@@ -59,7 +63,15 @@ def expected_net_values(
         for col in action.base:
             base *= np.nan_to_num(scores[col].to_numpy(dtype=float, na_value=np.nan), nan=0.0)
         eligible[:, j] = mask
-        value[:, j] = action.uplift * base + action.constant_value
+        if estimated_values is not None and action.name in estimated_values:
+            est = np.asarray(estimated_values[action.name], dtype=float)
+            if est.shape != (n,):
+                raise SchemaError(
+                    f"estimated values of action {action.name!r} must have one value per customer"
+                )
+            value[:, j] = np.nan_to_num(est, nan=0.0)
+        else:
+            value[:, j] = action.uplift * base + action.constant_value
     cost = np.array([a.cost for a in playbook.actions])
     net = np.where(eligible, value - cost, -np.inf)
     return eligible, value, net
@@ -81,7 +93,13 @@ def _accept(
     return accepted
 
 
-def allocate(scores: pd.DataFrame, playbook: Playbook, *, budget: float | None = None) -> pd.DataFrame:
+def allocate(
+    scores: pd.DataFrame,
+    playbook: Playbook,
+    *,
+    budget: float | None = None,
+    estimated_values: Mapping[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
     """Pick one action per customer: highest expected net value under budget, capacities and consent.
 
     Parameters
@@ -92,6 +110,8 @@ def allocate(scores: pd.DataFrame, playbook: Playbook, *, budget: float | None =
         Validated playbook.
     budget
         Total spend allowed; defaults to ``playbook.budget`` (``None`` = unlimited).
+    estimated_values
+        Per-action incremental values estimated from campaign data (see :func:`expected_net_values`).
 
     Returns
     -------
@@ -99,7 +119,7 @@ def allocate(scores: pd.DataFrame, playbook: Playbook, *, budget: float | None =
         ``customer_id, action, label, channel, cost, expected_value, net_value, reason`` (one row per customer).
     """
     budget = playbook.budget if budget is None else budget
-    _, value, net = expected_net_values(scores, playbook)
+    _, value, net = expected_net_values(scores, playbook, estimated_values)
     n, m = net.shape
     actions = playbook.actions
     fb = next(j for j, a in enumerate(actions) if a.name == playbook.fallback)

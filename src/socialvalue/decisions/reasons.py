@@ -64,7 +64,9 @@ def reasons_for(action: Action, frame: pd.DataFrame) -> np.ndarray:
     view = frame
     if "csv_percentile" in frame.columns and "top_pct" not in frame.columns:
         view = frame.assign(
-            top_pct=np.maximum(1.0, np.ceil(100.0 - frame["csv_percentile"].astype(float)))  # percentile on 0-100
+            top_pct=np.maximum(
+                1.0, np.ceil(100.0 - frame["csv_percentile"].astype(float))
+            )  # percentile on 0-100
         )
     text = np.full(n, "", dtype=object)
     for driver in action.drivers:

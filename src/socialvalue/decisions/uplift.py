@@ -21,7 +21,7 @@ import pandas as pd
 
 from socialvalue.errors import SchemaError
 
-__all__ = ["QiniCurve", "estimate_uplift", "qini_curve"]
+__all__ = ["QiniCurve", "campaign_uplift", "estimate_uplift", "qini_curve"]
 
 
 def _check(frame: pd.DataFrame, cols: list[str]) -> None:
@@ -120,3 +120,52 @@ def qini_curve(outcome: np.ndarray, treatment: np.ndarray, score: np.ndarray) ->
     return QiniCurve(
         x=x, y=q, random_y=random_y, auc=auc, coefficient=auc / perfect if perfect else float("nan")
     )
+
+
+def campaign_uplift(
+    campaign: pd.DataFrame,
+    segments: pd.Series,
+    *,
+    margin: float = 1.0,
+    z: float = 1.96,
+) -> tuple[pd.DataFrame, dict[str, QiniCurve], dict[str, pd.Series]]:
+    """Per-action, per-segment uplift from past campaigns, their Qini curves, and per-segment values.
+
+    Parameters
+    ----------
+    campaign
+        One row per customer of a past campaign: ``customer_id``, ``action`` (a playbook action name),
+        ``treatment`` (1 treated / 0 control) and ``outcome`` (revenue in the campaign's response window);
+        optionally ``segment`` (default: the customer's current segment from ``segments``).
+    segments
+        Current segment of each customer, indexed by ``customer_id``.
+    margin
+        Contribution margin turning incremental revenue into incremental value.
+    z
+        Normal quantile of the intervals.
+
+    Returns
+    -------
+    estimates
+        One row per (action, segment): :func:`estimate_uplift`'s columns.
+    curves
+        Per action, the Qini curve of the segment-level uplift used as a targeting score (in-sample, so an
+        optimistic view of how well the segments separate responders).
+    values
+        Per action, the incremental value per customer by segment (``margin × uplift``, 0 where the interval
+        includes 0: effects the data cannot support are not acted upon).
+    """
+    _check(campaign, ["customer_id", "action", "treatment", "outcome"])
+    frame = campaign.copy()
+    if "segment" not in frame.columns:
+        frame["segment"] = frame["customer_id"].map(segments).fillna("(unknown)").to_numpy()
+    rows, curves, values = [], {}, {}
+    for action, group in frame.groupby("action", sort=True):
+        est = estimate_uplift(group, z=z)
+        rows.append(est.assign(action=action).reset_index())
+        score = group["segment"].map(est["uplift"]).fillna(0.0).to_numpy()
+        curves[str(action)] = qini_curve(group["outcome"].to_numpy(), group["treatment"].to_numpy(), score)
+        supported = est["lower"] > 0
+        values[str(action)] = (margin * est["uplift"]).where(supported, 0.0)
+    estimates = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    return estimates, curves, values

@@ -17,6 +17,7 @@ Every section has documented defaults, so an empty file (or none) is a valid con
     [actions]
     playbook = "playbook.toml"   # optional: a playbook file; default: the built-in playbook
     budget = 50000               # optional: overrides the playbook's budget
+    campaign = "campaign.csv"    # optional: past outcomes with treatment/control -> estimated uplift
 
 Unknown keys are errors (a typo fails loudly).
 """
@@ -73,6 +74,11 @@ class ActionsSection(ConfigModel):
 
     playbook: str | None = None
     budget: float | None = Field(default=None, ge=0)
+    campaign: str | None = Field(
+        default=None,
+        description="Past campaign outcomes (CSV/Parquet: customer_id, action, treatment, outcome[, segment]); "
+        "when given, uplift is estimated per action and segment instead of assumed.",
+    )
 
 
 class RunConfig(ConfigModel):
@@ -100,7 +106,12 @@ def load_run_config(path: str | Path | None) -> RunConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     cfg = validate_config(RunConfig, data, str(path))
-    if cfg.actions.playbook and not Path(cfg.actions.playbook).is_absolute():
-        resolved = (path.parent / cfg.actions.playbook).resolve()
-        cfg = cfg.model_copy(update={"actions": cfg.actions.model_copy(update={"playbook": str(resolved)})})
+    # relative paths in the file are relative to the file, not to the working directory
+    updates = {
+        key: str((path.parent / value).resolve())
+        for key in ("playbook", "campaign")
+        if (value := getattr(cfg.actions, key)) and not Path(value).is_absolute()
+    }
+    if updates:
+        cfg = cfg.model_copy(update={"actions": cfg.actions.model_copy(update=updates)})
     return cfg

@@ -358,7 +358,9 @@ def _segments_stage(
     labelled = feats_cal[feats_cal["holdout_transactions"].notna() & feats_cal["frequency"].notna()]
     # the label is "no purchase in the holdout", so the stated churn horizon is the holdout's length
     horizon = round(_UNIT_DAYS[cfg.run.unit] * cfg.run.holdout_periods)
-    churn_cfg = load_churn_config().model_copy(update={"horizon_days": horizon, "alert_budget": cfg.run.churn_alert_share})
+    churn_cfg = load_churn_config().model_copy(
+        update={"horizon_days": horizon, "alert_budget": cfg.run.churn_alert_share}
+    )
     churn = ChurnClassifier(config=churn_cfg).fit(labelled)
     scoring = load_scoring_config()
     scoring = scoring.model_copy(update={"churn": churn_cfg})
@@ -412,6 +414,44 @@ def _transitions(store: Store, scores: pd.DataFrame, as_of: pd.Timestamp) -> dic
         "to": str(as_of.date()),
         "slipping": len(tr.slipping),
     }
+
+
+# -- stage: actions -----------------------------------------------------------------------------------------
+def _campaign_values(
+    store: Store, scores: pd.DataFrame, playbook: Any, cfg: RunConfig
+) -> tuple[dict[str, np.ndarray] | None, dict[str, Any] | None]:
+    """Per-customer incremental values of the actions past campaigns measured (None without campaign data)."""
+    from socialvalue.decisions import campaign_uplift
+    from socialvalue.errors import ConfigError
+
+    if not cfg.actions.campaign:
+        return None, None
+    path = Path(cfg.actions.campaign)
+    if not path.exists():
+        raise ConfigError(f"campaign file {str(path)!r} does not exist")
+    reader = "read_parquet" if path.suffix.lower() == ".parquet" else "read_csv"
+    camp = store.con.sql(f"SELECT * FROM {reader}(?)", params=[str(path)]).df()
+    names = {a.name for a in playbook.actions}
+    unknown = sorted(set(camp.get("action", pd.Series(dtype=str)).astype(str)) - names)
+    if unknown:
+        raise ConfigError(f"campaign file {path.name}: actions not in the playbook: {', '.join(unknown)}")
+    segments = scores.set_index("customer_id")["segment"]
+    est, curves, values = campaign_uplift(camp, segments, margin=cfg.run.margin)
+    estimated = {a: scores["segment"].map(v).fillna(0.0).to_numpy(float) for a, v in values.items()}
+    diag = {
+        "source": path.name,
+        "estimates": est.round(6).to_dict("records"),
+        "qini": {
+            a: {
+                "x": c.x.tolist(),
+                "y": c.y.tolist(),
+                "random": c.random_y.tolist(),
+                "coefficient": c.coefficient,
+            }
+            for a, c in curves.items()
+        },
+    }
+    return estimated, diag
 
 
 # -- stage: write -------------------------------------------------------------------------------------------
@@ -523,7 +563,8 @@ def run_pipeline(
         num = scores.select_dtypes("number").columns
         scores[num] = scores[num].fillna(0.0)
         scores.insert(1, "as_of", as_of_ts.date())
-        plan = allocate(scores, playbook, budget=cfg.actions.budget)
+        estimated, uplift_diag = _campaign_values(store, scores, playbook, cfg)
+        plan = allocate(scores, playbook, budget=cfg.actions.budget, estimated_values=estimated)
         plan.insert(1, "as_of", as_of_ts.date())
     transitions = _transitions(store, scores, as_of_ts)
     diagnostics = {
@@ -533,7 +574,8 @@ def run_pipeline(
         "csv": social["diag"],
         "transitions": transitions,
         "network": _network_picture(social["edges"], scores, cfg.social.network_top),
-        "uplift_estimated": False,
+        "uplift_estimated": uplift_diag is not None,
+        "uplift": uplift_diag,
         "budget": cfg.actions.budget if cfg.actions.budget is not None else playbook.budget,
     }
     with stage("write"):

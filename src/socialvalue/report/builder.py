@@ -484,6 +484,18 @@ def _actions(doc: _Doc, d: ReportData) -> None:
     if len(ex):
         doc.p("Examples of decisions with their reasons:", "note")
         doc.table(ex)
+    up = d.diagnostics.get("uplift")
+    if up:
+        doc.p(
+            f"Uplift estimated from past campaigns ({up.get('source', 'campaign data')}): treated minus control "
+            "outcome per segment, with 95% intervals; effects whose interval includes 0 are not acted upon.",
+            "note",
+        )
+        cols = ["action", "segment", "n_treated", "n_control", "uplift", "lower", "upper"]
+        doc.table(pd.DataFrame(up["estimates"]).reindex(columns=cols))
+        if up.get("qini"):
+            fig, sentence = charts.qini(up["qini"])
+            doc.chart(fig, sentence)
     if not d.diagnostics.get("uplift_estimated"):
         doc.p(
             "Effects are assumptions from the playbook (no campaign data with treatment and control was supplied).",

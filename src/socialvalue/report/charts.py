@@ -22,6 +22,7 @@ __all__ = [
     "lifecycle_funnel",
     "lorenz",
     "network",
+    "qini",
     "stacked_decomposition",
     "tracking_plot",
 ]
@@ -258,3 +259,26 @@ def action_plan(plan: pd.DataFrame) -> tuple[go.Figure, str]:
     else:
         sentence = "No action pays for itself at the current assumptions."
     return fig, sentence
+
+
+def qini(curves: dict[str, dict[str, list[float]]]) -> tuple[go.Figure, str]:
+    """Qini curves of past campaigns: incremental responses gained by targeting on estimated uplift."""
+    fig = _fig(
+        title="Qini curves of past campaigns",
+        xaxis_title="customers targeted",
+        yaxis_title="incremental outcome",
+    )
+    best, best_c = "", -np.inf
+    for name, c in curves.items():
+        fig.add_trace(
+            go.Scatter(x=c["x"], y=c["y"], mode="lines", name=f"{name} (Qini {c['coefficient']:.2f})")
+        )
+        fig.add_trace(
+            go.Scatter(x=c["x"], y=c["random"], mode="lines", name=f"{name}: random", line=dict(dash="dot"))
+        )
+        if c["coefficient"] > best_c:
+            best, best_c = name, c["coefficient"]
+    return (
+        fig,
+        f"Targeting by segment uplift beats random targeting most for '{best}' (Qini coefficient {best_c:.2f}).",
+    )
