@@ -35,7 +35,7 @@ _LAZY: dict[str, str] = {
     "GammaGamma": "socialvalue.models",
     "compare_models": "socialvalue.models",
     "score_frame": "socialvalue.models",
-    "CustomerSocialValue": "socialvalue.social.customer_value",
+    "CustomerSocialValue": "socialvalue.social",
     "InfluenceModel": "socialvalue.social",
     "Playbook": "socialvalue.decisions",
     "allocate": "socialvalue.decisions",
