@@ -312,6 +312,11 @@ class ChurnClassifier:
             raise SchemaError("ChurnClassifier.fit: none of the configured feature columns is in the frame")
         label = numeric(frame, self.label)
         labelled = np.isfinite(label)  # customers without a holdout count are left out, not called loyal
+        # a feature with no value at all (e.g. no interactions in a purchase-only store) carries no signal
+        empty = ~np.isfinite(X.to_numpy(dtype=float)[labelled]).any(axis=0)
+        if empty.any():
+            logger.info("churn classifier: no values for %s; left out", ", ".join(X.columns[empty]))
+            X = X.loc[:, ~empty]
         y = label == 0
         rng = np.random.default_rng(cfg.random_state)
         test = labelled & (rng.random(len(frame)) < cfg.test_share)

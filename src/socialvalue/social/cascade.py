@@ -405,7 +405,8 @@ def learn_edge_probabilities(
     # First time of each (user, action): sort by key then time, keep the first of each key.
     order = np.lexsort((tv, key))
     key, tv, u, a_codes = key[order], tv[order], u[order], a_codes[order]
-    first = np.r_[True, key[1:] != key[:-1]]
+    first = np.ones(key.size, dtype=bool)  # also right for an empty log
+    first[1:] = key[1:] != key[:-1]
     key, tv, u, a_codes = key[first], tv[first], u[first], a_codes[first]
     n = graph.n
     a_user = np.bincount(u, minlength=n)
