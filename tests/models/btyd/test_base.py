@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,15 +10,6 @@ import pytest
 
 from socialvalue.errors import ConfigError, ConvergenceError, NotFittedError, SchemaError
 from socialvalue.models.btyd import BetaGeo, BTYDModel, GammaGamma, ModifiedBetaGeo
-
-DATA = Path(__file__).resolve().parents[2] / "data" / "cdnow" / "cdnow_summary_calibration.csv"
-SHARED = Path(__file__).resolve().parents[4] / "shared" / "data" / "cdnow" / "cdnow_summary_calibration.csv"
-
-
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    path = DATA if DATA.exists() else SHARED
-    return pd.read_csv(path).rename(columns={"x": "frequency", "t_x": "recency", "zbar": "monetary_value"})
 
 
 @pytest.fixture(scope="module")

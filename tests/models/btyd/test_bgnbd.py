@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import integrate
 
 from socialvalue.models.btyd import BetaGeo
-
-DATA = Path(__file__).resolve().parents[2] / "data" / "cdnow" / "cdnow_summary_calibration.csv"
-SHARED = Path(__file__).resolve().parents[4] / "shared" / "data" / "cdnow" / "cdnow_summary_calibration.csv"
-
-
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    path = DATA if DATA.exists() else SHARED
-    return pd.read_csv(path).rename(columns={"x": "frequency", "t_x": "recency", "zbar": "monetary_value"})
 
 
 @pytest.fixture(scope="module")
@@ -33,19 +22,9 @@ def lifetimes_fit(cdnow):
 
 
 @pytest.fixture(scope="module")
-def at_lifetimes_params(fitted, lifetimes_fit) -> BetaGeo:
+def at_lifetimes_params(fitted, lifetimes_fit, with_params) -> BetaGeo:
     """Our model carrying exactly lifetimes' fitted parameters (for prediction parity)."""
-    m = BetaGeo.from_json(fitted.to_json())
-    p = lifetimes_fit.params_
-    m._set_fitted(
-        params=np.array([p["r"], p["alpha"], p["a"], p["b"]]),
-        cov_log=fitted._cov_log_,
-        log_likelihood=fitted.log_likelihood_,
-        n_obs=fitted.n_obs_,
-        n_unique=fitted.n_unique_,
-        n_iter=0,
-    )
-    return m
+    return with_params(fitted, lifetimes_fit.params_)
 
 
 def test_cdnow_published_estimates(fitted):

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from socialvalue.errors import NotFittedError, SchemaError
 from socialvalue.models.btyd import GammaGamma
-
-DATA = Path(__file__).resolve().parents[2] / "data" / "cdnow" / "cdnow_summary_calibration.csv"
-SHARED = Path(__file__).resolve().parents[4] / "shared" / "data" / "cdnow" / "cdnow_summary_calibration.csv"
-
-
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    path = DATA if DATA.exists() else SHARED
-    return pd.read_csv(path).rename(columns={"x": "frequency", "t_x": "recency", "zbar": "monetary_value"})
 
 
 @pytest.fixture(scope="module")

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
 
 from socialvalue.models.btyd import BetaGeo, ModifiedBetaGeo
-
-DATA = Path(__file__).resolve().parents[2] / "data" / "cdnow" / "cdnow_summary_calibration.csv"
-SHARED = Path(__file__).resolve().parents[4] / "shared" / "data" / "cdnow" / "cdnow_summary_calibration.csv"
-
-
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    path = DATA if DATA.exists() else SHARED
-    return pd.read_csv(path).rename(columns={"x": "frequency", "t_x": "recency", "zbar": "monetary_value"})
 
 
 @pytest.fixture(scope="module")
@@ -32,18 +20,8 @@ def lifetimes_fit(cdnow):
 
 
 @pytest.fixture(scope="module")
-def at_lifetimes_params(fitted, lifetimes_fit) -> ModifiedBetaGeo:
-    m = ModifiedBetaGeo.from_json(fitted.to_json())
-    p = lifetimes_fit.params_
-    m._set_fitted(
-        params=np.array([p["r"], p["alpha"], p["a"], p["b"]]),
-        cov_log=fitted._cov_log_,
-        log_likelihood=fitted.log_likelihood_,
-        n_obs=fitted.n_obs_,
-        n_unique=fitted.n_unique_,
-        n_iter=0,
-    )
-    return m
+def at_lifetimes_params(fitted, lifetimes_fit, with_params) -> ModifiedBetaGeo:
+    return with_params(fitted, lifetimes_fit.params_)
 
 
 def test_params_and_likelihood_match_lifetimes(fitted, lifetimes_fit, cdnow):
