@@ -223,7 +223,7 @@ def network(nodes: pd.DataFrame, edges: np.ndarray) -> go.Figure:
         go.Scatter(
             x=pos[:, 0],
             y=pos[:, 1],
-            mode="markers",
+            mode="markers+text",
             marker=dict(
                 size=size,
                 color=nodes["color"].to_numpy(dtype=float),
@@ -232,8 +232,10 @@ def network(nodes: pd.DataFrame, edges: np.ndarray) -> go.Figure:
                 colorbar=dict(title="social value"),
                 line=dict(width=np.where(nodes["top"], 2, 0), color="red"),
             ),
-            text=nodes["label"].astype(str).to_numpy(),
+            text=np.where(nodes["top"].to_numpy(bool), nodes["label"].astype(str).to_numpy(), ""),
+            hovertext=nodes["label"].astype(str).to_numpy(),
             hoverinfo="text",
+            textposition="top center",
         )
     )
     return fig
