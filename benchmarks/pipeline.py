@@ -50,7 +50,8 @@ def _generate(n: int, root: Path) -> dict:
 
 def _run(root: Path) -> dict:
     code = f"""
-import json, resource, time
+import json, logging, resource, time
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 from socialvalue import Store
 from socialvalue.pipeline import run_pipeline
 t = time.perf_counter()
@@ -59,7 +60,12 @@ with Store({str(root / 'bench.duckdb')!r}) as s:
 print(json.dumps({{"total_s": time.perf_counter() - t, "timings": r.timings, "peak_mb": r.memory_mb,
                    "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    stages = [line for line in out.stderr.splitlines() if "stage " in line]
+    print("\n".join(stages), flush=True)
+    if out.returncode:
+        print(out.stderr[-5000:])
+        raise SystemExit(f"pipeline run failed (exit {out.returncode})")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -67,13 +73,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--small", action="store_true", help="50,000 customers")
+    ap.add_argument("--keep", type=Path, help="keep the generated store in this folder (and reuse it if there)")
     args = ap.parse_args()
     n = 50_000 if args.small else args.customers
-    root = Path(tempfile.mkdtemp(prefix="sv_bench_pipeline_"))
+    root = args.keep or Path(tempfile.mkdtemp(prefix="sv_bench_pipeline_"))
+    root.mkdir(parents=True, exist_ok=True)
     try:
-        gen = _generate(n, root)
-        print(f"customers {n:,}; rows: " + ", ".join(f"{k} {v:,}" for k, v in gen["rows"].items()))
-        print(f"generate {gen['generate_s']} s, load into the store {gen['load_s']} s")
+        if not (root / "bench.duckdb").exists():
+            gen = _generate(n, root)
+            print(f"customers {n:,}; rows: " + ", ".join(f"{k} {v:,}" for k, v in gen["rows"].items()))
+            print(f"generate {gen['generate_s']} s, load into the store {gen['load_s']} s")
+        else:
+            print(f"reusing the store in {root}")
         run = _run(root)
         print(f"socialvalue run: {run['total_s']:.1f} s total, peak RSS {run['max_rss_mb']:.0f} MB")
         print(f"{'stage':<10} {'seconds':>9} {'peak RSS MB':>12}")
@@ -82,7 +93,8 @@ def main() -> None:
         print(f"report size {(root / 'report.html').stat().st_size / 1e6:.1f} MB")
         print(f"(benchmark process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
