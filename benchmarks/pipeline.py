@@ -55,8 +55,8 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)
 from socialvalue import Store
 from socialvalue.pipeline import run_pipeline
 t = time.perf_counter()
-with Store({str(root / 'bench.duckdb')!r}) as s:
-    r = run_pipeline(s, "2026-07-01", report={str(root / 'report.html')!r})
+with Store({str(root / "bench.duckdb")!r}) as s:
+    r = run_pipeline(s, "2026-07-01", report={str(root / "report.html")!r})
 print(json.dumps({{"total_s": time.perf_counter() - t, "timings": r.timings, "peak_mb": r.memory_mb,
                    "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
@@ -73,7 +73,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--small", action="store_true", help="50,000 customers")
-    ap.add_argument("--keep", type=Path, help="keep the generated store in this folder (and reuse it if there)")
+    ap.add_argument(
+        "--keep", type=Path, help="keep the generated store in this folder (and reuse it if there)"
+    )
     args = ap.parse_args()
     n = 50_000 if args.small else args.customers
     root = args.keep or Path(tempfile.mkdtemp(prefix="sv_bench_pipeline_"))
@@ -91,7 +93,9 @@ def main() -> None:
         for stage, secs in run["timings"].items():
             print(f"{stage:<10} {secs:>9.1f} {run['peak_mb'][stage]:>12.0f}")
         print(f"report size {(root / 'report.html').stat().st_size / 1e6:.1f} MB")
-        print(f"(benchmark process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+        print(
+            f"(benchmark process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)"
+        )
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

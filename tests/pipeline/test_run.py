@@ -157,3 +157,28 @@ def test_pipeline_rerun_same_as_of_is_idempotent(tmp_path):
         b = second.scores.sort_values("customer_id")["clv"].to_numpy()
         np.testing.assert_allclose(a, b, rtol=1e-9)
         assert isinstance(first.actions, pd.DataFrame)
+
+
+def test_result_rows_beyond_one_row_group_are_readable_in_the_same_session(tmp_path):
+    # Regression: on a fresh store the 200k-customer benchmark wrote 190,143 score rows and the report, read
+    # through the same connection, saw none (DuckDB 2.0.0 drops the rows of an insert into a table created
+    # empty in the same transaction once they pass one 122,880-row group).
+    from socialvalue import Store
+    from socialvalue.pipeline.run import _replace_rows
+
+    n = 130_000
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "as_of": pd.Timestamp("2026-07-01").date(),
+            "clv": np.arange(n, dtype=float),
+        }
+    )
+    with Store(tmp_path / "s.duckdb") as store:
+        for _ in range(2):  # create, then replace
+            store.con.execute("BEGIN TRANSACTION")
+            _replace_rows(store, "scores", frame, "2026-07-01")
+            store.con.execute("COMMIT")
+            got = store.query_df("SELECT as_of, count(*) AS n, sum(clv) AS s FROM scores GROUP BY ALL")
+            assert got["n"].tolist() == [n]
+            assert got["s"].iloc[0] == pytest.approx(n * (n - 1) / 2)

@@ -461,7 +461,11 @@ def _replace_rows(store: Store, table: str, frame: pd.DataFrame, as_of: str) -> 
     con.register("_sv_frame", frame)
     try:
         if not store.has_table(table):
-            con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM _sv_frame LIMIT 0')
+            # One CREATE TABLE AS with the rows. DuckDB 2.0.0 loses the rows of an INSERT into a table made
+            # empty (CTAS ... LIMIT 0) in the same transaction once they pass one row group (122,880 rows):
+            # the same connection then scans 0 rows although count(*) is right.
+            con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM _sv_frame')
+            return
         existing = set(
             store.query_df(
                 f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'"

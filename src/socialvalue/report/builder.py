@@ -77,6 +77,8 @@ class ReportData:
         run = runs.iloc[0].to_dict()
         as_of = str(pd.Timestamp(run["as_of"]).date())
         scores = store.query_df("SELECT * FROM scores WHERE as_of = ?", [as_of])
+        if scores.empty:
+            raise StoreError(f"the run for as_of {as_of} has no score rows in store {store.path!r}")
         actions = (
             store.query_df("SELECT * FROM actions WHERE as_of = ?", [as_of])
             if store.has_table("actions")
