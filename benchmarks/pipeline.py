@@ -1,7 +1,7 @@
 """End-to-end benchmark of `socialvalue run`: seconds and peak memory per stage.
 
 Generates a demo data set with activity scaled up to about 10 orders and 20 interactions per customer
-(BG/NBD alpha=8 days, b=8; more clicks and likes), loads it, then runs the whole pipeline in a fresh
+(BG/NBD alpha=5 days, b=8; more clicks, likes and comments), loads it, then runs the whole pipeline in a fresh
 process per size. Usage::
 
     .venv/bin/python benchmarks/pipeline.py --customers 1000000      # the issue's 1M / 10M / 20M scale
@@ -25,11 +25,11 @@ import time
 from pathlib import Path
 
 HEAVY = {
-    "alpha": 8.0,
+    "alpha": 5.0,
     "b": 8.0,
-    "clicks_per_day": 0.06,
-    "like_rate": 0.2,
-    "comment_rate": 0.04,
+    "clicks_per_day": 0.1,
+    "like_rate": 0.3,
+    "comment_rate": 0.05,
 }
 
 
@@ -61,6 +61,7 @@ print(json.dumps({{"total_s": time.perf_counter() - t, "timings": r.timings, "pe
                    "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    (root / "run.log").write_text(out.stderr)
     stages = [line for line in out.stderr.splitlines() if "stage " in line]
     print("\n".join(stages), flush=True)
     if out.returncode:
