@@ -1,15 +1,16 @@
-"""Weighted PageRank: socialvalue (scipy sparse power iteration) vs python-igraph (PRPACK) vs networkx.
+"""Weighted PageRank: socialvalue (threaded sparse power iteration) vs python-igraph (PRPACK) vs networkx.
 
 Every method is checked against an exact solve of (I - alpha P^T - alpha u d^T) x = (1 - alpha) p (GMRES on the
 same operator, rtol 1e-14) and must agree with it to 1e-9 in L1 (total variation x 2) to count.
 
-networkx is far too slow for 10M edges: it runs on a smaller graph (``--nx-edges``), and we report the
-per-edge time ratio as well as the ratio of our run on that same smaller graph.
+``networkx.pagerank`` runs on the same graph as the others (building the networkx graph of 10M edges takes
+about a minute and 6 GB; it is not timed). networkx's pure-Python reference implementation is far too slow for
+that: it runs on a smaller graph (``--py-edges``) against our run on that same smaller graph.
 
 Usage::
 
-    .venv/bin/python benchmarks/pagerank.py            # 1M nodes / 10M edges; networkx on 500k edges
-    .venv/bin/python benchmarks/pagerank.py --small    # 100k nodes / 1M edges; networkx on 100k edges
+    .venv/bin/python benchmarks/pagerank.py            # 1M nodes / 10M edges; pure-Python nx on 500k edges
+    .venv/bin/python benchmarks/pagerank.py --small    # 100k nodes / 1M edges; pure-Python nx on 100k edges
 """
 
 from __future__ import annotations
@@ -58,11 +59,11 @@ def main() -> None:
     ap.add_argument("--small", action="store_true", help="100k nodes / 1M edges (networkx on 100k edges)")
     ap.add_argument("--nodes", type=int, default=None)
     ap.add_argument("--edges", type=int, default=None)
-    ap.add_argument("--nx-edges", type=int, default=None)
+    ap.add_argument("--py-edges", type=int, default=None, help="edges of the pure-Python networkx run")
     args = ap.parse_args()
     n = args.nodes or (100_000 if args.small else 1_000_000)
     m = args.edges or (1_000_000 if args.small else 10_000_000)
-    m_nx = args.nx_edges or (100_000 if args.small else 500_000)
+    m_py = args.py_edges or (100_000 if args.small else 500_000)
     print(f"machine: {psutil.cpu_count()} cores; load average {psutil.getloadavg()}")
 
     src, dst, w = power_law_graph(n, m)
@@ -92,22 +93,28 @@ def main() -> None:
 
     import networkx as nx
 
-    src2, dst2, w2 = power_law_graph(max(1000, m_nx // 10), m_nx, seed=1)
-    g2 = Graph.from_edges(src2, dst2, w2, nodes=np.arange(max(1000, m_nx // 10)))
+    tol = TARGET_L1 * (1 - ALPHA) / ALPHA / g.n / 2
+    nxg = nx.DiGraph()
+    nxg.add_nodes_from(range(g.n))
+    nxg.add_weighted_edges_from(zip(g.src.tolist(), g.indices.tolist(), g.weight.tolist(), strict=True))
+    x_nx, wall, cpu = timed(nx.pagerank, nxg, ALPHA, weight="weight", tol=tol, max_iter=10_000)
+    err = float(np.abs(np.array([x_nx[i] for i in range(g.n)]) - exact).sum())
+    rows.append(("networkx.pagerank", g.m, wall, cpu, err))
+    del nxg, x_nx
+    # networkx >= 3 runs pagerank on scipy (to_scipy_sparse_array + the same power iteration); its pure-Python
+    # reference implementation is timed on a smaller graph, against our run on that graph.
+    from networkx.algorithms.link_analysis.pagerank_alg import _pagerank_python
+
+    n2 = max(1000, m_py // 10)
+    src2, dst2, w2 = power_law_graph(n2, m_py, seed=1)
+    g2 = Graph.from_edges(src2, dst2, w2, nodes=np.arange(n2))
     exact2 = pagerank_exact(g2, alpha=ALPHA).to_numpy()
     wall, cpu, err = run_ours(g2, exact2)
-    rows.append(("socialvalue (nx graph)", g2.m, wall, cpu, err))
+    rows.append(("socialvalue (small)", g2.m, wall, cpu, err))
     nxg = nx.DiGraph()
     nxg.add_nodes_from(range(g2.n))
     nxg.add_weighted_edges_from(zip(g2.src.tolist(), g2.indices.tolist(), g2.weight.tolist(), strict=True))
     tol = TARGET_L1 * (1 - ALPHA) / ALPHA / g2.n / 2
-    x_nx, wall, cpu = timed(nx.pagerank, nxg, ALPHA, weight="weight", tol=tol, max_iter=10_000)
-    err = float(np.abs(np.array([x_nx[i] for i in range(g2.n)]) - exact2).sum())
-    rows.append(("networkx.pagerank", g2.m, wall, cpu, err))
-    # networkx >= 3 runs pagerank on scipy (to_scipy_sparse_array + the same power iteration); its pure-Python
-    # reference implementation is timed too, on the same graph and tolerance.
-    from networkx.algorithms.link_analysis.pagerank_alg import _pagerank_python
-
     x_py, wall, cpu = timed(_pagerank_python, nxg, ALPHA, weight="weight", tol=tol, max_iter=10_000)
     err = float(np.abs(np.array([x_py[i] for i in range(g2.n)]) - exact2).sum())
     rows.append(("networkx (pure Python)", g2.m, wall, cpu, err))
@@ -121,16 +128,19 @@ def main() -> None:
         print(
             f"{name:<24}{edges:>12,}{wall:>9.2f}{cpu:>9.2f}{1e9 * wall / edges:>9.1f}{err:>11.2e}  {err <= TARGET_L1}"
         )
-    ours, igr, ours_small, nxr, nxpy = rows
+    ours, igr, nxr, ours_small, nxpy = rows
     print("\nspeed-ups (wall; cpu in brackets, the fairer figure on a shared machine):")
-    print(f"  vs igraph, same {g.m:,}-edge graph: {igr[2] / ours[2]:.1f}x [{igr[3] / ours[3]:.1f}x]")
-    for name, r in [("networkx.pagerank", nxr), ("networkx pure Python", nxpy)]:
-        print(
-            f"  vs {name}, same {g2.m:,}-edge graph: {r[2] / ours_small[2]:.1f}x [{r[3] / ours_small[3]:.1f}x]; "
-            f"per edge vs ours on {g.m:,} edges: {(r[2] / r[1]) / (ours[2] / ours[1]):.1f}x "
-            f"[{(r[3] / r[1]) / (ours[3] / ours[1]):.1f}x]"
-        )
-    print("networkx ran on the smaller graph only (10M edges would take too long); ratios as stated.")
+    print(
+        f"  vs igraph, same {g.m:,}-edge graph: {igr[2] / ours[2]:.1f}x [{igr[3] / ours[3]:.1f}x]   (target: faster)"
+    )
+    print(
+        f"  vs networkx.pagerank, same {g.m:,}-edge graph: {nxr[2] / ours[2]:.1f}x [{nxr[3] / ours[3]:.1f}x]"
+        "   (target >= 50x)"
+    )
+    print(
+        f"  vs networkx pure Python, same {g2.m:,}-edge graph: {nxpy[2] / ours_small[2]:.1f}x "
+        f"[{nxpy[3] / ours_small[3]:.1f}x]"
+    )
     print(f"peak RSS {peak_rss_gb():.2f} GB")
 
 
