@@ -1,3 +1,5 @@
+import pandas as pd
+
 from socialvalue import Store
 from socialvalue.schema import KINDS
 
@@ -97,3 +99,19 @@ def test_data_model_doc_matches_schema():
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "data-model.md").read_text(encoding="utf-8")
     assert markdown_tables() in doc
+
+
+def test_query_df_keeps_duckdbs_pandas_conventions():
+    # query_df converts through Arrow (DuckDB 2's .df() is ~10x slower); the dtypes must stay what .df() gives
+    q = (
+        "SELECT 1.25::DECIMAL(18,2) AS d, NULL::INTEGER AS i_null, 3::INTEGER AS i, NULL::BOOLEAN AS b_null, "
+        "TRUE AS b, 'x' AS s, DATE '2020-01-02' AS day, TIMESTAMP '2020-01-02 03:04:05' AS ts, "
+        "NULL::UBIGINT AS u_null FROM range(2)"
+    )
+    with Store(":memory:") as store:
+        got = store.query_df(q)
+        ref = store.con.sql(q).df()
+    assert got.dtypes.astype(str).to_dict() == ref.dtypes.astype(str).to_dict()
+    assert got["d"].tolist() == [1.25, 1.25]
+    assert got["day"].iloc[0] == pd.Timestamp("2020-01-02")
+    assert got["i_null"].isna().all() and str(got["i_null"].dtype) == "Int32"

@@ -14,6 +14,7 @@ from socialvalue.features.manifest import data_snapshot, write_manifest
 from socialvalue.features.query import compose, render, sql_hash
 from socialvalue.features.registry import FeatureConfig, registry
 from socialvalue.features.split import TimeFrame
+from socialvalue.store import arrow_to_pandas
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -174,22 +175,7 @@ def build(
     else:
         rel = con.sql(f"{sql}\nORDER BY customer_id")
     tbl = rel.to_arrow_table()
-    return tbl if as_arrow else _to_pandas(tbl)
-
-
-def _to_pandas(tbl: pa.Table) -> pd.DataFrame:
-    """Convert Arrow to pandas, keeping integer columns that hold NULLs as nullable ``Int64``.
-
-    About 5x faster than DuckDB's ``.df()`` on a wide feature table; DuckDB's conversion also gives ``Int64``.
-    """
-    import pandas as pd
-    import pyarrow as pa
-
-    df = tbl.to_pandas()
-    for field in tbl.schema:
-        if pa.types.is_integer(field.type) and tbl.column(field.name).null_count:
-            df[field.name] = df[field.name].astype(pd.Int64Dtype())
-    return df
+    return tbl if as_arrow else arrow_to_pandas(tbl)
 
 
 def export_parquet(store: Store, table: str, path: str | Path) -> Path:

@@ -31,6 +31,7 @@ from socialvalue.config import ConfigModel
 from socialvalue.social.engagement import EngagementConfig, content_score, interaction_score, loyalty_score
 from socialvalue.social.influence_value import InfluenceConfig, influence_value
 from socialvalue.social.referral import ReferralConfig, referral_value
+from socialvalue.store import arrow_to_pandas
 
 if TYPE_CHECKING:  # pragma: no cover
     from socialvalue.store import Store
@@ -215,7 +216,7 @@ def exposure_frame(
         WHERE influencer_id <> exposed_id
         GROUP BY ALL ORDER BY exposed_at
     """
-    return store.con.sql(query, params=params).df()
+    return arrow_to_pandas(store.con.sql(query, params=params).to_arrow_table())
 
 
 def purchase_frame(store: Store, as_of: pd.Timestamp | str, *, start: pd.Timestamp | str) -> pd.DataFrame:
