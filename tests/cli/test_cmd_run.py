@@ -1,0 +1,62 @@
+"""``socialvalue run`` / ``score`` / ``report`` on a small demo store, and their errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from socialvalue.cli import main
+from socialvalue.store import Store
+
+AS_OF = "2026-07-01"
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli_run") / "demo"
+    assert main(["demo", "--customers", "3000", "--seed", "3", "--out", str(out)]) == 0
+    return out / "socialvalue.duckdb"
+
+
+def test_run_writes_scores_actions_run_log_and_report(demo_store, tmp_path, capsys):
+    report = tmp_path / "r.html"
+    assert main(["run", str(demo_store), "--as-of", AS_OF, "--report", str(report)]) == 0
+    cap = capsys.readouterr()
+    out = cap.out + cap.err  # Rich writes progress and results to stderr
+    assert "customers scored" in out and "report:" in out
+    for stage in ("features", "clv", "social", "segments", "actions", "write", "report"):
+        assert stage in out  # the per-stage timing table
+    html = report.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "RFM segments" in html
+    with Store(demo_store, read_only=True) as s:
+        n_scores = s.scalar("SELECT count(*) FROM scores WHERE as_of = ?", [AS_OF])
+        n_consented = s.scalar("SELECT count(*) FROM customers WHERE consent_profiling")
+        n_runs = s.scalar("SELECT count(*) FROM _runs")
+        n_actions = s.scalar("SELECT count(*) FROM actions WHERE as_of = ?", [AS_OF])
+    assert 0 < n_scores <= n_consented and n_actions == n_scores and n_runs >= 1
+
+    # `score` re-scores the same date without a report: rows are replaced, not stacked
+    assert main(["score", str(demo_store), "--as-of", AS_OF]) == 0
+    with Store(demo_store, read_only=True) as s:
+        assert s.scalar("SELECT count(*) FROM scores WHERE as_of = ?", [AS_OF]) == n_scores
+        assert s.scalar("SELECT count(*) FROM _runs") == n_runs + 1
+
+    # `report` from the stored run, read-only
+    again = tmp_path / "again.html"
+    assert main(["report", str(demo_store), "--out", str(again)]) == 0
+    assert again.stat().st_size > 100_000
+
+
+def test_run_errors_are_one_paragraph_without_traceback(tmp_path, capsys):
+    missing = tmp_path / "nope.duckdb"
+    code = main(["run", str(missing), "--as-of", AS_OF])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "does not exist" in err and "Traceback" not in err
+
+    empty = tmp_path / "empty.duckdb"
+    assert main(["init", str(empty)]) == 0
+    capsys.readouterr()
+    code = main(["report", str(empty), "--out", str(tmp_path / "x.html")])
+    err = capsys.readouterr().err
+    assert code != 0 and "no scored run" in err and "Traceback" not in err
+    assert not (tmp_path / "x.html").exists()
