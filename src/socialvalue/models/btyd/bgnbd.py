@@ -96,9 +96,11 @@ class BetaGeo(BTYDModel):
         return np.array([1.0, 1.0 / max(float(data["T"].max()), 1e-300), 1.0, 1.0])
 
     def _initial_params(self, data: dict[str, np.ndarray], weights: np.ndarray) -> np.ndarray:
-        # A scale-aware start: alpha ~ T/(1+x) puts the purchase rate near the data's; r, a, b = 1.
+        # A scale-aware start: alpha ~ T/(1+x) puts the purchase rate near the data's; r = 0.5 (purchase rates
+        # are usually dispersed: r < 1 in the published fits), a, b = 1. From r = 1 the first MBG/NBD Newton
+        # step on CDNOW overshoots to r = e^2 and costs 3 extra iterations (10 instead of 7).
         alpha = _dot(weights, data["T"]) / max(_dot(weights, data["frequency"]), 1.0)
-        return np.array([1.0, max(alpha, 1e-3), 1.0, 1.0])
+        return np.array([0.5, max(alpha, 1e-3), 1.0, 1.0])
 
     def _terms(
         self, params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray
