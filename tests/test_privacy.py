@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from socialvalue.errors import ConfigError, ErasedCustomerError, StoreError
+from socialvalue.errors import ConfigError, ErasedCustomerError, StoreError, UnknownCustomerError
 from socialvalue.privacy import KEY_ENV_VAR, pseudonymize, subject_hash
 
 KEY = "test-key-of-sufficient-length"
@@ -163,13 +163,41 @@ def test_same_file_loaded_before_an_erasure_is_checked_again(social_store, tmp_p
         s.ingest("customers", path)  # not skipped as "already loaded"
 
 
-def test_erasing_an_unknown_id_is_logged_and_blocks_it(social_store):
-    report = social_store.erase("nobody")
-    assert report.rows_removed == 0 and report.tables == {}
-    with pytest.raises(ErasedCustomerError):
-        social_store.ingest("customers", pd.DataFrame({"customer_id": ["nobody"]}))
+def test_erasing_an_unknown_id_is_an_error_and_changes_nothing(social_store):
+    s = social_store
+    before = {t: s.scalar(f'SELECT count(*) FROM "{t}"') for t in s.tables()}
+    with pytest.raises(
+        UnknownCustomerError,
+        match=r"^no customer 'nobody' in .*store\.duckdb: nothing was erased or recorded "
+        r"\(to refuse future loads of this id anyway, erase it with block_future_loads=True\)$",
+    ) as info:
+        s.erase("nobody")
+    assert isinstance(info.value, LookupError) and info.value.customer_id == "nobody"
+    assert not info.value.erased_before
+    assert {t: s.scalar(f'SELECT count(*) FROM "{t}"') for t in s.tables()} == before
+    assert s.ingest("customers", pd.DataFrame({"customer_id": ["nobody"]})).inserted == 1  # not blocked
     with pytest.raises(StoreError, match="non-empty customer id"):
-        social_store.erase("")
+        s.erase("")
+
+
+def test_erasing_an_unknown_id_on_purpose_blocks_it(social_store):
+    s = social_store
+    report = s.erase("nobody", block_future_loads=True)
+    assert report.rows_removed == 0 and report.tables == {}
+    salt = s.scalar("SELECT value FROM _store_meta WHERE key = 'erasure_salt'")
+    assert s.scalar("SELECT subject_hash FROM _erasure_log") == subject_hash(salt, "nobody")
+    with pytest.raises(ErasedCustomerError):
+        s.ingest("customers", pd.DataFrame({"customer_id": ["nobody"]}))
+    # asked again without the flag: it was erased before, and nothing more is written
+    with pytest.raises(UnknownCustomerError, match="it was erased before") as info:
+        s.erase("nobody")
+    assert info.value.erased_before
+    assert s.scalar("SELECT count(*) FROM _erasure_log") == 1
+
+
+def test_block_future_loads_changes_nothing_for_a_known_customer(social_store):
+    report = social_store.erase("alice", block_future_loads=True)
+    assert report.rows_removed == 11
 
 
 def test_pseudonymize_is_keyed_hmac_sha256_truncated():

@@ -10,6 +10,7 @@ REST service) can catch one type and map it once to an exit code or an HTTP stat
     │                        like scikit-learn's)
     ├── ConvergenceError     an optimiser that did not converge (carries the optimiser's result)
     ├── ErasedCustomerError  a load that would bring back a customer erased under privacy law
+    ├── UnknownCustomerError an erasure of an id the store has no row about (also a LookupError)
     └── StoreError           the DuckDB store cannot be opened, migrated or queried as asked
 """
 
@@ -25,6 +26,7 @@ __all__ = [
     "SchemaError",
     "SocialValueError",
     "StoreError",
+    "UnknownCustomerError",
 ]
 
 
@@ -75,6 +77,28 @@ class ConvergenceError(SocialValueError, RuntimeError):
 
 class ErasedCustomerError(SchemaError):
     """A load contains rows of a customer who was erased; refused unless forced."""
+
+
+class UnknownCustomerError(SocialValueError, LookupError):
+    """An erasure names a customer id that has no row in any table of the store.
+
+    Usually a typo; nothing is erased or recorded. Erasing with ``block_future_loads=True`` records the id's
+    salted hash anyway, so that later loads of it are refused.
+
+    Parameters
+    ----------
+    message
+        What was not found, and where.
+    customer_id
+        The id asked for (for the caller only: never logged).
+    erased_before
+        Whether the id was erased earlier (its later loads are then already refused).
+    """
+
+    def __init__(self, message: str, customer_id: str = "", *, erased_before: bool = False) -> None:
+        super().__init__(message)
+        self.customer_id = customer_id
+        self.erased_before = erased_before
 
 
 class StoreError(SocialValueError, RuntimeError):

@@ -6,7 +6,9 @@ Consent lives in ``customers.consent_marketing`` (may receive marketing; missing
 * :func:`erase_customer` (``Store.erase``) deletes a customer's rows from every table in one transaction and
   writes an ``_erasure_log`` entry that holds no personal data: a salted SHA-256 of the id (salt in
   ``_store_meta``, never exported), row counts per table and a timestamp. Loads are checked against these
-  hashes, so an erased customer is not silently brought back.
+  hashes, so an erased customer is not silently brought back. An id with no row anywhere is refused
+  (:class:`~socialvalue.errors.UnknownCustomerError`: usually a typo) unless ``block_future_loads`` asks to
+  record it anyway.
 * :func:`pseudonymize` replaces identifiers by a keyed HMAC-SHA256, stable for one key, for exports and
   sharing.
 
@@ -24,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from socialvalue.errors import ConfigError, StoreError
+from socialvalue.errors import ConfigError, StoreError, UnknownCustomerError
 from socialvalue.schema import KINDS, TABLES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,7 +98,24 @@ def _targets(store: Store) -> dict[str, tuple[str, list[str]]]:
     return out
 
 
-def erase_customer(store: Store, customer_id: str) -> ErasureReport:
+def _unknown(store: Store, customer_id: str, digest: str) -> UnknownCustomerError:
+    """The error for an id with no row anywhere (erased before, or never loaded: usually a typo)."""
+    erased_before = store.con.execute(
+        "SELECT count(*) FROM _erasure_log WHERE subject_hash = ?", [digest]
+    ).fetchall()[0][0]
+    if erased_before:
+        why = "it was erased before and later loads of it are already refused; nothing was changed"
+    else:
+        why = (
+            "nothing was erased or recorded (to refuse future loads of this id anyway, erase it with "
+            "block_future_loads=True)"
+        )
+    return UnknownCustomerError(
+        f"no customer {customer_id!r} in {store.path}: {why}", customer_id, erased_before=bool(erased_before)
+    )
+
+
+def erase_customer(store: Store, customer_id: str, *, block_future_loads: bool = False) -> ErasureReport:
     """Delete every row about ``customer_id`` from every table of ``store``, atomically.
 
     Parameters
@@ -105,12 +124,22 @@ def erase_customer(store: Store, customer_id: str) -> ErasureReport:
         An open, writable store.
     customer_id
         The customer to forget.
+    block_future_loads
+        Only matters when no table has a row about ``customer_id``: record the erasure anyway, so that later
+        loads of this id are refused. Without it such an id (usually a typo) is an error and nothing is
+        written.
 
     Returns
     -------
     ErasureReport
-        Rows removed per table. The ``_erasure_log`` entry is written even when no row matched, so later
-        loads of this id are refused all the same.
+        Rows removed per table. An ``_erasure_log`` entry is written, so later loads of this id are refused
+        unless forced.
+
+    Raises
+    ------
+    UnknownCustomerError
+        If no table has a row about ``customer_id`` and ``block_future_loads`` is false; the store is left
+        as it was.
 
     Notes
     -----
@@ -132,12 +161,17 @@ def erase_customer(store: Store, customer_id: str) -> ErasureReport:
             n = con.execute(f"DELETE FROM {sql_name} WHERE {where}", {"id": customer_id}).fetchall()[0][0]
             if n:
                 counts[name] = int(n)
+        if not counts and not block_future_loads:
+            con.execute("ROLLBACK")
+            raise _unknown(store, customer_id, digest)
         erasure_id = uuid.uuid4().hex
         con.execute(
             "INSERT INTO _erasure_log VALUES (?, timezone('UTC', now()), ?, ?, ?)",
             [erasure_id, digest, sum(counts.values()), json.dumps(counts, sort_keys=True)],
         )
         con.execute("COMMIT")
+    except UnknownCustomerError:
+        raise
     except BaseException:
         con.execute("ROLLBACK")
         raise

@@ -295,17 +295,19 @@ class Store:
             self, kind, source, mapping, on_missing_customer=on_missing_customer, force=force, rules=rules
         )
 
-    def erase(self, customer_id: str) -> ErasureReport:
+    def erase(self, customer_id: str, *, block_future_loads: bool = False) -> ErasureReport:
         """Remove every row about ``customer_id`` from every table, in one transaction.
 
         Canonical tables are searched on all their customer columns; every other table in the store with a
         ``customer_id`` (or another customer-reference) column is searched too. An ``_erasure_log`` entry
         records a salted hash of the id, the counts and the time, and later loads of this customer's rows
-        are refused unless forced. See :func:`socialvalue.privacy.erase_customer`.
+        are refused unless forced. An id with no row in any table raises
+        :class:`~socialvalue.errors.UnknownCustomerError` and changes nothing, unless ``block_future_loads``
+        asks to record it anyway. See :func:`socialvalue.privacy.erase_customer`.
         """
         from socialvalue.privacy import erase_customer
 
-        return erase_customer(self, customer_id)
+        return erase_customer(self, customer_id, block_future_loads=block_future_loads)
 
     def info(self) -> dict[str, TableInfo]:
         """Per table: row count, time range and a data-quality summary.

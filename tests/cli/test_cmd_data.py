@@ -11,6 +11,7 @@ import pytest
 
 from socialvalue import Store
 from socialvalue.cli import main
+from socialvalue.store import SCHEMA_VERSION
 
 _SCRIPT = Path(sys.executable).with_name("socialvalue")
 #: The installed console script when present, else the same entry point through the interpreter.
@@ -49,6 +50,7 @@ def files(tmp_path):
 def test_init_ingest_info_erase(files, capsys):
     db = str(files / "shop.duckdb")
     assert main(["init", db]) == 0
+    assert capsys.readouterr().out == f"store {db} ready (schema v{SCHEMA_VERSION})\n"
     assert main(["ingest", db, "customers", str(files / "customers.csv")]) == 0
     assert "customers from customers.csv: 2 rows in, 2 inserted" in capsys.readouterr().err
     assert (
@@ -75,7 +77,9 @@ def test_init_ingest_info_erase(files, capsys):
     out = capsys.readouterr().out
     assert "orders" in out and "2024-03-01 00:00" in out and "stub customers: 1" in out
     assert main(["erase", db, "a"]) == 0
-    assert "erased 2 rows (customers 1, orders 1); erasure id " in capsys.readouterr().err
+    res = capsys.readouterr()
+    assert res.out.startswith("erased 2 rows (customers 1, orders 1); erasure id ")
+    assert res.err == ""
     with Store(db) as s:
         assert s.scalar("SELECT count(*) FROM customers WHERE customer_id = 'a'") == 0
         assert s.scalar("SELECT currency FROM orders LIMIT 1") == "EUR"
@@ -120,3 +124,63 @@ def test_real_subprocess_exit_code_and_no_traceback(files):
     assert "Traceback" not in bad.stderr + bad.stdout
     assert "bad_orders.csv: 2 problems in 2 rows; nothing was loaded" in bad.stderr
     assert "row 2, column 'amount': got '1x'" in bad.stderr
+
+
+def test_version_on_stdout(capsys):
+    from socialvalue import __version__
+
+    assert main(["--version"]) == 0
+    res = capsys.readouterr()
+    assert res.out == f"socialvalue {__version__}\n" and res.err == ""
+
+
+def _erasures(db: str) -> int:
+    with Store(db, read_only=True) as s:
+        return s.scalar("SELECT count(*) FROM _erasure_log")
+
+
+def test_erase_unknown_id_fails_and_records_nothing(files, capsys):
+    db = str(files / "shop.duckdb")
+    assert main(["ingest", db, "customers", str(files / "customers.csv")]) == 0
+    capsys.readouterr()
+    assert main(["erase", db, "NOPE"]) == 2
+    res = capsys.readouterr()
+    assert res.out == ""
+    assert "Traceback" not in res.err
+    assert f"error: no customer 'NOPE' in {db}: nothing was erased or recorded." in res.err
+    assert f"run: socialvalue erase {db} NOPE --block-future-loads" in res.err
+    assert "block_future_loads=True" not in res.err  # no advice meant for Python callers
+    assert _erasures(db) == 0
+    nope = files / "nope.csv"
+    pd.DataFrame({"customer_id": ["NOPE"]}).to_csv(nope, index=False)
+    assert main(["ingest", db, "customers", str(nope)]) == 0  # not blocked
+
+
+def test_erase_unknown_id_on_purpose_blocks_future_loads(files, capsys):
+    db = str(files / "shop.duckdb")
+    assert main(["init", db]) == 0
+    capsys.readouterr()
+    assert main(["erase", db, "NOPE", "--block-future-loads"]) == 0
+    res = capsys.readouterr()
+    assert res.out.startswith(
+        f"no rows about 'NOPE' in {db}; recorded as erased on purpose, so later loads of it are refused; "
+        "erasure id "
+    )
+    assert _erasures(db) == 1
+    nope = files / "nope.csv"
+    pd.DataFrame({"customer_id": ["NOPE"]}).to_csv(nope, index=False)
+    assert main(["ingest", db, "customers", str(nope)]) == 3
+    assert "expected a customer who was not erased" in capsys.readouterr().err
+    # erasing it again says it was erased before and changes nothing
+    assert main(["erase", db, "NOPE"]) == 2
+    assert (
+        f"error: no customer 'NOPE' in {db}: it was erased before and later loads of it are already refused"
+        in capsys.readouterr().err
+    )
+    assert _erasures(db) == 1
+
+
+def test_erase_missing_store(files, capsys):
+    assert main(["erase", str(files / "none.duckdb"), "a"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (files / "none.duckdb").exists()

@@ -26,7 +26,9 @@ def test_demo_writes_store_and_files(tmp_path, capsys):
     assert counts["customers"] == 2000
     assert counts["orders"] == pq.read_table(out / "orders.parquet").num_rows
     assert counts["relationships"] == pq.read_table(out / "relationships.parquet").num_rows
-    assert "socialvalue.duckdb" in capsys.readouterr().err
+    res = capsys.readouterr()
+    assert "store: " in res.out and "socialvalue.duckdb" in res.out and "truth and parameters" in res.out
+    assert res.err == ""
 
     # Running again replaces the store instead of stacking a second load on it.
     assert main(["demo", "--customers", "2000", "--seed", "1", "--out", str(out)]) == 0

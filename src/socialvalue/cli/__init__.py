@@ -3,6 +3,9 @@
 Each group of commands lives in its own module and registers itself on :data:`app`; errors derived from
 :class:`~socialvalue.errors.SocialValueError` are turned, in one place, into a one-paragraph message and a
 non-zero exit code (no traceback).
+
+Results (tables, summaries, files written, generated text) go to standard output through :data:`out`, so they
+can be piped or redirected; errors, progress and status go to standard error through :data:`console`.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from rich.console import Console
 
 from socialvalue.errors import ConfigError, SchemaError, SocialValueError
 
-__all__ = ["app", "console", "main"]
+__all__ = ["app", "console", "main", "out"]
 
 app = typer.Typer(
     name="socialvalue",
@@ -24,7 +27,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+#: Diagnostics: errors, progress, status (standard error).
 console = Console(stderr=True, soft_wrap=True)  # no hard wraps: output is also parsed by scripts
+#: Results (standard output).
+out = Console(soft_wrap=True)
 
 #: Exit codes by error type (most specific first).
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
@@ -34,8 +40,21 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from socialvalue import __version__
+
+        out.print(f"socialvalue {__version__}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details.")) -> None:
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
     """socialvalue: customer value from purchases and from social influence."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"

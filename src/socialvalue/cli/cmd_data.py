@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from socialvalue.cli import app, console
+from socialvalue.cli import app, console, out
 
 StoreArg = Annotated[Path, typer.Argument(help="DuckDB store file.", show_default=False)]
 
@@ -22,7 +22,7 @@ def init(store: StoreArg) -> None:
 
     with Store(store) as s:
         version = s.schema_version
-    console.print(f"store {store} ready (schema v{version})", markup=False, highlight=False)
+    out.print(f"store {store} ready (schema v{version})", markup=False, highlight=False)
 
 
 @app.command("ingest")
@@ -127,23 +127,55 @@ def erase(
     customer_id: Annotated[
         str, typer.Argument(help="Identifier of the customer to forget.", show_default=False)
     ],
+    block_future_loads: Annotated[
+        bool,
+        typer.Option(
+            "--block-future-loads",
+            help="Also when the store has no row about the id: record it, so later loads of it are refused.",
+        ),
+    ] = False,
 ) -> None:
     """Remove a customer from every table (right to erasure) and refuse later loads of them.
 
-    The erasure log keeps only a salted hash of the id, row counts and the time.
+    The erasure log keeps only a salted hash of the id, row counts and the time. An id the store has no row
+    about (usually a typo) is an error and nothing is recorded, unless --block-future-loads asks to refuse
+    later loads of it anyway.
 
     Example: socialvalue erase shop.duckdb C00042
     """
     from socialvalue import Store
-    from socialvalue.errors import StoreError
+    from socialvalue.cli._progress import stage_progress
+    from socialvalue.errors import StoreError, UnknownCustomerError
 
     if not store.exists():
         raise StoreError(f"store {str(store)!r} does not exist")
-    with Store(store) as s, console.status("erasing ..."):
-        report = s.erase(customer_id)
-    tables = ", ".join(f"{t} {n:,}" for t, n in report.tables.items()) or "no rows found"
-    console.print(
-        f"erased {report.rows_removed:,} rows ({tables}); erasure id {report.erasure_id}",
-        markup=False,
-        soft_wrap=True,
-    )
+    try:
+        with Store(store) as s, stage_progress(1, title="erase") as on_stage, on_stage.stage("erasing"):
+            report = s.erase(customer_id, block_future_loads=block_future_loads)
+    except UnknownCustomerError as exc:
+        if exc.erased_before:
+            why = "it was erased before and later loads of it are already refused; nothing was changed"
+        else:
+            why = (
+                "nothing was erased or recorded. To refuse future loads of this id on purpose, run: "
+                f"socialvalue erase {store} {customer_id} --block-future-loads"
+            )
+        raise UnknownCustomerError(
+            f"no customer {customer_id!r} in {store}: {why}", customer_id, erased_before=exc.erased_before
+        ) from None
+    if report.rows_removed:
+        tables = ", ".join(f"{t} {n:,}" for t, n in report.tables.items())
+        out.print(
+            f"erased {report.rows_removed:,} rows ({tables}); erasure id {report.erasure_id}",
+            markup=False,
+            highlight=False,
+        )
+    else:
+        out.print(
+            f"no rows about {customer_id!r} in {store}; recorded as erased on purpose, so later loads of it "
+            f"are refused; erasure id {report.erasure_id}",
+            markup=False,
+            highlight=False,
+        )
+    if report.export_files_purged:
+        out.print(f"{report.export_files_purged} export files purged", markup=False, highlight=False)

@@ -7,16 +7,16 @@ from typing import Annotated
 
 import typer
 
-from socialvalue.cli import app, console
+from socialvalue.cli import app, out
 
 
 @app.command()
 def demo(
     customers: Annotated[int, typer.Option("--customers", "-n", min=2, help="Number of customers.")] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 7,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for Parquet files and the store.")] = Path(
-        "demo_output"
-    ),
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for Parquet files and the store.")
+    ] = Path("demo_output"),
     config: Annotated[
         Path | None,
         typer.Option("--config", help="TOML of generator parameters (socialvalue.demo.DemoConfig)."),
@@ -34,26 +34,33 @@ def demo(
 
     from rich.table import Table
 
+    from socialvalue.cli._progress import stage_progress
     from socialvalue.config import load_toml
     from socialvalue.demo import DemoConfig, generate
+    from socialvalue.schema import KINDS
 
     cfg = load_toml(config, DemoConfig) if config is not None else DemoConfig()
+    stages = ["simulate", "write Parquet", *([f"load {kind}" for kind in KINDS] if load else [])]
     started = time.perf_counter()
-    with console.status(f"simulating {customers:,} customers (seed {seed}) ..."):
-        data = generate(n_customers=customers, seed=seed, config=cfg)
-    with console.status(f"writing Parquet to {out} ..."):
-        paths = data.write(out)
-    store_path = out / "socialvalue.duckdb"
-    if load:
-        from socialvalue.store import Store
+    store_path = out_dir / "socialvalue.duckdb"
+    with stage_progress(stages, title=f"demo ({customers:,} customers, seed {seed})") as on_stage:
+        with on_stage.stage("simulate"):
+            data = generate(n_customers=customers, seed=seed, config=cfg)
+        with on_stage.stage("write Parquet"):
+            paths = data.write(out_dir)
+        if load:
+            from socialvalue.store import Store
 
-        for stale in (store_path, store_path.with_name(store_path.name + ".wal")):
-            stale.unlink(missing_ok=True)
-        with console.status(f"loading into {store_path} ..."), Store(store_path) as store:
-            data.load_into(store)
-            counts = store.table_counts()
-    else:
-        counts = {kind: tbl.num_rows for kind, tbl in data.tables.items()}
+            for stale in (store_path, store_path.with_name(store_path.name + ".wal")):
+                stale.unlink(missing_ok=True)
+            with Store(store_path) as store:
+                for kind in KINDS:  # customers first: the other tables reference them
+                    with on_stage.stage(f"load {kind}"):
+                        if kind in data.tables:
+                            store.ingest(kind, data.tables[kind])
+                counts = store.table_counts()
+        else:
+            counts = {kind: tbl.num_rows for kind, tbl in data.tables.items()}
 
     table = Table(title=f"demo data ({time.perf_counter() - started:.1f} s)")
     table.add_column("table")
@@ -63,7 +70,7 @@ def demo(
         table.add_row(kind, f"{rows:,}", str(paths[kind]))
     table.add_row("truth", f"{data.truth.num_rows:,}", str(paths["truth"]))
     table.add_row("influence_events", f"{data.influence_events.num_rows:,}", str(paths["influence_events"]))
-    console.print(table)
-    console.print(f"truth and parameters: {paths['params'].parent}", soft_wrap=True, highlight=False)
+    out.print(table)
+    out.print(f"truth and parameters: {paths['params'].parent}", markup=False, highlight=False)
     if load:
-        console.print(f"store: [bold]{store_path}[/]", soft_wrap=True, highlight=False)
+        out.print(f"store: {store_path}", markup=False, highlight=False)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from socialvalue.cli import app, console
+from socialvalue.cli import app, out
 
 
 @app.command()
@@ -26,7 +26,7 @@ def features(
         ),
     ] = None,
     unit: Annotated[str, typer.Option("--unit", help="Unit of the BTYD columns: weeks or days.")] = "weeks",
-    out: Annotated[
+    out_file: Annotated[
         Path | None, typer.Option("--out", help="Also write the table to this Parquet file.")
     ] = None,
     table: Annotated[
@@ -59,25 +59,30 @@ def features(
         raise StoreError(f"store {str(store)!r} does not exist")
 
     from socialvalue import Store
+    from socialvalue.cli._progress import stage_progress
     from socialvalue.features import build, export_parquet, read_manifest, table_name_for
     from socialvalue.features.split import TimeFrame
 
     frame = TimeFrame.resolve(as_of, unit, None, holdout_end)
     name = table or table_name_for(frame)
-    with Store(store) as st:
-        with console.status(f"building {name} as of {frame.as_of:%Y-%m-%d %H:%M} UTC"):
+    stages = [f"build {name}", *(["write Parquet"] if out_file is not None else [])]
+    with Store(store) as st, stage_progress(stages, title="features") as on_stage:
+        with on_stage.stage(stages[0]):
             df = build(st, as_of=as_of, unit=unit, holdout_end=holdout_end, config=cfg, table=name)
         man = read_manifest(st, name)[0]
-        if out is not None:
-            export_parquet(st, name, out)
-    console.print(
-        f"[green]built[/] {name}: {len(df):,} customers x {len(df.columns) - 1} features "
-        f"(unit {frame.unit}, sql {man['sql_hash']})" + (f", written to {out}" if out is not None else "")
+        if out_file is not None:
+            with on_stage.stage("write Parquet"):
+                export_parquet(st, name, out_file)
+    out.print(
+        f"built {name}: {len(df):,} customers x {len(df.columns) - 1} features "
+        f"(unit {frame.unit}, as of {frame.as_of:%Y-%m-%d %H:%M} UTC, sql {man['sql_hash']})"
+        + (f", written to {out_file}" if out_file is not None else ""),
+        markup=False,
+        highlight=False,
     )
 
 
 def _print_registry(cfg: object) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from socialvalue.features import registry
@@ -90,4 +95,4 @@ def _print_registry(cfg: object) -> None:
     for f in registry(cfg):  # type: ignore[arg-type]
         window = f"{f.window_days}d" if f.window_days else "all"
         tbl.add_row(f.name, f.group, f.unit, window, f.description)
-    Console().print(tbl)
+    out.print(tbl)
