@@ -153,7 +153,7 @@ def generate(
             {
                 "s": np.concatenate([src, rs]),
                 "d": np.concatenate([dst, rd]),
-                "k": np.array(["follows"] * nf + ["referred"] * nr),
+                "k": np.array(["follow"] * nf + ["referred"] * nr),
                 "c": START + created.astype("timedelta64[s]"),
                 "e": ended,
             }

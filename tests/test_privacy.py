@@ -49,7 +49,7 @@ def social_store(store):
             {
                 "src_id": ["alice", "bob", "carol"],
                 "dst_id": ["bob", "carol", "alice"],
-                "kind": ["follows"] * 3,
+                "kind": ["follow"] * 3,
             }
         ),
     )

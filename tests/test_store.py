@@ -42,7 +42,7 @@ def test_migration_2_drops_primary_key_indexes_and_keeps_rows(tmp_path):
     )
     con.close()
     with Store(path) as s:
-        assert s.schema_version == 2
+        assert s.schema_version == 3
         assert (
             s.scalar(
                 "SELECT count(*) FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' "

@@ -50,7 +50,7 @@ INTERACTION_KINDS: tuple[str, ...] = (
     "helpful_vote",
     "message",
 )
-RELATIONSHIP_KINDS: tuple[str, ...] = ("follows", "friend", "referred")
+RELATIONSHIP_KINDS: tuple[str, ...] = ("follow", "friend", "referred")
 CONTENT_KINDS: tuple[str, ...] = ("review", "post", "photo", "video", "question", "answer", "comment")
 ORDER_STATUSES: tuple[str, ...] = ("completed", "pending", "cancelled", "returned", "refunded")
 #: Statuses under which an amount may be negative (money flowing back to the customer).
@@ -246,7 +246,7 @@ TABLES: dict[str, Table] = {
             Column("src_id", "VARCHAR", description="Origin (follower, friend, referrer)."),
             Column("dst_id", "VARCHAR", description="Target (followed, friend, referred customer)."),
             Column(
-                "kind", "VARCHAR", vocabulary="relationship_kinds", description="follows, friend or referred."
+                "kind", "VARCHAR", vocabulary="relationship_kinds", description="follow, friend or referred (`follows` is read as follow)."
             ),
             Column("created_at", _TS, required=False, nullable=True, description="When the tie began (UTC)."),
             Column(

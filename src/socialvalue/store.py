@@ -98,10 +98,20 @@ def _migration_2(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE _loads ADD COLUMN IF NOT EXISTS stubs_created BIGINT")
 
 
+def _migration_3(con: duckdb.DuckDBPyConnection) -> None:
+    """One spelling for "follow": relationships of kind ``follows`` become ``follow`` (as in interactions)."""
+    con.execute(
+        "DELETE FROM relationships r WHERE r.kind = 'follows' AND EXISTS (SELECT 1 FROM relationships f "
+        "WHERE f.kind = 'follow' AND f.src_id = r.src_id AND f.dst_id = r.dst_id)"
+    )
+    con.execute("UPDATE relationships SET kind = 'follow' WHERE kind = 'follows'")
+
+
 #: Ordered migrations: (version, function applying it). Append, never edit, once released.
 _MIGRATIONS: tuple[tuple[int, Callable[[duckdb.DuckDBPyConnection], None]], ...] = (
     (1, _migration_1),
     (2, _migration_2),
+    (3, _migration_3),
 )
 SCHEMA_VERSION = _MIGRATIONS[-1][0]
 

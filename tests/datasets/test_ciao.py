@@ -41,7 +41,7 @@ def test_mapping_choices(tables):
     assert pc.count_distinct(content["content_id"]).as_py() == 252_277
     assert content["created_at"][0].as_py().isoformat() == "2000-05-30T07:00:00"
     rel = tables["relationships"]
-    assert set(rel["kind"].to_pylist()) == {"follows"}
+    assert set(rel["kind"].to_pylist()) == {"follow"}
     assert rel["created_at"].null_count == rel.num_rows
     orders = tables["orders"]
     assert set(orders["currency"].to_pylist()) == {"XXX"}

@@ -41,7 +41,7 @@ def frames(data):
 @pytest.fixture(scope="module")
 def in_degree(frames):
     rel, truth = frames["relationships"], frames["truth"]
-    follows = rel[rel["kind"] == "follows"]
+    follows = rel[rel["kind"] == "follow"]
     return follows.groupby("dst_id").size().reindex(truth["customer_id"], fill_value=0).to_numpy()
 
 
@@ -108,7 +108,7 @@ def test_degree_tail_is_heavy(in_degree):
 
 def test_follow_graph_structure(frames):
     rel = frames["relationships"]
-    follows = rel[rel["kind"] == "follows"]
+    follows = rel[rel["kind"] == "follow"]
     assert 0.03 < follows["ended_at"].notna().mean() < 0.2
     pairs = set(zip(follows["src_id"], follows["dst_id"], strict=True))
     reciprocal = sum((d, s) in pairs for s, d in pairs) / len(pairs)
@@ -256,8 +256,8 @@ def test_influence_truth_is_consistent(frames):
     rel = frames["relationships"]
     follows = set(
         zip(
-            rel.loc[rel["kind"] == "follows", "src_id"],
-            rel.loc[rel["kind"] == "follows", "dst_id"],
+            rel.loc[rel["kind"] == "follow", "src_id"],
+            rel.loc[rel["kind"] == "follow", "dst_id"],
             strict=True,
         )
     )

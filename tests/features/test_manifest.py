@@ -38,7 +38,7 @@ def small(store):
         ],
     )
     insert(
-        store, "relationships", [{"src_id": "b", "dst_id": "a", "kind": "follows", "ended_at": "2024-09-01"}]
+        store, "relationships", [{"src_id": "b", "dst_id": "a", "kind": "follow", "ended_at": "2024-09-01"}]
     )
     return store
 

@@ -57,15 +57,15 @@ def social_store(store):
         store,
         "relationships",
         [
-            {"src_id": "y", "dst_id": "A", "kind": "follows", "created_at": "2023-12-01"},
+            {"src_id": "y", "dst_id": "A", "kind": "follow", "created_at": "2023-12-01"},
             {
                 "src_id": "z",
                 "dst_id": "A",
-                "kind": "follows",
+                "kind": "follow",
                 "created_at": "2023-06-01",
                 "ended_at": "2024-01-02",
             },
-            {"src_id": "B", "dst_id": "A", "kind": "follows", "created_at": "2024-01-06"},
+            {"src_id": "B", "dst_id": "A", "kind": "follow", "created_at": "2024-01-06"},
             {"src_id": "R", "dst_id": "B", "kind": "referred", "created_at": "2024-01-05"},
         ],
     )

@@ -34,7 +34,7 @@ def test_missing_required_column_is_named(with_customers, tmp_path):
     with pytest.raises(
         SchemaError,
         match=r"orders\.csv: 1 problem; nothing was loaded:\n  column 'amount': missing; "
-        r"expected a source column for it",
+        r"expected a source column named amount\nfix: the file's columns are: 'order_id', 'customer_id'",
     ):
         with_customers.ingest("orders", path)
 
@@ -96,7 +96,7 @@ def test_composite_key_duplicates(with_customers):
             "created_at": ["2024-01-01", "2024-02-01"],
         }
     )
-    with pytest.raises(SchemaError, match=r"row 2, column '\(src_id, dst_id, kind\)': got .*c1.*c2.*follows"):
+    with pytest.raises(SchemaError, match=r"row 2, column '\(src_id, dst_id, kind\)': got .*c1.*c2.*follow\)'"):
         with_customers.ingest("relationships", df)
 
 
@@ -209,7 +209,7 @@ def test_all_problems_reported_together_with_cap_and_total(with_customers, tmp_p
     msg = str(info.value)
     assert msg.startswith("bad.csv: 120 problems in 60 rows; nothing was loaded (first 20 shown):\n")
     assert len([line for line in msg.splitlines() if line.startswith("  row ")]) == 20
-    assert msg.endswith("  ... and 100 more (all are in SchemaError.problems, up to the collection cap)")
+    assert msg.endswith("  ... and 100 more")
     assert len(info.value.problems) == 120
     assert info.value.problems[0]["row"] == 1 and info.value.problems[-1]["row"] == 60
     few = IngestRules(max_listed=5)
@@ -233,7 +233,7 @@ def test_erased_customer_rows_refused_unless_forced(with_customers, orders_df):
     with_customers.erase("c1")
     with pytest.raises(
         ErasedCustomerError,
-        match=r"row 1, column 'customer_id': got 'c1'; expected a customer who was not erased \(pass force=True",
+        match=r"row 1, column 'customer_id': got 'c1'; expected a customer who was not erased \(erased customers are loaded only when forced\)",
     ) as info:
         with_customers.ingest("orders", orders_df)
     assert [p["row"] for p in info.value.problems] == [1, 2]

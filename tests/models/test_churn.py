@@ -161,7 +161,7 @@ def test_social_churn_features_on_crafted_graph():
         {
             "src_id": ["b", "d", "b", "d", "a", "e", "f"],
             "dst_id": ["a", "e", "f", "f", "c", "b", "c"],
-            "kind": ["referred", "referred", "referred", "referred", "friend", "follows", "friend"],
+            "kind": ["referred", "referred", "referred", "referred", "friend", "follow", "friend"],
             "created_at": pd.to_datetime(["2023-01-01"] * 5 + ["2024-06-01", "2023-01-01"]),  # e->b: future
             "ended_at": pd.to_datetime([None] * 6 + ["2023-06-01"]),  # f-c ended before as_of
         }

@@ -51,7 +51,7 @@ def test_influence_edges_direction_decay_and_window():
         {
             "src_id": ["f", "x", "old", "later"],
             "dst_id": ["star", "y", "star", "star"],
-            "kind": ["follows", "friend", "follows", "follows"],
+            "kind": ["follow", "friend", "follow", "follow"],
             "created_at": pd.to_datetime(["2023-01-01", "2023-01-01", "2022-01-01", "2024-06-01"]),
             "ended_at": pd.to_datetime([None, None, "2023-01-01", None]),
         }

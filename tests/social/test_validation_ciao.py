@@ -31,7 +31,7 @@ def _day(d: int) -> pd.Timestamp:
 
 def _toy() -> tuple[dict[str, pd.DataFrame], Graph]:
     # b and c follow a; c follows b. Influence edges: a -> b, a -> c, b -> c.
-    rel = pd.DataFrame({"src_id": ["b", "c", "c"], "dst_id": ["a", "a", "b"], "kind": "follows"})
+    rel = pd.DataFrame({"src_id": ["b", "c", "c"], "dst_id": ["a", "a", "b"], "kind": "follow"})
     rows = [
         ("a", "X", 1),  # before the split
         ("a", "Z", 12),  # after the split, after c's review of Z: c's Z is not an adoption of a

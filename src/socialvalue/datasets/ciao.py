@@ -12,7 +12,7 @@ trust. The data carry no prices and no signup dates, so the mapping makes these 
   ``product_id`` the product, ``views`` null; ``category_id`` is kept as a non-canonical column.
 * ``interactions``: one ``review`` event per rating (``event_id`` ``"i<row>"``), actor the reviewer, no
   target customer (it is about a product), ``content_id`` the review, ``channel`` ``web``.
-* ``relationships``: one ``follows`` tie per trust edge, ``truster -> trustee`` (the truster follows the
+* ``relationships``: one ``follow`` tie per trust edge, ``truster -> trustee`` (the truster follows the
   trustee's reviews); there are no dates, so ``created_at`` and ``ended_at`` are null.
 * ``orders`` (only with ``ratings_as_orders=True``): a rating implies the member used the product, so each
   rating may stand in for a purchase, counted, not priced: ``order_id`` ``"o<row>"``, ``amount`` 1,
@@ -134,7 +134,7 @@ def load(
         {
             "src_id": trust["truster_id"].cast(pa.string()),
             "dst_id": trust["trustee_id"].cast(pa.string()),
-            "kind": pa.array(np.full(m, "follows", dtype=object), pa.string()),
+            "kind": pa.array(np.full(m, "follow", dtype=object), pa.string()),
             "created_at": pa.nulls(m, pa.timestamp("us")),
             "ended_at": pa.nulls(m, pa.timestamp("us")),
         }

@@ -23,7 +23,7 @@ Conventions of the generated tables
   extra rows shortly before a purchase, not part of the purchase process); ``returned`` rows (~4%): a full
   return is a separate row with the negated amount, positive quantity and the returned order's id in the
   JSON ``extra`` column (``{"return_of": "O..."}``, null on other rows). One currency (``USD`` by default).
-* Relationships: ``follows`` (follower -> followed, some with ``ended_at``), ``friend`` (stored in both
+* Relationships: ``follow`` (follower -> followed, some with ``ended_at``), ``friend`` (stored in both
   directions), ``referred`` (referrer -> referred customer, at the referred customer's signup).
 * Influenced purchases are about 5% of completed orders at the default settings; their share rises a little
   with the number of customers, since bigger graphs have bigger hubs.
@@ -219,7 +219,7 @@ def _relationship_table(pop: Population, graph: Graph, ids: pa.Array, start: dt.
         {
             "src_id": _take(ids, src),
             "dst_id": _take(ids, dst),
-            "kind": _labels(("follows", "friend", "referred"), kind),
+            "kind": _labels(("follow", "friend", "referred"), kind),
             "created_at": _timestamps(start, created),
             "ended_at": _timestamps(start, ended),
         }

@@ -10,7 +10,7 @@ Exposures (who saw whose content, shares and reviews) are assembled in SQL from 
 * interactions between two customers: for *viewing* kinds (like, comment, reply, view, ...) the actor saw the
   target, for *pushing* kinds (mention, message) the target saw the actor;
 * broadcasts: when a customer publishes content or performs a broadcast interaction (post, share, review),
-  every customer following them at that moment (``relationships`` of kind ``follows``) is exposed.
+  every customer following them at that moment (``relationships`` of kind ``follow``) is exposed.
 
 :func:`social_components` runs everything and returns one row per customer (consent to profiling only) with
 ``crv``, ``civ``, ``interaction_score``, ``content_score`` and ``loyalty_score``. :func:`holdout_value` is a
@@ -90,7 +90,7 @@ class ExposureConfig(ConfigModel):
     target_sees_actor_kinds: tuple[str, ...] = ("mention", "message")
     broadcast_kinds: tuple[str, ...] = ("post", "share", "review")
     broadcast_content: bool = True
-    follower_kinds: tuple[str, ...] = ("follows",)
+    follower_kinds: tuple[str, ...] = ("follow",)
 
 
 class SocialInputsConfig(ConfigModel):

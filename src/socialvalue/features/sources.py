@@ -116,15 +116,15 @@ def sources(config: FeatureConfig) -> dict[str, Source]:
         ),
         Source(
             "followers",
-            description="active 'follows' ties pointing at the customer",
+            description="active 'follow' ties pointing at the customer",
             key="f.dst_id",
-            sql=f"FROM relationships f WHERE f.kind = 'follows' AND f.src_id <> f.dst_id AND {_active_at('f')}",
+            sql=f"FROM relationships f WHERE f.kind = 'follow' AND f.src_id <> f.dst_id AND {_active_at('f')}",
         ),
         Source(
             "following",
-            description="active 'follows' ties from the customer",
+            description="active 'follow' ties from the customer",
             key="f.src_id",
-            sql=f"FROM relationships f WHERE f.kind = 'follows' AND f.src_id <> f.dst_id AND {_active_at('f')}",
+            sql=f"FROM relationships f WHERE f.kind = 'follow' AND f.src_id <> f.dst_id AND {_active_at('f')}",
         ),
         Source(
             "friends",
@@ -187,7 +187,7 @@ def sources(config: FeatureConfig) -> dict[str, Source]:
             sql=(
                 "FROM (SELECT DISTINCT m.owner, m.member FROM ("
                 "SELECT f.dst_id AS owner, f.src_id AS member FROM relationships f "
-                f"WHERE f.kind = 'follows' AND f.src_id <> f.dst_id AND {_active_at('f')} UNION ALL "
+                f"WHERE f.kind = 'follow' AND f.src_id <> f.dst_id AND {_active_at('f')} UNION ALL "
                 "SELECT r.src_id AS owner, r.dst_id AS member FROM relationships r "
                 "WHERE r.kind = 'referred' AND r.src_id <> r.dst_id "
                 "AND (r.created_at IS NULL OR r.created_at < {holdout_end})) m) n "

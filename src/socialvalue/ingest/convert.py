@@ -3,20 +3,26 @@
 :func:`plan` resolves, for each canonical column of the target table, where its values come from (a mapped
 source column, a same-named source column, a constant, or nothing) and builds the DuckDB expression that
 converts them: text to timestamps (ISO-8601 or a ``strptime`` format, local time zone → UTC), decimal
-commas, yes/no booleans. Each convertible column keeps its raw text beside it as ``__raw__<name>`` so a value
+commas, yes/no booleans, and words of a vocabulary column (matched ignoring case, recoded through the mapping's
+``[values.<column>]`` and the built-in aliases such as ``follows`` → ``follow``). Each convertible column keeps its raw text beside it as ``__raw__<name>`` so a value
 that does not convert can be reported with its row.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import duckdb
 
-from socialvalue.errors import SchemaError
+from socialvalue.errors import ConfigError, SchemaError
+from socialvalue.ingest import hints
 from socialvalue.ingest.mapping import ColumnMapping
 from socialvalue.ingest.sources import RAW, ROW, SRC, Staged
 from socialvalue.schema import Column, Table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from socialvalue.config import Vocabulary
 
 __all__ = ["CONV", "RAW_PREFIX", "Plan", "build_view", "plan"]
 
@@ -25,6 +31,9 @@ RAW_PREFIX = "__raw__"
 
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER")
 _NUMERIC += ("UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
+
+#: Built-in spellings recoded at load, by vocabulary (used when the vocabulary lacks the alias itself).
+ALIASES: dict[str, dict[str, str]] = {"relationship_kinds": {"follows": "follow"}}
 
 
 def _q(name: str) -> str:
@@ -57,6 +66,7 @@ class Plan:
     convertible: dict[str, str] = field(default_factory=dict)  # column -> what was expected
     sources: dict[str, str] = field(default_factory=dict)  # canonical -> source column (or 'constant')
     extra_columns: list[str] = field(default_factory=list)
+    mapping: ColumnMapping | None = None  # the mapping the plan applies (for the hints of a failed load)
 
 
 def _expected(col: Column, mapping: ColumnMapping) -> str:
@@ -78,19 +88,46 @@ def _expected(col: Column, mapping: ColumnMapping) -> str:
 
 def _number_text(expr: str, mapping: ColumnMapping) -> str:
     expr = f"nullif({expr}, '')"  # casts to numbers accept surrounding blanks
+    if mapping.currency_symbols:
+        expr = f"nullif(regexp_replace({expr}, '[^0-9,.+-]', '', 'g'), '')"
     if mapping.decimal_comma:
         expr = f"replace(replace({expr}, '.', ''), ',', '.')"
     return expr
 
 
-def _convert(col: Column, expr: str, src_type: str, mapping: ColumnMapping) -> tuple[str, bool]:
+def recodes(col: Column, mapping: ColumnMapping, vocabulary: Vocabulary | None) -> dict[str, str]:
+    """Lower-case word → stored word for ``col``: built-in aliases, then the mapping's ``[values.<col>]``."""
+    out: dict[str, str] = {}
+    if col.vocabulary is not None:
+        allowed = getattr(vocabulary, col.vocabulary) if vocabulary is not None else ()
+        out.update({k: v for k, v in ALIASES.get(col.vocabulary, {}).items() if k not in allowed})
+    out.update(mapping.values.get(col.name, {}))
+    return out
+
+
+def _recode(col: Column, out: str, words: dict[str, str]) -> str:
+    """SQL matching a vocabulary column ignoring case, then recoding the mapped words (bound as literals)."""
+    if col.vocabulary is None and not words:
+        return out
+    key = f"lower(trim({out}))"
+    base = key if col.vocabulary is not None else out
+    if not words:
+        return base
+    whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in words.items())
+    return f"CASE {key} {whens} ELSE {base} END"
+
+
+def _convert(
+    col: Column, expr: str, src_type: str, mapping: ColumnMapping, words: dict[str, str] | None = None
+) -> tuple[str, bool]:
     """SQL converting ``expr`` (of DuckDB type ``src_type``) to the column type; and whether it may fail."""
     t = col.sql_type.upper()
     st = src_type.upper()
     text = _is_text(st)
     if t == "VARCHAR":
-        # No trim(): it is Unicode-aware and costs ~0.5 s per 2M values; ids are taken verbatim.
+        # No trim() on ids: it is Unicode-aware and costs ~0.5 s per 2M values; ids are taken verbatim.
         out = f"nullif({expr}, '')" if text else f"CAST({expr} AS VARCHAR)"
+        out = _recode(col, out, words or {})
         return (f"upper({out})" if col.name == "currency" else out), False
     if t == "TIMESTAMP":
         tz = _lit(mapping.timezone)
@@ -133,16 +170,68 @@ def _convert(col: Column, expr: str, src_type: str, mapping: ColumnMapping) -> t
     return f"TRY_CAST({expr} AS {col.sql_type})", True
 
 
+def _check_values(table: Table, mapping: ColumnMapping, vocabulary: Vocabulary | None) -> None:
+    """Every ``[values.<column>]`` names a text column of ``table`` and maps onto its vocabulary."""
+    for name, words in mapping.values.items():
+        if name not in table.column_names or table.column(name).sql_type.upper() != "VARCHAR":
+            texts = [c.name for c in table.columns if c.sql_type.upper() == "VARCHAR"]
+            raise ConfigError(
+                f"column mapping: [values.{name}] names no text column of {table.name} "
+                f"(expected one of {', '.join(texts)})"
+            )
+        col = table.column(name)
+        if col.vocabulary is None or vocabulary is None:
+            continue
+        allowed = getattr(vocabulary, col.vocabulary)
+        for word, target in words.items():
+            if target not in allowed:
+                raise ConfigError(
+                    f"column mapping: [values.{name}] {word} = {target!r}: {target!r} is not one of "
+                    f"{', '.join(allowed)}"
+                )
+
+
+def _missing_hints(missing: list[str], src_cols: list[str], taken: set[str]) -> list[str]:
+    """The fix for required columns the source lacks: a separator, or ``[columns]`` lines to add."""
+    sep = hints.delimiter_in_header(src_cols)
+    if sep is not None and sep != ",":
+        name = "tab" if sep == "\t" else repr(sep)
+        return [
+            f"the file looks {name}-separated (its one column is {src_cols[0]!r}): "
+            f"set delimiter = {hints.toml_str(sep)} in the column mapping"
+        ]
+    out = []
+    have = ", ".join(repr(c) for c in src_cols) or "(none)"
+    out.append(f"the file's columns are: {have}")
+    for name in missing:
+        best = hints.closest_column(name, src_cols, taken)
+        if best is not None:
+            taken.add(best)
+            out.append(f"add to the mapping's [columns]: {name} = {hints.toml_str(best)}")
+        else:
+            out.append(f"add to the mapping's [columns]: {name} = \"<one of the file's columns>\"")
+    return out
+
+
 def plan(
-    table: Table, staged: Staged, mapping: ColumnMapping, *, force_present: tuple[str, ...] = ()
+    table: Table,
+    staged: Staged,
+    mapping: ColumnMapping,
+    *,
+    force_present: tuple[str, ...] = (),
+    vocabulary: Vocabulary | None = None,
 ) -> Plan:
     """Resolve the source of every canonical column and the SQL that converts it.
 
     Raises
     ------
     SchemaError
-        Listing every required column the source lacks and every mapped source column it does not have.
+        Listing every required column the source lacks and every mapped source column it does not have,
+        with the file's columns and the ``[columns]`` lines that would fix it.
+    ConfigError
+        If a ``[values.<column>]`` section names no text column or maps onto a word outside the vocabulary.
     """
+    _check_values(table, mapping, vocabulary)
     if mapping.kind is not None and mapping.kind != table.name:
         raise SchemaError(
             f"{staged.label}: the column mapping is written for {mapping.kind!r}, not {table.name!r}"
@@ -158,8 +247,9 @@ def plan(
                     staged, name, None, f"one of the {table.name} columns: {', '.join(table.column_names)}"
                 )
             )
-    out = Plan(table=table, select=[f"{ROW}"])
+    out = Plan(table=table, select=[f"{ROW}"], mapping=mapping)
     used: set[str] = set()
+    missing: list[str] = []
     for col in table.columns:
         if col.name in mapping.constants:
             expr, src_type = _lit(mapping.constants[col.name]), _const_type(mapping.constants[col.name])
@@ -172,6 +262,7 @@ def plan(
                         staged, col.name, src, f"a source column {src!r} (it has: {', '.join(src_cols)})"
                     )
                 )
+                missing.append(col.name)
                 continue
             expr, src_type = _q(src), staged.columns[src]
             used.add(src)
@@ -190,13 +281,10 @@ def plan(
             continue
         else:
             if col.required:
-                problems.append(
-                    _problem(
-                        staged, col.name, None, "a source column for it (add it or map one in [columns])"
-                    )
-                )
+                problems.append(_problem(staged, col.name, None, f"a source column named {col.name}"))
+                missing.append(col.name)
             continue
-        conv, may_fail = _convert(col, expr, src_type, mapping)
+        conv, may_fail = _convert(col, expr, src_type, mapping, recodes(col, mapping, vocabulary))
         out.select.append(f"{conv} AS {_q(col.name)}")
         out.present.append(col.name)
         if may_fail:
@@ -205,7 +293,8 @@ def plan(
     if problems:
         from socialvalue.ingest.validate import raise_problems
 
-        raise_problems(staged.label, problems, total_rows=None)
+        fixes = _missing_hints(missing, src_cols, set(used)) if missing else []
+        raise_problems(staged.label, problems, total_rows=None, hints=fixes)
     extra = [c for c in src_cols if c not in used] if mapping.keep_extra else []
     out.extra_columns = extra
     if extra == ["extra"]:

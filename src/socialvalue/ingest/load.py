@@ -176,7 +176,7 @@ def ingest(
         # failure or a killed process leaves the store as it was.
         con.execute("BEGIN TRANSACTION")
         force_present = ("is_stub",) if kind == "customers" else ()
-        p = convert.plan(tbl, staged, m, force_present=force_present)
+        p = convert.plan(tbl, staged, m, force_present=force_present, vocabulary=rules.vocabulary)
         try:
             convert.build_view(con, p, staged)
             outcome = validate.validate(
@@ -226,7 +226,8 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    """DuckDB's reason in one line, without the statement it echoes (no SQL or internal names)."""
+    return sources.clean_error(exc)
 
 
 def _write(

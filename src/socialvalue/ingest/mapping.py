@@ -6,6 +6,7 @@ A :class:`ColumnMapping` is usually written in TOML next to the data it describe
     timezone = "Europe/Berlin"      # naive source timestamps are local time there; stored as UTC
     date_format = "%d.%m.%Y %H:%M"  # strptime format of the timestamp columns (or a table per column)
     decimal_comma = true            # "1.234,50" means 1234.50
+    currency_symbols = true         # amounts such as "€ 12,50" or "12.50 EUR": the symbol is dropped
     default_currency = "EUR"        # used when the source has no currency column
     delimiter = ";"                 # CSV only; sniffed when absent
     encoding = "latin-1"            # CSV only: utf-8 (default), utf-16 or latin-1
@@ -18,6 +19,10 @@ A :class:`ColumnMapping` is usually written in TOML next to the data it describe
 
     [constants]                     # canonical columns filled with one value for every row
     status = "completed"
+
+    [values.status]                 # the data's words -> the canonical vocabulary (keys ignore case)
+    versandt = "completed"
+    storniert = "cancelled"
 
 :class:`IngestRules` holds the data-quality rules a load is checked against (plausible time range,
 vocabularies, how many problems an error message lists).
@@ -53,6 +58,11 @@ class ColumnMapping(ConfigModel):
         column of the same name (matched case-insensitively), if there is one.
     constants
         Canonical column name → one value used for every row (e.g. ``status = "completed"``).
+    values
+        Canonical column name → {word in the data → canonical word}: recodes the values of a text column,
+        e.g. ``[values.kind] visit = "view"``. Keys are matched ignoring case and surrounding blanks. For a
+        vocabulary column (``kind``, ``status``) every target must be in the vocabulary; unmapped values of a
+        vocabulary column are matched against it ignoring case.
     date_format
         ``strptime`` format of text timestamps: one format for every timestamp column, or a table
         ``{column = format}``. Without it, ISO-8601 text is parsed (an offset such as ``+02:00`` is honoured).
@@ -60,6 +70,9 @@ class ColumnMapping(ConfigModel):
         IANA zone in which naive source timestamps are expressed; they are converted to UTC.
     decimal_comma
         Text numbers use a decimal comma and optional dots as thousands separators (``1.234,5``).
+    currency_symbols
+        Text amounts may carry a currency symbol or code (``€ 12,50``, ``12.50 EUR``); everything but digits,
+        signs and separators is dropped before conversion. Set ``default_currency`` to record the currency.
     default_currency
         ISO-4217 code stored when the source has no currency column (the table default otherwise).
     true_values, false_values
@@ -78,9 +91,11 @@ class ColumnMapping(ConfigModel):
     kind: str | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     constants: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)
     date_format: str | dict[str, str] | None = None
     timezone: str = "UTC"
     decimal_comma: bool = False
+    currency_symbols: bool = False
     default_currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     true_values: tuple[str, ...] = _TRUE
     false_values: tuple[str, ...] = _FALSE
@@ -115,6 +130,22 @@ class ColumnMapping(ConfigModel):
             if "%" not in fmt:
                 raise ValueError(f"date format {fmt!r} has no strptime directive such as %Y")
         return value
+
+    @field_validator("values")
+    @classmethod
+    def _fold_keys(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        for column, words in value.items():
+            folded: dict[str, str] = {}
+            for word, target in words.items():
+                key = word.strip().lower()
+                if key in folded and folded[key] != target:
+                    raise ValueError(
+                        f"[values.{column}] maps {key!r} twice (keys ignore case) to different values"
+                    )
+                folded[key] = target
+            out[column] = folded
+        return out
 
     @field_validator("true_values", "false_values")
     @classmethod
@@ -165,7 +196,7 @@ class IngestRules(ConfigModel):
     vocabulary
         Allowed values of the categorical columns.
     max_listed
-        How many problems an error message lists (all are in ``SchemaError.problems``).
+        How many problems an error message lists (the collected ones are in ``SchemaError.problems``).
     max_problems
         How many problems per check are collected into ``SchemaError.problems`` (the total is always
         counted).

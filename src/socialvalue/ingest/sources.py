@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import duckdb
 
 from socialvalue.errors import SchemaError
 
-__all__ = ["RAW", "ROW", "SRC", "Staged", "drop_staged", "file_hash", "stage"]
+__all__ = ["RAW", "ROW", "SRC", "Staged", "clean_error", "drop_staged", "file_hash", "refuse_glob", "stage"]
 
 ROW = "_sv_row"
 SRC = "_sv_src"
@@ -128,11 +129,40 @@ def stage(
     return staged
 
 
+def refuse_glob(path: Path) -> None:
+    """Refuse a path DuckDB's readers would expand as a pattern (``*``, ``?``, ``[``, ``]``).
+
+    Raises
+    ------
+    SchemaError
+        If the file name or a folder name contains one of those characters.
+    """
+    bad = sorted(set("*?[]") & set(str(path)))
+    if bad:
+        raise SchemaError(
+            f"cannot load {str(path)!r}: its path contains {' '.join(bad)}, which the file readers take as a "
+            "wildcard pattern; rename the file or folder"
+        )
+
+
+def _is_empty(path: Path) -> bool:
+    """Whether the file has no bytes, or only blanks (an uncompressed file of at most 64 bytes)."""
+    size = path.stat().st_size
+    if size == 0:
+        return True
+    if size > 64 or path.name.lower().endswith((".gz", ".zst")):
+        return False
+    return not path.read_bytes().strip(b" \t\r\n\xef\xbb\xbf")
+
+
 def _stage_file(
     con: duckdb.DuckDBPyConnection, path: Path, *, delimiter: str | None, header: bool, encoding: str
 ) -> Staged:
     if not path.is_file():
         raise SchemaError(f"cannot load {str(path)!r}: no such file")
+    refuse_glob(path)
+    if _is_empty(path):
+        raise SchemaError(f"{path.name} is empty (no header, no rows); nothing was loaded")
     ext = _suffix(path)
     lit = _quote_literal(str(path))
     try:
@@ -148,12 +178,12 @@ def _stage_file(
                 opts = f", all_varchar = true, header = {str(header).lower()}, encoding = {_quote_literal(encoding)}"
                 if delimiter:
                     opts += f", delim = {_quote_literal(delimiter)}"
-                reader, fmt = f"read_csv({lit}{opts})", "csv"
+                reader, fmt = f"read_csv(?{opts})", "csv"
             else:
                 style = "newline_delimited" if ext in _JSONL else "auto"
-                reader, fmt = f"read_json({lit}, format = '{style}', sample_size = -1)", "json"
+                reader, fmt = f"read_json(?, format = '{style}', sample_size = -1)", "json"
             # A temporary table keeps insertion order, so rowid + 1 is the data row as in the file.
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {RAW} AS SELECT * FROM {reader}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {RAW} AS SELECT * FROM {reader}", [str(path)])
             con.execute(f"CREATE OR REPLACE TEMP VIEW {SRC} AS SELECT *, rowid + 1 AS {ROW} FROM {RAW}")
             objects = [("view", SRC), ("table", RAW)]
         else:
@@ -163,7 +193,8 @@ def _stage_file(
             )
     except duckdb.Error as exc:
         _drop(con, [("view", SRC), ("table", RAW)])
-        raise SchemaError(f"cannot read {str(path)!r} as {ext.lstrip('.')}: {_reader_error(exc)}") from None
+        what = {".jsonl": "JSON Lines", ".ndjson": "JSON Lines"}.get(ext, ext.lstrip(".").split(".")[0])
+        raise SchemaError(f"cannot read {str(path)!r} as {what}: {_reader_error(exc)}") from None
     staged = Staged(label=path.name, columns=_columns(con), content_hash="", fmt=fmt, objects=objects)
     if ROW in list(staged.columns)[:-1]:
         _drop(con, objects)
@@ -171,14 +202,30 @@ def _stage_file(
     return staged
 
 
+_ECHO = re.compile(r"(?:[:.]?\s*LINE \d+:.*$)", re.DOTALL)
+_ERROR_KIND = re.compile(r"^(?:[A-Z][a-z]+ )*(?:Error|Exception): ")
+_INTERNAL = re.compile(r"\b(?:SELECT|CREATE|INSERT|UPDATE|DELETE|FROM|_sv_\w*|__raw__\w*)\b")
+
+
+def clean_error(exc: BaseException) -> str:
+    """A database error as one plain sentence: no echoed statement, internal names or error class prefix."""
+    text = _ECHO.sub("", str(exc).strip())
+    first = (text.strip().splitlines() or [type(exc).__name__])[0].strip()
+    first = _ERROR_KIND.sub("", first).rstrip(".: ")
+    if _INTERNAL.search(first):
+        return "the data could not be converted (a value of an unexpected type or structure)"
+    return first
+
+
 def _reader_error(exc: BaseException) -> str:
     """DuckDB's reader error in one line: what and where, plus its reason, without the echoed data line."""
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    head = lines[0].removeprefix("Invalid Input Error: ") if lines else type(exc).__name__
+    lines = [line.strip() for line in _ECHO.sub("", str(exc).strip()).splitlines() if line.strip()]
+    head = _ERROR_KIND.sub("", lines[0]).rstrip(".: ") if lines else type(exc).__name__
     reason = next(
         (x for x in lines[1:3] if not x.startswith(("Original Line", "Possible Solution", "file ="))), ""
     )
-    return f"{head}: {reason}" if reason else head
+    out = f"{head}: {reason}" if reason else head
+    return "the file could not be parsed" if _INTERNAL.search(out) else out
 
 
 def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

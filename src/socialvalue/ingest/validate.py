@@ -4,7 +4,8 @@ Row checks (unparseable values, missing values, references to unknown customers,
 implausible timestamps, unknown vocabulary, malformed currencies) are counted in **one** aggregate scan over
 the conversion view; only the checks that fail are queried again for their first offending rows. Duplicate
 keys within the batch and rows of erased customers are found with one aggregation each. Every problem of a
-load is gathered and raised together in one :class:`~socialvalue.errors.SchemaError`.
+load is gathered and raised together in one :class:`~socialvalue.errors.SchemaError`, whose message ends with
+the mapping settings that would fix the recognisable causes (decimal commas, day-first dates, unmapped words).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import duckdb
 
 from socialvalue.errors import ErasedCustomerError, SchemaError
+from socialvalue.ingest import hints as _hints
 from socialvalue.ingest.convert import CONV, RAW_PREFIX, Plan, _lit, _q
 from socialvalue.ingest.mapping import IngestRules
 from socialvalue.ingest.sources import ROW
@@ -77,7 +79,7 @@ def _row_checks(p: Plan, rules: IngestRules, refunds: tuple[str, ...]) -> list[_
                     name,
                     f"{q} IS NOT NULL AND {q} NOT IN ({', '.join(_lit(v) for v in allowed)})",
                     q,
-                    f"one of {', '.join(allowed)}",
+                    f"one of {', '.join(allowed)} (case is ignored)",
                 )
             )
         if name == "currency":
@@ -102,8 +104,8 @@ def _row_checks(p: Plan, rules: IngestRules, refunds: tuple[str, ...]) -> list[_
                     fk.column,
                     f"{q} IS NOT NULL AND NOT ({q} IN (SELECT customer_id FROM customers))",
                     q,
-                    "an existing customer_id (load customers first, or create stubs with "
-                    "on_missing_customer='stub' / --stub-missing)",
+                    "an existing customer_id (load customers first, or create stub customers for "
+                    "unknown ids)",
                 )
             )
     if "amount" in p.present:
@@ -236,7 +238,7 @@ def _erased(
         rows = con.execute(
             f"SELECT {ROW}, {q} FROM {CONV} WHERE {where} ORDER BY {ROW} LIMIT {limit}", [salt]
         ).fetchall()
-        expected = "a customer who was not erased (pass force=True / --force to load anyway)"
+        expected = "a customer who was not erased (erased customers are loaded only when forced)"
         problems += [_problem(source, int(r), col, v, expected, "erased") for r, v in rows]
     return problems, total
 
@@ -284,8 +286,70 @@ def validate(
         problems += erased
         total += n_erased
     if problems:
-        raise_problems(source, problems, total_rows=rows, total=total, listed=rules.max_listed)
+        raise_problems(
+            source,
+            problems,
+            total_rows=rows,
+            total=total,
+            listed=rules.max_listed,
+            hints=data_hints(p, problems, rules),
+        )
     return Outcome(rows=int(rows), exact_duplicates=exact, missing_customers=missing)
+
+
+def data_hints(p: Plan, problems: list[dict[str, Any]], rules: IngestRules) -> list[str]:
+    """Mapping settings that fix the recognisable causes of ``problems`` (looks only at the listed values)."""
+    mapping = p.mapping
+    by_col: dict[tuple[str, str], list[Any]] = {}
+    for d in problems:
+        if d["check"] in ("type", "vocabulary") and d["value"] is not None:
+            by_col.setdefault((d["check"], str(d["column"])), []).append(d["value"])
+    out: list[str] = []
+    for (check, name), values in by_col.items():
+        sample = values[:500]
+        col = p.table.column(name) if name in p.table.column_names else None
+        if col is None:
+            continue
+        t = col.sql_type.upper()
+        if check == "type" and t.startswith(("DECIMAL", "DOUBLE")):
+            symbol = _hints.currency_of(sample)
+            if symbol is not None and not (mapping and mapping.currency_symbols):
+                out.append(
+                    f"column {name!r} carries a currency symbol: set currency_symbols = true and "
+                    f'default_currency = "{symbol}" in the column mapping'
+                )
+            if _hints.looks_decimal_comma(sample) and not (mapping and mapping.decimal_comma):
+                out.append(
+                    f"column {name!r} looks like decimal commas (e.g. {str(sample[0])!r}): "
+                    "set decimal_comma = true in the column mapping"
+                )
+        elif check == "type" and t == "TIMESTAMP":
+            found = _hints.date_format_of(sample)
+            if found is not None:
+                fmt, ambiguous = found
+                other = fmt.replace("%d", "%D").replace("%m", "%d").replace("%D", "%m")
+                maybe = f' (or "{other}" if the month comes first)' if ambiguous else ""
+                head = (
+                    "date_format"
+                    if not (mapping and isinstance(mapping.date_format, dict))
+                    else (f"date_format.{name}")
+                )
+                out.append(
+                    f"column {name!r} looks like dates written {fmt} (e.g. {str(sample[0])!r}): "
+                    f"set {head} = {_hints.toml_str(fmt)}{maybe} in the column mapping"
+                )
+        elif check == "vocabulary" and col.vocabulary is not None:
+            allowed = getattr(rules.vocabulary, col.vocabulary)
+            words = list(dict.fromkeys(str(v) for v in sample))[:5]
+            pairs = []
+            for w in words:
+                best = _hints.closest_word(w, allowed, kind=col.vocabulary)
+                pairs.append(f"{_hints.toml_str(w)} = {_hints.toml_str(best or '<one of the vocabulary>')}")
+            out.append(
+                f"map the other words of column {name!r} onto the vocabulary in the column mapping: "
+                f"[values.{name}] {'; '.join(pairs)}"
+            )
+    return out
 
 
 def _show(value: Any) -> str:
@@ -298,9 +362,15 @@ def _show(value: Any) -> str:
 
 
 def format_problems(
-    source: str, problems: list[dict[str, Any]], *, total: int, total_rows: int | None, listed: int
+    source: str,
+    problems: list[dict[str, Any]],
+    *,
+    total: int,
+    total_rows: int | None,
+    listed: int,
+    hints: list[str] | None = None,
 ) -> str:
-    """The message of a failed load: header with the total, then at most ``listed`` problem lines."""
+    """The message of a failed load: header with the total, at most ``listed`` problem lines, then the fixes."""
     ordered = sorted(problems, key=lambda d: (d["row"] is not None, d["row"] or 0, str(d["column"])))
     rows = "" if total_rows is None else f" in {total_rows:,} rows"
     head = f"{source}: {total:,} problem{'s' if total != 1 else ''}{rows}; nothing was loaded"
@@ -317,7 +387,8 @@ def format_problems(
             lines.append(f"  {where}: got {_show(d['value'])}; expected {d['expected']}")
     more = total - min(listed, len(ordered))
     if more > 0:
-        lines.append(f"  ... and {more:,} more (all are in SchemaError.problems, up to the collection cap)")
+        lines.append(f"  ... and {more:,} more")
+    lines += [f"fix: {h}" for h in hints or ()]
     return (
         head
         + (" (first " + str(min(listed, len(ordered))) + " shown):\n" if more > 0 else ":\n")
@@ -333,8 +404,10 @@ def raise_problems(
     total: int | None = None,
     listed: int = 20,
     cls: type[SchemaError] = SchemaError,
+    hints: list[str] | None = None,
 ) -> None:
-    """Raise ``cls`` with the formatted message and the structured problems."""
+    """Raise ``cls`` with the formatted message (ending with ``hints``, the fixes) and the structured problems."""
     total = len(problems) if total is None else total
     ordered = sorted(problems, key=lambda d: (d["row"] is not None, d["row"] or 0, str(d["column"])))
-    raise cls(format_problems(source, ordered, total=total, total_rows=total_rows, listed=listed), ordered)
+    message = format_problems(source, ordered, total=total, total_rows=total_rows, listed=listed, hints=hints)
+    raise cls(message, ordered)

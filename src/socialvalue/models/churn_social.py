@@ -34,7 +34,7 @@ def social_churn_features(
     quiet_days: float = 90,
     window_days: float = 365,
     referral_kind: str = "referred",
-    partner_kinds: Sequence[str] = ("friend", "follows"),
+    partner_kinds: Sequence[str] = ("friend", "follow", "follows"),
     customer_id: str = "customer_id",
 ) -> pd.DataFrame:
     """Compute ``referrer_churned`` and ``partners_quiet_share`` for every row of ``features``.

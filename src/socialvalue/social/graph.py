@@ -4,7 +4,7 @@ Direction convention
 --------------------
 An edge ``u → v`` means **influence flows from u to v**: v sees, follows or reacts to u. Hence
 
-* a ``follows`` relationship ``src follows dst`` gives the edge ``dst → src`` (the followed influences the
+* a ``follow`` relationship ``src follows dst`` gives the edge ``dst → src`` (the followed influences the
   follower), so a customer's *followers* are its out-neighbours;
 * a ``friend`` relationship gives the two edges ``src → dst`` and ``dst → src``;
 * a ``referred`` relationship ``src referred dst`` gives ``src → dst`` (only when asked for);
@@ -262,7 +262,7 @@ def influence_edges(
     half_life_days: float = 30.0,
     window_days: float = 365.0,
     tie_weight: float = 1.0,
-    relationship_kinds: Sequence[str] = ("follows", "friend"),
+    relationship_kinds: Sequence[str] = ("follow", "friend"),
     interaction_kinds: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     r"""Build the influence edges ``src → dst`` (influence flows from src to dst) with decayed weights, as of a date.
@@ -288,7 +288,8 @@ def influence_edges(
     tie_weight
         Weight :math:`c` of one follow/friend/referral tie.
     relationship_kinds
-        Which relationship kinds make ties (``follows``, ``friend``, ``referred``).
+        Which relationship kinds make ties (``follow``, ``friend``, ``referred``; ``follows`` is read as
+        ``follow``).
     interaction_kinds
         Which interaction kinds count; all when ``None``.
 
@@ -303,15 +304,17 @@ def influence_edges(
     parts: list[pd.DataFrame] = []
     if relationships is not None and len(relationships):
         _require(relationships, ["src_id", "dst_id", "kind"], "relationships")
-        r = relationships
-        keep = r["kind"].isin(list(relationship_kinds)).to_numpy()
+        # ``follows`` is the pre-v3 spelling of ``follow``: frames built by hand may still use it.
+        r = relationships.assign(kind=relationships["kind"].replace("follows", "follow"))
+        wanted = ["follow" if k == "follows" else k for k in relationship_kinds]
+        keep = r["kind"].isin(wanted).to_numpy()
         if "created_at" in r.columns:
             keep = keep & ~(pd.to_datetime(r["created_at"]) > as_of).to_numpy()
         if "ended_at" in r.columns:
             keep = keep & ~(pd.to_datetime(r["ended_at"]) <= as_of).to_numpy()
         r = r.loc[keep, ["src_id", "dst_id", "kind"]]
         fwd = r["kind"].isin(["friend", "referred"]).to_numpy()
-        back = r["kind"].isin(["friend", "follows"]).to_numpy()
+        back = r["kind"].isin(["friend", "follow"]).to_numpy()
         parts.append(
             pd.DataFrame({"src": r["src_id"].to_numpy()[fwd], "dst": r["dst_id"].to_numpy()[fwd]}).assign(
                 weight=tie_weight

@@ -461,7 +461,7 @@ def neighbour_activity_benchmark(
         Canonical tables as pandas DataFrames or pyarrow Tables (e.g. from
         :func:`socialvalue.datasets.ciao.load`, or ``store.query_df("SELECT * FROM content")``): ``content``
         (``author_id, created_at, product_id``, optionally ``rating, helpful_votes``), ``relationships``
-        (``src_id, dst_id, kind``; ``follows``/``friend`` ties make the graph) and optionally
+        (``src_id, dst_id, kind``; ``follow``/``friend`` ties make the graph) and optionally
         ``interactions`` (for the interaction score; content creation is used without it).
     split
         The as-of date: components use data strictly before it, targets data in ``[split, end)``.
@@ -496,7 +496,7 @@ def neighbour_activity_benchmark(
     if not (content["created_at"] < split).any():
         raise ConfigError(f"no content before the split {split}")
 
-    edges = influence_edges(rel, as_of=split, relationship_kinds=("follows", "friend"))
+    edges = influence_edges(rel, as_of=split, relationship_kinds=("follow", "friend"))
     if edges.empty:
         raise ConfigError(f"no follow/friend ties as of {split}")
     nodes = np.unique(np.concatenate([edges["src"].to_numpy(), edges["dst"].to_numpy()]))
