@@ -5,10 +5,15 @@ Every section has documented defaults, so an empty file (or none) is a valid con
     [run]
     unit = "W"              # time unit of the BTYD models: "W" weeks or "D" days
     holdout_periods = 26    # back-testing split: calibration ends `holdout_periods` units before as_of
-    horizon_periods = 52    # CLV horizon, in units
+    # horizon_periods = 52 # CLV horizon, in units (unset: the whole expected lifetime)
     annual_discount_rate = 0.10
     margin = 0.30           # contribution margin on revenue
-    currency = "USD"
+    # currency = "EUR"      # reporting currency (unset: the orders' own currency)
+    # exchange_rates = "rates.csv"   # currency,rate: needed when orders come in several currencies
+
+    [models]
+    spend_penalizer = 0.0          # the spend ladder: Gamma-Gamma, penalized Gamma-Gamma, shrunk mean spend
+    spend_fallback_penalizer = 0.01
 
     [social]
     influencer_top_share = 0.02
@@ -35,35 +40,95 @@ from pydantic import Field
 from socialvalue.config import ConfigModel, validate_config
 from socialvalue.errors import ConfigError
 
-__all__ = ["ActionsSection", "RunConfig", "RunSection", "SocialSection", "load_run_config"]
+__all__ = ["ActionsSection", "ModelsSection", "RunConfig", "RunSection", "SocialSection", "load_run_config"]
 
 
 class RunSection(ConfigModel):
     """Time unit, back-testing split and the money assumptions of CLV."""
 
-    unit: Literal["W", "D"] = "W"
-    holdout_periods: int = Field(default=26, gt=0)
-    horizon_periods: int = Field(default=52, gt=0)
-    annual_discount_rate: float = Field(default=0.10, ge=0, lt=1)
-    margin: float = Field(default=0.30, gt=0, le=1)
-    currency: str = "USD"
+    unit: Literal["W", "D"] = Field(
+        default="W", description="Time unit of the purchase models: W weeks, D days."
+    )
+    holdout_periods: int = Field(
+        default=26,
+        gt=0,
+        description="Back-testing: the calibration period ends this many units before as_of.",
+    )
+    horizon_periods: int | None = Field(
+        default=None,
+        gt=0,
+        description="CLV horizon in units; unset: the whole expected lifetime (continuous discounting). The "
+        "plain-rate fallback has no dropout and uses one year when unset.",
+    )
+    annual_discount_rate: float = Field(default=0.10, ge=0, lt=1, description="Annual discount rate of CLV.")
+    margin: float = Field(default=0.30, gt=0, le=1, description="Contribution margin on revenue.")
+    currency: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{3}$",
+        description="Reporting currency (ISO 4217); unset: the orders' own currency. Orders in several "
+        "currencies need exchange_rates.",
+    )
+    exchange_rates: str | None = Field(
+        default=None,
+        description="CSV with columns currency,rate: units of the reporting currency per unit of each "
+        "currency; amounts are converted for the run.",
+    )
     churn_alert_share: float = Field(
         default=0.10, gt=0, lt=1, description="Share of customers the alert budget covers."
     )
-    seed: int = 0
-    model_metric: Literal["rmse", "mae", "total_error", "neg_corr"] = "mae"
+    seed: int = Field(default=0, description="Random seed of every sampled step.")
+    model_metric: Literal["rmse", "mae", "total_error", "neg_corr"] = Field(
+        default="mae", description="Holdout error the purchase models are ranked by."
+    )
+
+
+class ModelsSection(ConfigModel):
+    """The fallback ladders of the purchase and spend models (see ``socialvalue.models.btyd.ladder``)."""
+
+    purchase_models: tuple[Literal["BG/NBD", "MBG/NBD", "Pareto/NBD"], ...] = Field(
+        default=("BG/NBD", "MBG/NBD", "Pareto/NBD"),
+        min_length=1,
+        description="Candidate purchase models, ranked on the holdout; the plain rate model is the last rung.",
+    )
+    purchase_penalizer: float = Field(
+        default=0.0, ge=0, description="penalizer_coef of the purchase models (L2 on the parameters)."
+    )
+    spend_penalizer: float = Field(
+        default=0.0, ge=0, description="penalizer_coef of the first Gamma-Gamma rung."
+    )
+    spend_fallback_penalizer: float = Field(
+        default=0.01, ge=0, description="penalizer_coef of the second Gamma-Gamma rung."
+    )
+    degenerate_shape: float = Field(
+        default=1e4,
+        gt=1,
+        description="A Gamma-Gamma fit with p or q above this is degenerate and passed over.",
+    )
+    shrinkage_orders: float = Field(
+        default=1.0,
+        gt=0,
+        description="Last spend rung: pseudo-orders at the population mean when the shrinkage cannot be estimated.",
+    )
 
 
 class SocialSection(ConfigModel):
     """Graph and social-value settings."""
 
-    influencer_top_share: float = Field(default=0.02, gt=0, lt=1)
-    spread_half_life_days: float = Field(default=90.0, gt=0)
-    interaction_window_days: int = Field(default=365, gt=0)
+    influencer_top_share: float = Field(
+        default=0.02, gt=0, lt=1, description="Share of customers flagged as influencers (by social value)."
+    )
+    spread_half_life_days: float = Field(
+        default=90.0, gt=0, description="Half-life of an interaction's weight on an influence edge."
+    )
+    interaction_window_days: int = Field(
+        default=365, gt=0, description="Interactions of the last N days build the influence graph."
+    )
     propagation_days: float = Field(
         default=14.0, gt=0, description="Window tau for learning edge probabilities."
     )
-    rr_sets: int = Field(default=200_000, gt=0)
+    rr_sets: int = Field(
+        default=200_000, gt=0, description="Reverse-reachable sets sampled to estimate influence spread."
+    )
     network_top: int = Field(
         default=15, gt=0, description="Top customers drawn in the report's network picture."
     )
@@ -72,8 +137,11 @@ class SocialSection(ConfigModel):
 class ActionsSection(ConfigModel):
     """Where the playbook comes from and the budget."""
 
-    playbook: str | None = None
-    budget: float | None = Field(default=None, ge=0)
+    playbook: str | None = Field(
+        default=None,
+        description="Playbook TOML (see `socialvalue playbook show`); unset: the built-in playbook.",
+    )
+    budget: float | None = Field(default=None, ge=0, description="Campaign budget; unset: the playbook's.")
     campaign: str | None = Field(
         default=None,
         description="Past campaign outcomes (CSV/Parquet: customer_id, action, treatment, outcome[, segment]); "
@@ -85,6 +153,7 @@ class RunConfig(ConfigModel):
     """The whole pipeline configuration."""
 
     run: RunSection = RunSection()
+    models: ModelsSection = ModelsSection()
     social: SocialSection = SocialSection()
     actions: ActionsSection = ActionsSection()
 
@@ -107,11 +176,13 @@ def load_run_config(path: str | Path | None) -> RunConfig:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     cfg = validate_config(RunConfig, data, str(path))
     # relative paths in the file are relative to the file, not to the working directory
-    updates = {
-        key: str((path.parent / value).resolve())
-        for key in ("playbook", "campaign")
-        if (value := getattr(cfg.actions, key)) and not Path(value).is_absolute()
-    }
-    if updates:
-        cfg = cfg.model_copy(update={"actions": cfg.actions.model_copy(update=updates)})
+    for section, keys in (("actions", ("playbook", "campaign")), ("run", ("exchange_rates",))):
+        part = getattr(cfg, section)
+        updates = {
+            key: str((path.parent / value).resolve())
+            for key in keys
+            if (value := getattr(part, key)) and not Path(value).is_absolute()
+        }
+        if updates:
+            cfg = cfg.model_copy(update={section: part.model_copy(update=updates)})
     return cfg

@@ -152,75 +152,112 @@ def _clv_stage(
     cal_end: pd.Timestamp,
     as_of: pd.Timestamp,
 ) -> dict[str, Any]:
-    from socialvalue.models.btyd import BetaGeo, GammaGamma, ModifiedBetaGeo, ParetoNBD
-    from socialvalue.models.btyd.clv import continuous_rate
-    from socialvalue.models.btyd.diagnostics import compare_models, conditional_expectations, tracking
+    from socialvalue.models.btyd import BetaGeo, ModifiedBetaGeo, ParetoNBD
+    from socialvalue.models.btyd.diagnostics import conditional_expectations, tracking
+    from socialvalue.models.btyd.ladder import fit_purchase_ladder, fit_spend_ladder, spend_frame
+    from socialvalue.models.btyd.valuation import value_customers
 
     unit = cfg.run.unit
     unit_days = _UNIT_DAYS[unit]
+    m = cfg.models
+    classes = {"BG/NBD": BetaGeo, "MBG/NBD": ModifiedBetaGeo, "Pareto/NBD": ParetoNBD}
+    candidates = {
+        name: (lambda cls=classes[name]: cls(penalizer_coef=m.purchase_penalizer))
+        for name in m.purchase_models
+    }
     buyers_cal = feats_cal[feats_cal["frequency"].notna()].reset_index(drop=True)
-    candidates = {"BG/NBD": BetaGeo(), "MBG/NBD": ModifiedBetaGeo(), "Pareto/NBD": ParetoNBD()}
-    comparison = compare_models(
-        buyers_cal, "holdout_transactions", "holdout_duration", models=candidates, metric=cfg.run.model_metric
+    now = feats.loc[feats["frequency"].notna().to_numpy()].reset_index(drop=True)
+    cal_fit, now_fit, comparison = fit_purchase_ladder(
+        buyers_cal,
+        now,
+        candidates,
+        metric=cfg.run.model_metric,
+        horizon=float(cfg.run.holdout_periods),
     )
-    chosen_name = str(comparison.index[0])
-    cal_model = candidates[chosen_name]
-    model_cls = type(cal_model)
 
-    buyers = feats["frequency"].notna().to_numpy()
-    now = feats.loc[buyers].reset_index(drop=True)
-    model = model_cls().fit(now)
-    rate = continuous_rate(cfg.run.annual_discount_rate, 365.25 / unit_days)
-    repeat = now[(now["frequency"] > 0) & (now["monetary_value"] > 0)]
-    spend = GammaGamma().fit(repeat)
-    clv = spend.predict_clv(model, now, margin=cfg.run.margin, discount_rate=rate, interval=0.9)
-    out = pd.DataFrame(
-        {
-            "customer_id": now["customer_id"].to_numpy(),
-            "p_alive": model.probability_alive(now).to_numpy(),
-            "expected_transactions": model.predict_purchases(now, cfg.run.holdout_periods).to_numpy(),
-            "clv": clv["estimate"].to_numpy(),
-            "clv_lower": clv["lower"].to_numpy(),
-            "clv_upper": clv["upper"].to_numpy(),
-        }
+    def spend_ladder(frame: pd.DataFrame) -> Any:
+        return fit_spend_ladder(
+            spend_frame(frame),
+            penalizer=m.spend_penalizer,
+            fallback_penalizer=m.spend_fallback_penalizer,
+            degenerate_shape=m.degenerate_shape,
+            shrinkage_orders=m.shrinkage_orders,
+        )
+
+    spend_fit = spend_ladder(now)
+    valuation = value_customers(
+        now_fit,
+        spend_fit,
+        now,
+        margin=cfg.run.margin,
+        annual_rate=cfg.run.annual_discount_rate,
+        unit_days=unit_days,
+        horizon_periods=cfg.run.horizon_periods,
+        forecast_periods=float(cfg.run.holdout_periods),
     )
+    out = valuation.frame.drop(columns=["expected_spend"])
     # CLV at the calibration end, for the referred customers' value inside the learned social value
-    cal_spend = GammaGamma().fit(
-        buyers_cal[(buyers_cal["frequency"] > 0) & (buyers_cal["monetary_value"] > 0)]
-    )
-    clv_cal = pd.Series(
-        cal_spend.predict_clv(cal_model, buyers_cal, margin=cfg.run.margin, discount_rate=rate).to_numpy(),
-        index=buyers_cal["customer_id"].to_numpy(),
-        name="clv",
-    )
+    clv_cal = pd.Series(dtype=float, name="clv")
+    cond = None
+    if len(buyers_cal):
+        cal_spend = spend_ladder(buyers_cal)
+        cal_val = value_customers(
+            cal_fit,
+            cal_spend,
+            buyers_cal,
+            margin=cfg.run.margin,
+            annual_rate=cfg.run.annual_discount_rate,
+            unit_days=unit_days,
+            horizon_periods=cfg.run.horizon_periods,
+            forecast_periods=float(cfg.run.holdout_periods),
+        )
+        clv_cal = pd.Series(
+            cal_val.frame["clv"].to_numpy(), index=buyers_cal["customer_id"].to_numpy(), name="clv"
+        )
+        cond = conditional_expectations(cal_fit.model, buyers_cal)
     first_t, repeat_t, split = _repeat_times(store, cal_end, as_of, unit_days)
     n_periods = int(np.floor(split + cfg.run.holdout_periods))
-    track = tracking(cal_model, first_t, repeat_t, np.arange(1, max(n_periods, 1) + 1, dtype=float))
-    cond = conditional_expectations(cal_model, buyers_cal)
-    table = comparison[
-        ["rank", "log_likelihood", "aic", "bic", "mae", "rmse", "corr", "predicted_total", "actual_total"]
-    ]
+    track = tracking(cal_fit.model, first_t, repeat_t, np.arange(1, max(n_periods, 1) + 1, dtype=float))
     metric = cfg.run.model_metric
+    words = "weeks" if unit == "W" else "days"
+    if comparison is not None:
+        table = comparison[
+            ["rank", "log_likelihood", "aic", "bic", "mae", "rmse", "corr", "predicted_total", "actual_total"]
+        ]
+        records = table.reset_index().rename(columns={"index": "model"}).round(4).to_dict("records")
+    else:
+        records = []
+    if now_fit.fallback:
+        why = now_fit.summary()
+    else:
+        why = (
+            f"lowest holdout {metric} of {len(records)} models fitted on the calibration period "
+            f"(ending {cal_end.date()}, {cfg.run.holdout_periods} {words} of holdout)"
+        )
     diag = {
-        "chosen": chosen_name,
-        "why": f"lowest holdout {metric} of {len(comparison)} models fitted on the calibration period "
-        f"(ending {cal_end.date()}, {cfg.run.holdout_periods} {'weeks' if unit == 'W' else 'days'} of holdout)",
-        "comparison": table.reset_index().rename(columns={"index": "model"}).round(4).to_dict("records"),
-        "params": {k: float(v) for k, v in model.params_.items()},
-        "spend_params": {k: float(v) for k, v in spend.params_.items()},
+        "chosen": now_fit.name,
+        "why": why,
+        "comparison": records,
+        "params": {k: float(v) for k, v in now_fit.model.params_.items()},
+        "spend_model": spend_fit.name,
+        "spend_params": {k: float(v) for k, v in spend_fit.model.params_.items()},
+        "ladders": {"purchase": now_fit.as_dict(), "spend": spend_fit.as_dict()},
+        "clv_horizon": valuation.horizon,
         "tracking": {
             "period": track.index.tolist(),
             "actual": track["actual"].tolist(),
             "model": track["model"].tolist(),
         },
         "split_period": split,
-        "conditional": {
+        "conditional": None
+        if cond is None
+        else {
             "frequency": [str(i) for i in cond.index],
             "actual": cond["actual"].tolist(),
             "model": cond["model"].tolist(),
         },
     }
-    return {"frame": out, "clv_cal": clv_cal, "diag": diag, "model": model, "spend": spend}
+    return {"frame": out, "clv_cal": clv_cal, "diag": diag, "model": now_fit.model, "spend": spend_fit.model}
 
 
 # -- stage: social ------------------------------------------------------------------------------------------
@@ -351,6 +388,7 @@ def _social_stage(
 def _segments_stage(
     feats_cal: pd.DataFrame, feats: pd.DataFrame, clv: pd.DataFrame, cfg: RunConfig
 ) -> dict[str, Any]:
+    from socialvalue.errors import SocialValueError
     from socialvalue.models.churn import ChurnClassifier, load_churn_config
     from socialvalue.models.scoring import load_scoring_config, score_frame
 
@@ -361,7 +399,16 @@ def _segments_stage(
     churn_cfg = load_churn_config().model_copy(
         update={"horizon_days": horizon, "alert_budget": cfg.run.churn_alert_share}
     )
-    churn = ChurnClassifier(config=churn_cfg).fit(labelled)
+    fallbacks: list[str] = []
+    try:
+        churn: ChurnClassifier | None = ChurnClassifier(config=churn_cfg).fit(labelled)
+    except SocialValueError as exc:
+        # e.g. nobody (or everybody) bought again in the holdout: nothing to learn churn from
+        churn = None
+        fallbacks.append(
+            f"churn: the classifier could not be trained ({str(exc).splitlines()[0]}); churn risk is the "
+            "purchase model's probability of no purchase in the horizon"
+        )
     scoring = load_scoring_config()
     scoring = scoring.model_copy(update={"churn": churn_cfg})
     scores = score_frame(
@@ -374,6 +421,9 @@ def _segments_stage(
         churn_model=churn,
         config=scoring,
     )
+    if churn is None:
+        diag_churn = {"definition": churn_cfg.definition, "source": "model", "fallback": fallbacks[0]}
+        return {"frame": scores, "churn": diag_churn, "attrs": dict(scores.attrs), "fallbacks": fallbacks}
     rep = churn.report_
     diag_churn = {
         "definition": rep.definition,
@@ -391,7 +441,7 @@ def _segments_stage(
         },
         "top_features": list(getattr(churn, "importance_", pd.Series(dtype=float)).index[:8]),
     }
-    return {"frame": scores, "churn": diag_churn, "attrs": dict(scores.attrs)}
+    return {"frame": scores, "churn": diag_churn, "attrs": dict(scores.attrs), "fallbacks": fallbacks}
 
 
 def _transitions(store: Store, scores: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, Any] | None:
@@ -534,23 +584,48 @@ def run_pipeline(
     -------
     RunResult
     """
-    from socialvalue import __version__
-    from socialvalue.decisions import allocate, default_playbook, load_playbook
-    from socialvalue.features import build
+    from socialvalue.decisions import default_playbook, load_playbook
+    from socialvalue.pipeline.preflight import check_dates, converted_orders, resolve_as_of, resolve_money
 
     cfg = config or RunConfig()
-    as_of_ts = pd.Timestamp(as_of).tz_localize(None).normalize()
+    # every check that can refuse the run happens here, before any work and any write
+    as_of_ts = resolve_as_of(store, as_of)
+    data_range = check_dates(store, as_of_ts, cfg)
+    money = resolve_money(store, as_of_ts, cfg)
+    playbook = load_playbook(cfg.actions.playbook) if cfg.actions.playbook else default_playbook()
     unit_days = _UNIT_DAYS[cfg.run.unit]
     cal_end = as_of_ts - pd.Timedelta(days=unit_days * cfg.run.holdout_periods)
     run_id = uuid.uuid4().hex[:12]
     started = datetime.now(UTC).replace(tzinfo=None)
     stage = _Stages(on_stage)
-    as_of_str = str(as_of_ts.date())
-    playbook = load_playbook(cfg.actions.playbook) if cfg.actions.playbook else default_playbook()
+    with converted_orders(store, money):
+        return _run_stages(
+            store, cfg, playbook, as_of_ts, cal_end, run_id, started, stage, data_range, money, report
+        )
 
+
+def _run_stages(
+    store: Store,
+    cfg: RunConfig,
+    playbook: Any,
+    as_of_ts: pd.Timestamp,
+    cal_end: pd.Timestamp,
+    run_id: str,
+    started: datetime,
+    stage: _Stages,
+    data_range: Any,
+    money: Any,
+    report: str | Path | None,
+) -> RunResult:
+    from socialvalue import __version__
+    from socialvalue.decisions import allocate
+    from socialvalue.features import build
+
+    as_of_str = str(as_of_ts.date())
     with stage("features"):
-        feats_cal = build(store, as_of=cal_end, unit=cfg.run.unit, holdout_end=as_of_ts)
-        feats = build(store, as_of=as_of_ts, unit=cfg.run.unit)
+        # computed, not stored: a run writes nothing until its results are complete
+        feats_cal = build(store, as_of=cal_end, unit=cfg.run.unit, holdout_end=as_of_ts, materialize=False)
+        feats = build(store, as_of=as_of_ts, unit=cfg.run.unit, materialize=False)
         logger.info("features: %d customers at %s, %d in calibration", len(feats), as_of_str, len(feats_cal))
     with stage("clv"):
         clv = _clv_stage(store, feats_cal, feats, cfg, cal_end, as_of_ts)
@@ -571,8 +646,24 @@ def run_pipeline(
         plan = allocate(scores, playbook, budget=cfg.actions.budget, estimated_values=estimated)
         plan.insert(1, "as_of", as_of_ts.date())
     transitions = _transitions(store, scores, as_of_ts)
+    fallbacks = (
+        [lad["summary"] for lad in clv["diag"]["ladders"].values() if lad["fallback"]]
+        + seg.get("fallbacks", [])
+        + social.get("fallbacks", [])
+    )
     diagnostics = {
-        "currency": cfg.run.currency,
+        "currency": money.currency,
+        "money": money.describe(),
+        "data_range": {
+            "first": str(data_range.first),
+            "last": str(data_range.last),
+            "purchases": data_range.orders,
+            "calibration_end": str(cal_end.date()),
+            "holdout_periods": cfg.run.holdout_periods,
+            "unit": cfg.run.unit,
+        },
+        "clv_horizon": clv["diag"]["clv_horizon"],
+        "fallbacks": fallbacks,
         "btyd": clv["diag"],
         "churn": seg["churn"],
         "csv": social["diag"],
@@ -582,6 +673,8 @@ def run_pipeline(
         "uplift": uplift_diag,
         "budget": cfg.actions.budget if cfg.actions.budget is not None else playbook.budget,
     }
+    for note in fallbacks:
+        logger.warning("fallback: %s", note)
     with stage("write"):
         store.con.execute("BEGIN TRANSACTION")
         try:

@@ -206,7 +206,9 @@ def _goals(doc: _Doc, d: ReportData) -> None:
     csv = _col(s, "csv")
     kp = [("customers scored", f"{len(s):,}"), ("as of", d.as_of)]
     if clv is not None:
-        kp.append(("predicted CLV, total", _money(float(clv.sum()), d.currency)))
+        horizon = d.diagnostics.get("clv_horizon")
+        label = "predicted CLV, total" + (f" ({horizon.split(',')[0]})" if horizon else "")
+        kp.append((label, _money(float(clv.sum()), d.currency)))
     if csv is not None:
         kp.append(("customer social value, total", _money(float(csv.sum()), d.currency)))
     if "influencer" in s.columns:
@@ -227,6 +229,45 @@ def _goals(doc: _Doc, d: ReportData) -> None:
         "Customers who did not consent to profiling are excluded from individual scores; counts elsewhere include them.",
         "note",
     )
+
+
+def _how(doc: _Doc, d: ReportData) -> None:
+    """How the run was made: the dates, the money and every fallback a model ladder took."""
+    diag = d.diagnostics
+    doc.section("How this run was made", "how")
+    rng = diag.get("data_range")
+    if rng:
+        unit = "weeks" if rng.get("unit") == "W" else "days"
+        doc.p(
+            f"Scored as of {d.as_of} from {rng['purchases']:,} purchases made between {rng['first']} and "
+            f"{rng['last']}. Models were compared and trained on a calibration period ending "
+            f"{rng['calibration_end']}, then checked on the {rng['holdout_periods']} {unit} after it.",
+            "means",
+        )
+    money = diag.get("money")
+    horizon = diag.get("clv_horizon")
+    if money or horizon:
+        parts = []
+        if money:
+            parts.append(f"Money: {money}.")
+        if horizon:
+            parts.append(f"CLV horizon: {horizon}.")
+        doc.p(" ".join(parts), "means")
+    fallbacks = diag.get("fallbacks") or []
+    if fallbacks:
+        doc.p(
+            f"{len(fallbacks)} model{'s' if len(fallbacks) != 1 else ''} fell back to a simpler rung of "
+            "its ladder; the numbers below come from the rung named:",
+            "means",
+        )
+        doc.raw("<ul>" + "".join(f"<li>{html.escape(str(f))}</li>" for f in fallbacks) + "</ul>")
+    elif diag.get("btyd"):
+        btyd = diag["btyd"]
+        doc.p(
+            f"Every model was fitted as first choice: purchases by {btyd.get('chosen', '?')}, spend by "
+            f"{btyd.get('spend_model', 'Gamma-Gamma')}.",
+            "means",
+        )
 
 
 def _quality(doc: _Doc, d: ReportData) -> None:
@@ -333,6 +374,8 @@ def _clv_model(doc: _Doc, d: ReportData) -> None:
         doc.p("No model diagnostics recorded.")
         return
     doc.p(f"Chosen model: {btyd.get('chosen', '?')}. {btyd.get('why', '')}", "means")
+    if btyd.get("spend_model"):
+        doc.p(f"Spend model: {btyd['spend_model']}.", "means")
     if btyd.get("comparison"):
         doc.table(pd.DataFrame(btyd["comparison"]))
     if btyd.get("params"):
@@ -350,6 +393,11 @@ def _churn(doc: _Doc, d: ReportData) -> None:
     ch = d.diagnostics.get("churn", {})
     if not ch:
         doc.p("No churn evaluation recorded.")
+        return
+    if ch.get("fallback"):
+        doc.p(f"Fallback — {ch['fallback']}.", "means")
+        if ch.get("definition"):
+            doc.p(f"Churn definition: {ch['definition']}", "note")
         return
     kp = [
         (k.replace("_", " "), f"{ch[k]:.3f}")
@@ -507,6 +555,7 @@ def _actions(doc: _Doc, d: ReportData) -> None:
 
 SECTIONS = (
     _goals,
+    _how,
     _quality,
     _value,
     _rfm,
