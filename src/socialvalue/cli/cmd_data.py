@@ -48,6 +48,14 @@ def ingest(
     force: Annotated[
         bool, typer.Option("--force", help="Load rows of erased customers; reload content already loaded.")
     ] = False,
+    problems_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--problems-out",
+            help="If the load fails, write every problem found to this CSV "
+            "(source,row,column,value,expected,check).",
+        ),
+    ] = None,
 ) -> None:
     """Validate a file and load it into a canonical table, all or nothing.
 
@@ -58,16 +66,47 @@ def ingest(
     Example: socialvalue ingest shop.duckdb orders orders.csv --mapping orders.toml --stub-missing
     """
     from socialvalue import Store
+    from socialvalue.errors import SchemaError
     from socialvalue.ingest import ColumnMapping
     from socialvalue.schema import table
 
     table(kind)  # an unknown table is a SchemaError before the store is touched
     m = ColumnMapping.from_toml(mapping) if mapping is not None else None
-    with Store(store) as s, console.status(f"loading {file.name} into {kind} ..."):
-        report = s.ingest(
-            kind, file, m, on_missing_customer="stub" if stub_missing else "reject", force=force
-        )
+    try:
+        with Store(store) as s, console.status(f"loading {file.name} into {kind} ..."):
+            report = s.ingest(
+                kind, file, m, on_missing_customer="stub" if stub_missing else "reject", force=force
+            )
+    except SchemaError as exc:
+        raise _cli_problems(exc, problems_out, mapping) from None
     console.print(str(report), markup=False, highlight=False, soft_wrap=True)
+
+
+def _cli_problems(exc: Exception, problems_out: Path | None, mapping: Path | None) -> Exception:
+    """The failed load's error with the command-line way to act on it; every problem written if asked."""
+    import csv
+
+    problems = list(getattr(exc, "problems", []))
+    notes = []
+    if problems_out is not None and problems:
+        fields = ("source", "row", "column", "value", "expected", "check")
+        with problems_out.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows({k: ("" if d.get(k) is None else d.get(k)) for k in fields} for d in problems)
+        notes.append(f"all {len(problems):,} collected problems were written to {problems_out}")
+    elif "\n  ... and " in str(exc):
+        notes.append("write every problem to a CSV file with --problems-out FILE")
+    checks = {d.get("check") for d in problems}
+    if "reference" in checks:
+        notes.append("to create stub customers for unknown ids, add --stub-missing")
+    if "erased" in checks:
+        notes.append("to load rows of erased customers anyway, add --force")
+    if "\nfix: " in str(exc):
+        where = f"in {mapping}" if mapping is not None else "in a mapping file passed with --mapping FILE"
+        notes.append(f"the column mapping settings above go {where} (socialvalue doctor FILE writes one)")
+    text = str(exc) + "".join(f"\n{n}" for n in notes)
+    return type(exc)(text, problems)
 
 
 def _quality(ti: object) -> str:
