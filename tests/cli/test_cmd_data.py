@@ -184,3 +184,16 @@ def test_erase_missing_store(files, capsys):
     assert main(["erase", str(files / "none.duckdb"), "a"]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not (files / "none.duckdb").exists()
+
+
+def test_real_subprocess_version_and_unknown_erase(files):
+    from socialvalue import __version__
+
+    version = subprocess.run([*CLI, "--version"], capture_output=True, text=True, check=False)
+    assert (version.returncode, version.stdout, version.stderr) == (0, f"socialvalue {__version__}\n", "")
+    db = str(files / "shop.duckdb")
+    assert subprocess.run([*CLI, "init", db], capture_output=True, check=False).returncode == 0
+    nope = subprocess.run([*CLI, "erase", db, "NOPE"], capture_output=True, text=True, check=False)
+    assert nope.returncode == 2 and nope.stdout == ""
+    assert "Traceback" not in nope.stderr
+    assert nope.stderr.startswith(f"error: no customer 'NOPE' in {db}: nothing was erased or recorded.")
