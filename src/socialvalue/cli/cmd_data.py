@@ -123,6 +123,9 @@ def _quality(ti: object) -> str:
         n = getattr(ti, attr)
         if n:
             parts.append(f"{label}: {n:,}")
+    if ti.mixed_currencies:  # type: ignore[attr-defined]
+        listed = ", ".join(f"{c} {k:,}" for c, k in ti.currencies.items())  # type: ignore[attr-defined]
+        parts.append(f"mixed currencies: {listed} (a run needs [run] exchange_rates)")
     return "; ".join(parts) or "ok"
 
 

@@ -8,10 +8,17 @@ from typing import Annotated
 
 import typer
 
-from socialvalue.cli import app, console
+from socialvalue.cli import app, out
 
 StoreArg = Annotated[Path, typer.Argument(help="DuckDB store file.", show_default=False)]
-AsOf = Annotated[str, typer.Option("--as-of", help="Scoring date (YYYY-MM-DD; events before it count).")]
+AsOf = Annotated[
+    str,
+    typer.Option(
+        "--as-of",
+        help="Scoring date: YYYY-MM-DD, 'today' (UTC) or 'latest' (the day after the last order); "
+        "events before it count.",
+    ),
+]
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="Run configuration (socialvalue.toml).")
 ]
@@ -27,54 +34,39 @@ def _require_store(path: Path) -> None:
 
 
 def _run(store: Path, as_of: str, config: Path | None, report: Path | None) -> None:
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from socialvalue import Store
+    from socialvalue.cli._progress import stage_progress
     from socialvalue.pipeline import STAGES, load_run_config, run_pipeline
 
     _require_store(store)
     cfg = load_run_config(config)
     stages = [s for s in STAGES if report is not None or s != "report"]
     t0 = time.perf_counter()
-    with (
-        Store(store) as s,
-        Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress,
-    ):
-        task = progress.add_task("starting", total=len(stages))
-
-        def on_stage(name: str, event: str) -> None:
-            if event == "start":
-                progress.update(task, description=f"stage: {name}")
-            else:
-                progress.advance(task)
-
+    with Store(store) as s, stage_progress(stages, title="run") as on_stage:
         result = run_pipeline(s, as_of, cfg, report=report, on_stage=on_stage)
+    diag = result.diagnostics
     table = Table(title=f"run {result.run_id} as of {result.as_of} ({time.perf_counter() - t0:.1f} s)")
     table.add_column("stage")
     table.add_column("seconds", justify="right")
     table.add_column("peak RSS (MB)", justify="right")
     for name, secs in result.timings.items():
         table.add_row(name, f"{secs:.2f}", f"{result.memory_mb[name]:.0f}")
-    console.print(table)
+    out.print(table)
     counts = result.actions["action"].value_counts()
-    console.print(
+    lines = [
         f"{len(result.scores):,} customers scored; actions: "
         + ", ".join(f"{k} {v:,}" for k, v in counts.items()),
-        markup=False,
-        highlight=False,
-    )
-    console.print(
-        f"scores and actions written to {store} (tables scores, actions; run log _runs)", markup=False
-    )
+        f"money: {diag.get('money', '')}; CLV horizon: {diag.get('clv_horizon', '')}",
+        f"models: purchases {diag['btyd']['chosen']}, spend {diag['btyd'].get('spend_model', '')}",
+    ]
+    lines += [f"fallback: {f}" for f in diag.get("fallbacks", [])]
+    lines.append(f"scores and actions written to {store} (tables scores, actions; run log _runs)")
     if result.report_path is not None:
-        console.print(f"report: {result.report_path}", markup=False, highlight=False)
+        lines.append(f"report: {result.report_path}")
+    for line in lines:
+        out.print(line, markup=False, highlight=False)
 
 
 @app.command("run")
@@ -122,7 +114,7 @@ def report(
     _require_store(store)
     with Store(store, read_only=True) as s:
         path = write_report(ReportData.from_store(s, as_of), out)
-    console.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)", markup=False, highlight=False)
+    out.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)", markup=False, highlight=False)
 
 
 @app.command("export")
@@ -154,7 +146,7 @@ def export(
             s, out, as_of=as_of, formats=tuple(fmt or ("parquet", "csv")), pseudonymize=pseudonymize
         )
     n = sum(len(v) for v in written.values())
-    console.print(
+    out.print(
         f"{n} files written to {out} ({len(written['audiences'])} audience lists)",
         markup=False,
         highlight=False,

@@ -38,6 +38,8 @@ class TableInfo:
         Timestamps (any timestamp column) later than now.
     stubs
         Stub customers (``customers`` only).
+    currencies
+        Rows per currency (``orders`` only); more than one means amounts cannot be summed without rates.
     """
 
     name: str
@@ -51,6 +53,12 @@ class TableInfo:
     negative_amounts: int = 0
     future_timestamps: int = 0
     stubs: int = 0
+    currencies: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def mixed_currencies(self) -> bool:
+        """Whether the table's amounts are in more than one currency."""
+        return len(self.currencies) > 1
 
 
 def _q(name: str) -> str:
@@ -77,6 +85,14 @@ def _canonical(store: Store, kind: str) -> TableInfo:
     items.append('count(*) FILTER (WHERE "is_stub")' if kind == "customers" else "0")
     row = store.con.execute(f"SELECT {', '.join(items)} FROM {_q(kind)}").fetchall()[0]
     n = len(cols)
+    currencies: dict[str, int] = {}
+    if "currency" in cols:
+        currencies = {
+            str(c): int(k)
+            for c, k in store.con.execute(
+                f'SELECT "currency", count(*) FROM {_q(kind)} GROUP BY 1 ORDER BY 2 DESC, 1'
+            ).fetchall()
+        }
     return TableInfo(
         name=kind,
         rows=int(row[0]),
@@ -88,6 +104,7 @@ def _canonical(store: Store, kind: str) -> TableInfo:
         negative_amounts=int(row[4 + n]),
         future_timestamps=int(row[5 + n]),
         stubs=int(row[6 + n]),
+        currencies=currencies,
     )
 
 

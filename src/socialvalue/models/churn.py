@@ -55,6 +55,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: Fewest churners (and non-churners) each of the training and test parts needs: the boosted trees hold out
+#: a stratified validation share for early stopping, and an AUC on fewer cases says nothing.
+_MIN_CLASS = 5
+
 
 class ClassifierSettings(ConfigModel):
     """Settings passed to ``HistGradientBoostingClassifier``."""
@@ -326,9 +330,12 @@ class ChurnClassifier:
             labelled & ~test & (rng.random(len(frame)) < cfg.max_train_rows / max(1.0, n_lab - test.sum()))
         )
         everyone = labelled & (rng.random(len(frame)) < cfg.max_train_rows / n_lab)
-        if y[train].all() or not y[train].any() or y[test].all() or not y[test].any():
+        counts = [int(np.sum(y[part] == cls)) for part in (train, test) for cls in (True, False)]
+        if min(counts) < _MIN_CLASS:
             raise SchemaError(
-                "ChurnClassifier.fit needs churners and non-churners in training and test parts"
+                "ChurnClassifier.fit needs at least "
+                f"{_MIN_CLASS} churners and {_MIN_CLASS} non-churners in both the training and the test part "
+                f"(got {counts[0]} and {counts[1]} in training, {counts[2]} and {counts[3]} in test)"
             )
         Xv = X.to_numpy()
         model = self._new_model().fit(Xv[train], y[train])

@@ -95,7 +95,7 @@ class _Stages:
         self.memory[name] = round(_peak_mb(), 1)
         logger.info("stage %s: %.2f s (peak RSS %.0f MB)", name, self.timings[name], self.memory[name])
         if self.on_stage:
-            self.on_stage(name, "done")
+            self.on_stage(name, "end")
 
 
 def _jsonable(obj: Any) -> Any:
@@ -402,8 +402,9 @@ def _segments_stage(
     fallbacks: list[str] = []
     try:
         churn: ChurnClassifier | None = ChurnClassifier(config=churn_cfg).fit(labelled)
-    except SocialValueError as exc:
-        # e.g. nobody (or everybody) bought again in the holdout: nothing to learn churn from
+    except (SocialValueError, ValueError) as exc:
+        # e.g. nobody (or everybody) bought again in the holdout: nothing to learn churn from (scikit-learn
+        # raises ValueError for such data)
         churn = None
         fallbacks.append(
             f"churn: the classifier could not be trained ({str(exc).splitlines()[0]}); churn risk is the "
@@ -578,7 +579,7 @@ def run_pipeline(
     report
         Path of the HTML report to write, or None for no report.
     on_stage
-        Callback ``(stage, "start"|"done")`` for progress displays.
+        Callback ``(stage, "start"|"end")`` for progress displays.
 
     Returns
     -------
@@ -645,6 +646,9 @@ def _run_stages(
         estimated, uplift_diag = _campaign_values(store, scores, playbook, cfg)
         plan = allocate(scores, playbook, budget=cfg.actions.budget, estimated_values=estimated)
         plan.insert(1, "as_of", as_of_ts.date())
+        # every money column of both tables (and of their exports) is in the run's reporting currency
+        scores["currency"] = money.currency
+        plan["currency"] = money.currency
     transitions = _transitions(store, scores, as_of_ts)
     fallbacks = (
         [lad["summary"] for lad in clv["diag"]["ladders"].values() if lad["fallback"]]

@@ -362,7 +362,7 @@ def compare_models(
             if not np.isfinite(row["rmse"]):
                 row["error"] = f"non-finite holdout predictions at {model.params_} (a boundary solution?)"
         except SocialValueError as exc:  # one failing model must not hide the others
-            logger.warning("compare_models: %s failed: %s", name, exc)
+            logger.info("compare_models: %s failed: %s", name, exc)
             row["fit_seconds"] = time.perf_counter() - start
             row["error"] = str(exc)
         rows.append(row)

@@ -120,7 +120,10 @@ class ShrunkMeanSpend:
         mu, k = self.params_["mean"], self.params_["k"]
         has = np.isfinite(n) & np.isfinite(z) & (n > 0) & (z > 0)
         n = np.where(has, n, 0.0)
-        w = np.zeros_like(n) if np.isinf(k) else n / (n + k)
+        if np.isinf(k):
+            w = np.zeros_like(n)
+        else:
+            w = np.divide(n, n + k, out=np.zeros_like(n), where=(n + k) > 0)
         out = (1 - w) * mu + w * np.where(has, z, 0.0)
         index = data.index if isinstance(data, pd.DataFrame) else None
         return pd.Series(out, index=index, name="expected_spend")
