@@ -36,7 +36,7 @@ def _load(tmp: Path, shop: Shop, capsys, name: str) -> Path:
     assert _cli(capsys, "init", store)[0] == 0
     for kind in ("customers", "orders", "relationships", "interactions"):
         if kind in paths:
-            code, out, err = _cli(capsys, "ingest", store, kind, paths[kind])
+            code, _out, err = _cli(capsys, "ingest", store, kind, paths[kind])
             assert code == 0, err
     return store
 
@@ -122,7 +122,7 @@ def test_fixed_price_catalogue_falls_back_to_shrunk_spend(copy_of, capsys):
 
 def test_every_customer_with_one_order_falls_back_to_the_rate_model(copy_of, capsys):
     store = copy_of("one_order")
-    code, out, err = _cli(capsys, "run", store, "--as-of", AS_OF)
+    code, _out, err = _cli(capsys, "run", store, "--as-of", AS_OF)
     assert code == 0, err
     diag = _last_run(store)
     assert diag["btyd"]["ladders"]["purchase"]["used"] == "plain rate model"
@@ -150,7 +150,7 @@ def test_three_months_of_history_with_the_default_holdout_stops_with_the_largest
 
 def test_fifty_customers_finish(copy_of, capsys):
     store = copy_of("fifty")
-    code, out, err = _cli(capsys, "run", store, "--as-of", AS_OF)
+    code, _out, err = _cli(capsys, "run", store, "--as-of", AS_OF)
     assert code == 0, err
     with Store(store, read_only=True) as s:
         assert s.scalar("SELECT count(*) FROM scores") > 0
@@ -194,16 +194,25 @@ def test_rates_missing_a_currency_are_refused(copy_of, capsys, tmp_path):
     store = copy_of("mixed")
     (tmp_path / "rates.csv").write_text("currency,rate\nUSD,0.9\n")
     cfg = _config(tmp_path, '[run]\ncurrency = "EUR"\nexchange_rates = "rates.csv"\n')
-    code, out, err = _cli(capsys, "run", store, "--as-of", AS_OF, "--config", cfg)
+    code, _out, err = _cli(capsys, "run", store, "--as-of", AS_OF, "--config", cfg)
     assert code != 0 and "has no rate for JPY" in err
 
 
 @pytest.mark.parametrize(
     ("as_of", "message"),
     [
-        ("2023-01-01", r"--as-of 2023-01-01 is before the data: the [\d,]+ purchases run from 2024-\d\d-\d\d"),
-        ("2031-01-01", r"--as-of 2031-01-01 is after the data: .* holds no purchase; use --as-of latest \(2026-0"),
-        ("01/11/2026", r"not a date I can read: expected a date as YYYY-MM-DD .*could mean 2026-11-01 or 2026-01-11"),
+        (
+            "2023-01-01",
+            r"--as-of 2023-01-01 is before the data: the [\d,]+ purchases run from 2024-\d\d-\d\d",
+        ),
+        (
+            "2031-01-01",
+            r"--as-of 2031-01-01 is after the data: .* holds no purchase; use --as-of latest \(2026-0",
+        ),
+        (
+            "01/11/2026",
+            r"not a date I can read: expected a date as YYYY-MM-DD .*could mean 2026-11-01 or 2026-01-11",
+        ),
         ("2026-13-01", r"--as-of '2026-13-01' is not a real date: expected a date as YYYY-MM-DD"),
         ("yesterday", r"--as-of 'yesterday' is not a date I can read: expected a date as YYYY-MM-DD"),
     ],
@@ -222,10 +231,10 @@ def test_bad_scoring_dates_stop_before_any_work(copy_of, capsys, as_of, message)
 
 def test_as_of_latest_and_inside_the_data(copy_of, capsys):
     store = copy_of("ordinary")
-    code, out, err = _cli(capsys, "run", store, "--as-of", "latest")
+    code, _out, err = _cli(capsys, "run", store, "--as-of", "latest")
     assert code == 0, err
     with Store(store, read_only=True) as s:
         last = pd.Timestamp(s.scalar("SELECT max(ordered_at) FROM orders")).date()
         assert str(s.scalar("SELECT max(as_of) FROM scores")) == str(last + pd.Timedelta(days=1))
-    code, out, err = _cli(capsys, "run", store, "--as-of", "2026-03-01")
+    code, _out, err = _cli(capsys, "run", store, "--as-of", "2026-03-01")
     assert code == 0, err
