@@ -96,7 +96,9 @@ def test_composite_key_duplicates(with_customers):
             "created_at": ["2024-01-01", "2024-02-01"],
         }
     )
-    with pytest.raises(SchemaError, match=r"row 2, column '\(src_id, dst_id, kind\)': got .*c1.*c2.*follow\)'"):
+    with pytest.raises(
+        SchemaError, match=r"row 2, column '\(src_id, dst_id, kind\)': got .*c1.*c2.*follow\)'"
+    ):
         with_customers.ingest("relationships", df)
 
 

@@ -324,7 +324,7 @@ def _profile(
                     )
                     continue
                 words[low] = best
-                findings.append(f"{src!r}: {v!r} is read as {best!r}")
+                findings.append(f"{src!r}: {low!r} (any case) is read as {best!r}")
             if words:
                 values_map[name] = words
         elif name == "currency":
