@@ -99,7 +99,7 @@ def score(store: StoreArg, as_of: AsOf, config: ConfigOpt = None) -> None:
 @app.command("report")
 def report(
     store: StoreArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Which scoring (default: the latest run).")
     ] = None,
@@ -113,14 +113,14 @@ def report(
 
     _require_store(store)
     with Store(store, read_only=True) as s:
-        path = write_report(ReportData.from_store(s, as_of), out)
+        path = write_report(ReportData.from_store(s, as_of), out_file)
     out.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)", markup=False, highlight=False)
 
 
 @app.command("export")
 def export(
     store: StoreArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write into.")] = Path("exports"),
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write into.")] = Path("exports"),
     as_of: Annotated[str | None, typer.Option("--as-of", help="Which scoring (default: the latest).")] = None,
     fmt: Annotated[
         list[str] | None, typer.Option("--format", "-f", help="csv and/or parquet (repeatable).")
@@ -143,11 +143,11 @@ def export(
     _require_store(store)
     with Store(store) as s:
         written = export_results(
-            s, out, as_of=as_of, formats=tuple(fmt or ("parquet", "csv")), pseudonymize=pseudonymize
+            s, out_dir, as_of=as_of, formats=tuple(fmt or ("parquet", "csv")), pseudonymize=pseudonymize
         )
     n = sum(len(v) for v in written.values())
     out.print(
-        f"{n} files written to {out} ({len(written['audiences'])} audience lists)",
+        f"{n} files written to {out_dir} ({len(written['audiences'])} audience lists)",
         markup=False,
         highlight=False,
     )

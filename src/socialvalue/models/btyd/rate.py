@@ -13,10 +13,11 @@ gamma-Poisson (NBD) model of Ehrenberg (1959) with its prior set by moments inst
 
 with :math:`\bar\lambda = r/\alpha = (\sum_i x_i + \tfrac12) / \sum_i T_i` (the pooled repeat rate under
 Jeffreys' prior, so that a shop where nobody has bought twice yet gets a small rate, not zero) and :math:`\alpha` the
-prior's weight in time units. :math:`\alpha` is the moment estimate
-:math:`\alpha = \bar\lambda\,\overline{T} / (s^2_{x}/\overline{x} - 1)` when repeat counts are over-dispersed
-(:math:`s^2_x > \bar x`), else (Poisson data, no heterogeneity to speak of) a heavy prior of
-``max_prior_weight`` mean customer histories. The model has no dropout process, so :math:`P(\text{alive}) =
+prior's weight in time units. :math:`\alpha = \bar\lambda / \hat v` with the moment estimate of the rates'
+variance :math:`\hat v = \sum_i [(x_i - \bar\lambda T_i)^2 - x_i] / \sum_i T_i^2` (from
+:math:`\mathrm{Var}(X_i) = \bar\lambda T_i + v T_i^2`) when the counts are over-dispersed (:math:`\hat v > 0`),
+else (Poisson data, no heterogeneity to speak of) a heavy prior of ``max_prior_weight`` mean customer
+histories. The model has no dropout process, so :math:`P(\text{alive}) =
 1` and its lifetime value must be taken over a finite horizon.
 
 References
@@ -110,11 +111,11 @@ class RateModel:
         # honest rate (and a finite interval) instead of exactly zero
         rate = float((x.sum() + 0.5) / t.sum()) if t.sum() > 0 else 0.0
         heavy = self.max_prior_weight * max(mean_t, 1.0)
-        mean_x, var_x = float(x.mean()), float(x.var())
         alpha = heavy
-        if rate > 0 and mean_x > 0 and var_x > mean_x:
-            alpha = min(rate * mean_t / (var_x / mean_x - 1.0), heavy)
-            alpha = max(alpha, 1e-6)
+        # Var(x_i) = m T_i + v T_i^2 with v = Var(lambda) = m / alpha; (x_i - m T_i)^2 - x_i is unbiased for v T_i^2
+        var_rate = float(np.sum((x - rate * t) ** 2 - x) / np.sum(t * t)) if np.any(t > 0) else 0.0
+        if rate > 0 and var_rate > 0:
+            alpha = float(np.clip(rate / var_rate, 1e-6, heavy))
         self.params_ = {"r": rate * alpha, "alpha": alpha, "rate": rate}
         self.n_obs_ = int(x.size)
         return self
