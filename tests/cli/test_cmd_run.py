@@ -60,3 +60,16 @@ def test_run_errors_are_one_paragraph_without_traceback(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code != 0 and "no scored run" in err and "Traceback" not in err
     assert not (tmp_path / "x.html").exists()
+
+
+def test_an_unforeseen_error_is_one_line_without_a_traceback(tmp_path, capsys):
+    """A store file that is not a DuckDB database: whatever DuckDB raises, the user sees one line."""
+    from socialvalue.cli import main
+
+    bogus = tmp_path / "not_a_store.duckdb"
+    bogus.write_bytes(b"this is not a database" * 100)
+    code = main(["run", str(bogus), "--as-of", "2026-07-01"])
+    cap = capsys.readouterr()
+    assert code != 0
+    assert "Traceback" not in cap.out + cap.err
+    assert len(cap.err.strip().splitlines()) == 1 and cap.err.startswith("error:")

@@ -94,8 +94,38 @@ def main(argv: list[str] | None = None) -> int:
         if callable(show) and isinstance(code, int):
             show()
             return code
-        raise
+        return _unexpected(exc)
     return 0
+
+
+#: Exit code of an error socialvalue did not foresee (BSD ``EX_SOFTWARE``) and of an operating-system error.
+EXIT_INTERNAL, EXIT_OS = 70, 74
+
+
+def _unexpected(exc: BaseException) -> int:
+    """One line for an error no part of socialvalue raised on purpose; the traceback only with --verbose."""
+    logging.getLogger("socialvalue").info("unexpected error", exc_info=exc)
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        console.print("[bold red]error:[/] ", end="")
+        console.print(f"{exc.strerror or first}{where}", markup=False, highlight=False)
+        return EXIT_OS
+    if "Conflicting lock" in first or "Could not set lock" in first:
+        console.print("[bold red]error:[/] ", end="")
+        console.print(
+            "the store is in use by another process (a run or a load holds it); try again when it finishes",
+            markup=False,
+        )
+        return EXIT_OS
+    console.print("[bold red]error:[/] ", end="")
+    console.print(
+        f"internal error ({type(exc).__name__}); this is a bug in socialvalue. Rerun with --verbose to see "
+        "the details and report them.",
+        markup=False,
+        highlight=False,
+    )
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover
