@@ -90,7 +90,7 @@ def test_cli_run_report_export_end_to_end(scored, tmp_path):
         env={"SOCIALVALUE_PSEUDONYM_KEY": KEY, "PATH": "/usr/bin:/bin"},
     )
     assert out.returncode == 0, out.stderr
-    assert "audience lists" in out.stderr
+    assert "audience lists" in out.stdout  # results on stdout, diagnostics on stderr
     bad = subprocess.run(
         [*exe, "run", str(tmp_path / "nope.duckdb"), "--as-of", "2026-07-01"], capture_output=True, text=True
     )

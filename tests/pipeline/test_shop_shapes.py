@@ -238,3 +238,46 @@ def test_as_of_latest_and_inside_the_data(copy_of, capsys):
         assert str(s.scalar("SELECT max(as_of) FROM scores")) == str(last + pd.Timedelta(days=1))
     code, _out, err = _cli(capsys, "run", store, "--as-of", "2026-03-01")
     assert code == 0, err
+
+
+def test_european_csv_conventions_load_through_doctors_mapping_and_run(tmp_path, capsys):
+    """A shop export with ';', decimal commas, day-first dates, spaced headers and its own status words."""
+    paths = generate_shop(Shop(seed=11), tmp_path / "eu")
+    orders = pd.read_csv(paths["orders"])
+    eu = pd.DataFrame(
+        {
+            "Order ID": orders["order_id"],
+            "Customer": orders["customer_id"],
+            "Date": pd.to_datetime(orders["ordered_at"]).dt.strftime("%d/%m/%Y %H:%M"),
+            "Amount": orders["amount"].map(lambda v: f"{v:.2f}".replace(".", ",")),
+            "Currency": orders["currency"],
+            "Status": orders["status"].map({"completed": "Shipped", "returned": "Returned"}),
+        }
+    )
+    eu_path = tmp_path / "eu" / "bestellungen.csv"
+    eu.to_csv(eu_path, sep=";", index=False)
+    store = tmp_path / "eu.duckdb"
+    assert _cli(capsys, "init", store)[0] == 0
+    assert _cli(capsys, "ingest", store, "customers", paths["customers"])[0] == 0
+    # without a mapping: one message that names the fixes
+    code, out, err = _cli(capsys, "ingest", store, "orders", eu_path)
+    assert code != 0
+    assert "the file's columns are: 'Order ID', 'Customer', 'Date', 'Amount', 'Currency', 'Status'" in err
+    assert 'add to the mapping\'s [columns]: order_id = "Order ID"' in err
+    mapping = tmp_path / "eu" / "orders.toml"
+    code, out, err = _cli(capsys, "doctor", eu_path, "--kind", "orders", "--out", mapping)
+    assert code == 0, err
+    text = mapping.read_text()
+    assert 'delimiter = ";"' in text and "decimal_comma = true" in text and "%d/%m/%Y" in text
+    code, out, err = _cli(capsys, "ingest", store, "orders", eu_path, "--mapping", mapping)
+    assert code == 0, err
+    with Store(store, read_only=True) as s:
+        got = s.query_df("SELECT order_id, CAST(amount AS DOUBLE) AS amount, status, ordered_at FROM orders")
+    both = got.merge(orders, on="order_id", suffixes=("", "_src"))
+    assert len(both) == len(orders)
+    assert (both["amount"] - both["amount_src"]).abs().max() < 1e-9
+    assert (both["status"] == both["status_src"]).all()
+    assert (both["ordered_at"].dt.strftime("%Y-%m-%d %H:%M") == both["ordered_at_src"].str[:16]).all()
+    code, out, err = _cli(capsys, "run", store, "--as-of", AS_OF)
+    assert code == 0, err
+    assert "amounts in EUR" in out

@@ -347,6 +347,7 @@ def _social_stage(
     cal_end: pd.Timestamp,
     as_of: pd.Timestamp,
 ) -> dict[str, Any]:
+    from socialvalue.errors import SocialValueError
     from socialvalue.features.social_inputs import holdout_value, social_components
     from socialvalue.social.customer_value import CustomerSocialValue
 
@@ -362,16 +363,37 @@ def _social_stage(
     x_cal["clv"] = x_cal["customer_id"].map(clv_cal).fillna(0.0).to_numpy()
     target = holdout_value(store, cal_end, as_of).set_index("customer_id")["holdout_value"]
     y = x_cal["customer_id"].map(target).fillna(0.0).to_numpy()
-    model = CustomerSocialValue(
+    fallbacks: list[str] = []
+    model: CustomerSocialValue | None = CustomerSocialValue(
         influencer_share=cfg.social.influencer_top_share, random_state=cfg.run.seed
-    ).fit(x_cal.fillna(0.0), y)
+    )
+    try:
+        model.fit(x_cal.fillna(0.0), y)
+    except (SocialValueError, ValueError, np.linalg.LinAlgError) as exc:
+        model = None
+        fallbacks.append(
+            f"social value: the weights could not be learned ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
+            "customer social value is CLV alone"
+        )
 
     clv_now = clv.set_index("customer_id")["clv"]
     x_now = social_components(store, as_of, clv=clv_now)
     x_now = x_now.merge(graph_now, on="customer_id", how="left")
     x_now["clv"] = x_now["customer_id"].map(clv_now).fillna(0.0).to_numpy()
     x_now = x_now.fillna({"spread": 0.0})
-    out = model.transform(x_now)
+    if model is not None:
+        out = model.transform(x_now)
+    else:
+        csv = x_now["clv"].to_numpy(float)
+        out = pd.DataFrame(
+            {
+                "csv": csv,
+                "csv_percentile": 100.0 * pd.Series(csv).rank(pct=True, method="average").to_numpy(),
+                "influencer_score": 0.0,
+                "influencer": False,
+            },
+            index=x_now.index,
+        )
     out = pd.concat([x_now.drop(columns=["clv"]), out.drop(columns=["customer_id"], errors="ignore")], axis=1)
     out = out.rename(columns=_CONTRIB)
     for col in _CONTRIB.values():
@@ -379,9 +401,12 @@ def _social_stage(
             out[col] = 0.0  # a withheld component contributes nothing
     out["social_value"] = out["csv"] - x_now["clv"].to_numpy()
     out["csv_percentile"] = out["csv_percentile"].astype(float)
-    diag = model.report_.to_diagnostics()
+    if model is not None:
+        diag = model.report_.to_diagnostics()
+    else:
+        diag = {"weights": {}, "messages": list(fallbacks), "fallback": fallbacks[0]}
     diag["graph"] = graph_info
-    return {"frame": out, "diag": diag, "edges": edges, "model": model}
+    return {"frame": out, "diag": diag, "edges": edges, "model": model, "fallbacks": fallbacks}
 
 
 # -- stage: segments ----------------------------------------------------------------------------------------
