@@ -246,7 +246,10 @@ TABLES: dict[str, Table] = {
             Column("src_id", "VARCHAR", description="Origin (follower, friend, referrer)."),
             Column("dst_id", "VARCHAR", description="Target (followed, friend, referred customer)."),
             Column(
-                "kind", "VARCHAR", vocabulary="relationship_kinds", description="follow, friend or referred (`follows` is read as follow)."
+                "kind",
+                "VARCHAR",
+                vocabulary="relationship_kinds",
+                description="follow, friend or referred (`follows` is read as follow).",
             ),
             Column("created_at", _TS, required=False, nullable=True, description="When the tie began (UTC)."),
             Column(

@@ -217,7 +217,9 @@ def spend_frame(features: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _usable_spend(model: Any, repeat: pd.DataFrame, degenerate_shape: float, mean_tolerance: float) -> str | None:
+def _usable_spend(
+    model: Any, repeat: pd.DataFrame, degenerate_shape: float, mean_tolerance: float
+) -> str | None:
     p, q, v = model.params_["p"], model.params_["q"], model.params_["v"]
     if not (q > 1):
         return f"q = {q:.3g} <= 1: the population mean spend is undefined"
