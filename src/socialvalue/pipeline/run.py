@@ -184,33 +184,26 @@ def _clv_stage(
             shrinkage_orders=m.shrinkage_orders,
         )
 
-    spend_fit = spend_ladder(now)
-    valuation = value_customers(
-        now_fit,
-        spend_fit,
-        now,
-        margin=cfg.run.margin,
-        annual_rate=cfg.run.annual_discount_rate,
-        unit_days=unit_days,
-        horizon_periods=cfg.run.horizon_periods,
-        forecast_periods=float(cfg.run.holdout_periods),
-    )
-    out = valuation.frame.drop(columns=["expected_spend"])
-    # CLV at the calibration end, for the referred customers' value inside the learned social value
-    clv_cal = pd.Series(dtype=float, name="clv")
-    cond = None
-    if len(buyers_cal):
-        cal_spend = spend_ladder(buyers_cal)
-        cal_val = value_customers(
-            cal_fit,
-            cal_spend,
-            buyers_cal,
+    def value(purchase: Any, frame: pd.DataFrame) -> tuple[Any, Any]:
+        spend = spend_ladder(frame)
+        return spend, value_customers(
+            purchase,
+            spend,
+            frame,
             margin=cfg.run.margin,
             annual_rate=cfg.run.annual_discount_rate,
             unit_days=unit_days,
             horizon_periods=cfg.run.horizon_periods,
             forecast_periods=float(cfg.run.holdout_periods),
         )
+
+    spend_fit, valuation = value(now_fit, now)
+    out = valuation.frame.drop(columns=["expected_spend"])
+    # CLV at the calibration end, for the referred customers' value inside the learned social value
+    clv_cal = pd.Series(dtype=float, name="clv")
+    cond = None
+    if len(buyers_cal):
+        _, cal_val = value(cal_fit, buyers_cal)
         clv_cal = pd.Series(
             cal_val.frame["clv"].to_numpy(), index=buyers_cal["customer_id"].to_numpy(), name="clv"
         )

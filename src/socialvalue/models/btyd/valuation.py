@@ -83,10 +83,7 @@ def value_customers(
     units_per_year = 365.25 / unit_days
     spend_data = spend_frame(features)
     spend_model = spend.model
-    if isinstance(spend_model, GammaGamma):
-        expected_spend = spend_model.predict_spend(spend_data).to_numpy(float)
-    else:
-        expected_spend = spend_model.predict_spend(spend_data).to_numpy(float)
+    expected_spend = spend_model.predict_spend(spend_data).to_numpy(float)
     model = purchase.model
     p_alive = np.asarray(model.probability_alive(features), dtype=float)
     expected_tx = np.asarray(model.predict_purchases(features, forecast_periods), dtype=float)
