@@ -194,7 +194,13 @@ TABLES: dict[str, Table] = {
             Column("customer_id", "VARCHAR", description="Buyer."),
             Column("ordered_at", _TS, description="When the order was placed (UTC)."),
             Column("amount", _MONEY, description="Order value; negative only for returns/refunds."),
-            Column("currency", "VARCHAR", required=False, default="'USD'", description="ISO-4217 currency."),
+            Column(
+                "currency",
+                "VARCHAR",
+                required=False,
+                default="'XXX'",
+                description="ISO-4217 currency; XXX (no currency) when the source names none.",
+            ),
             Column(
                 "status",
                 "VARCHAR",

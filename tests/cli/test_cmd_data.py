@@ -52,7 +52,7 @@ def test_init_ingest_info_erase(files, capsys):
     assert main(["init", db]) == 0
     assert capsys.readouterr().out == f"store {db} ready (schema v{SCHEMA_VERSION})\n"
     assert main(["ingest", db, "customers", str(files / "customers.csv")]) == 0
-    assert "customers from customers.csv: 2 rows in, 2 inserted" in capsys.readouterr().err
+    assert "customers from customers.csv: 2 rows in, 2 inserted" in capsys.readouterr().out
     assert (
         main(["ingest", db, "orders", str(files / "orders.csv"), "--mapping", str(files / "map.toml")]) == 3
     )

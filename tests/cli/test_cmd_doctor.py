@@ -39,9 +39,9 @@ def test_doctor_then_ingest(tmp_path, capsys):
     assert main(["init", str(db)]) == 0
     argv = ["ingest", str(db), "orders", str(data), "--mapping", str(mapping), "--stub-missing"]
     assert main(argv) == 0
-    err = capsys.readouterr().err
-    _clean(err)
-    assert "orders from orders.csv: 3 rows in, 3 inserted" in err
+    cap = capsys.readouterr()
+    _clean(cap.out + cap.err)
+    assert "orders from orders.csv: 3 rows in, 3 inserted" in cap.out  # results on stdout
     with Store(db, read_only=True) as s:
         got = s.con.execute("SELECT order_id, amount, status FROM orders ORDER BY order_id").fetchall()
     assert [(o, float(a), st) for o, a, st in got] == [

@@ -281,3 +281,19 @@ def test_european_csv_conventions_load_through_doctors_mapping_and_run(tmp_path,
     code, out, err = _cli(capsys, "run", store, "--as-of", AS_OF)
     assert code == 0, err
     assert "amounts in EUR" in out
+
+
+def test_orders_without_a_currency_are_not_called_usd(tmp_path, capsys):
+    paths = generate_shop(Shop(seed=13, social=False), tmp_path / "nocur")
+    pd.read_csv(paths["orders"]).drop(columns=["currency"]).to_csv(paths["orders"], index=False)
+    store = tmp_path / "nocur.duckdb"
+    assert _cli(capsys, "init", store)[0] == 0
+    assert _cli(capsys, "ingest", store, "customers", paths["customers"])[0] == 0
+    code, out, err = _cli(capsys, "ingest", store, "orders", paths["orders"])
+    assert code == 0, err
+    assert "has no currency column: amounts are stored with currency XXX" in out
+    assert 'add default_currency = "EUR"' in out
+    code, out, err = _cli(capsys, "run", store, "--as-of", AS_OF)
+    assert code == 0, err
+    assert "money: amounts in XXX: the orders name no currency" in out
+    assert "USD" not in out

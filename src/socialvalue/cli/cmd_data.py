@@ -79,7 +79,7 @@ def ingest(
             )
     except SchemaError as exc:
         raise _cli_problems(exc, problems_out, mapping) from None
-    console.print(str(report), markup=False, highlight=False, soft_wrap=True)
+    out.print(str(report), markup=False, highlight=False, soft_wrap=True)
 
 
 def _cli_problems(exc: Exception, problems_out: Path | None, mapping: Path | None) -> Exception:

@@ -63,6 +63,8 @@ class LoadReport:
         Identifier of the ``_loads`` record (of the earlier load when skipped).
     seconds
         Wall time.
+    notes
+        Things the user should know although the load succeeded (e.g. orders without a currency).
     """
 
     kind: str
@@ -76,6 +78,7 @@ class LoadReport:
     skipped: bool = False
     load_id: str = ""
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The report as a plain dict."""
@@ -85,10 +88,11 @@ class LoadReport:
         if self.skipped:
             return f"{self.kind} from {self.source}: already loaded ({self.rows_in:,} rows), nothing changed"
         extra = f", {self.stubs_created:,} stub customers" if self.stubs_created else ""
-        return (
+        line = (
             f"{self.kind} from {self.source}: {self.rows_in:,} rows in, {self.inserted:,} inserted, "
             f"{self.updated:,} updated, {self.unchanged:,} unchanged{extra} ({self.seconds:.2f} s)"
         )
+        return "\n".join([line, *(f"note: {n}" for n in self.notes)])
 
 
 def _mapping(mapping: ColumnMapping | dict[str, Any] | str | Path | None) -> ColumnMapping:
@@ -201,7 +205,14 @@ def ingest(
             _rollback(con)
         con.execute("SET TimeZone = 'UTC'")
         sources.drop_staged(con, staged)
-    report = LoadReport(**{**report.as_dict(), "seconds": time.perf_counter() - t0})
+    notes: tuple[str, ...] = ()
+    if kind == "orders" and "currency" not in p.sources:
+        notes = (
+            f"{staged.label} has no currency column: amounts are stored with currency XXX (ISO 4217's 'no "
+            'currency\') and reported so; to name it, add default_currency = "EUR" (say) to the mapping and '
+            "load again",
+        )
+    report = LoadReport(**{**report.as_dict(), "seconds": time.perf_counter() - t0, "notes": notes})
     logger.info("%s", report)
     return report
 

@@ -196,6 +196,11 @@ class Money:
 
     def describe(self) -> str:
         """One sentence for the run log and the report."""
+        if not self.converted and self.currency == "XXX":
+            return (
+                "amounts in XXX: the orders name no currency (set default_currency in the orders' mapping to "
+                "name it)"
+            )
         if not self.converted:
             return f"amounts in {self.currency}, the orders' currency"
         parts = ", ".join(f"{c} x {self.rates[c]:g}" for c in sorted(self.counts))
