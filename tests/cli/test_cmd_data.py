@@ -72,7 +72,7 @@ def test_init_ingest_info_erase(files, capsys):
         )
         == 0
     )
-    assert "1 stub customers" in capsys.readouterr().err
+    assert "1 stub customers" in capsys.readouterr().out
     assert main(["info", db]) == 0
     out = capsys.readouterr().out
     assert "orders" in out and "2024-03-01 00:00" in out and "stub customers: 1" in out
