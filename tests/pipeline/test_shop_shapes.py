@@ -297,3 +297,15 @@ def test_orders_without_a_currency_are_not_called_usd(tmp_path, capsys):
     assert code == 0, err
     assert "money: amounts in XXX: the orders name no currency" in out
     assert "USD" not in out
+
+
+def test_a_playbook_in_another_currency_is_refused(copy_of, capsys, tmp_path):
+    store = copy_of("ordinary")
+    code, out, _ = _cli(capsys, "playbook", "show")
+    assert code == 0
+    (tmp_path / "playbook.toml").write_text('currency = "USD"\n' + out)
+    cfg = _config(tmp_path, '[actions]\nplaybook = "playbook.toml"\n')
+    before = _state(store)
+    code, out, err = _cli(capsys, "run", store, "--as-of", AS_OF, "--config", cfg)
+    assert code != 0 and "the playbook's costs are in USD but this run's amounts are in EUR" in err
+    assert _state(store) == before

@@ -113,7 +113,12 @@ class Action(ConfigModel):
 class Playbook(ConfigModel):
     """A set of actions, a total budget and per-channel capacities."""
 
-    currency: str = "USD"
+    currency: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{3}$",
+        description="Currency of the costs and budget; unset: the run's currency (a run in another currency "
+        "is refused).",
+    )
     budget: float | None = Field(default=None, ge=0, description="Total spend allowed; None = unlimited.")
     channel_capacity: dict[str, int] = Field(default_factory=dict)
     fallback: str = "do_nothing"

@@ -604,6 +604,7 @@ def run_pipeline(
     RunResult
     """
     from socialvalue.decisions import default_playbook, load_playbook
+    from socialvalue.errors import ConfigError
     from socialvalue.pipeline.preflight import check_dates, converted_orders, resolve_as_of, resolve_money
 
     cfg = config or RunConfig()
@@ -612,6 +613,11 @@ def run_pipeline(
     data_range = check_dates(store, as_of_ts, cfg)
     money = resolve_money(store, as_of_ts, cfg)
     playbook = load_playbook(cfg.actions.playbook) if cfg.actions.playbook else default_playbook()
+    if playbook.currency is not None and playbook.currency != money.currency:
+        raise ConfigError(
+            f"the playbook's costs are in {playbook.currency} but this run's amounts are in {money.currency}: "
+            f'set currency = "{money.currency}" in the playbook with costs in {money.currency}, or remove the key'
+        )
     unit_days = _UNIT_DAYS[cfg.run.unit]
     cal_end = as_of_ts - pd.Timedelta(days=unit_days * cfg.run.holdout_periods)
     run_id = uuid.uuid4().hex[:12]
