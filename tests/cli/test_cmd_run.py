@@ -73,3 +73,15 @@ def test_an_unforeseen_error_is_one_line_without_a_traceback(tmp_path, capsys):
     assert code != 0
     assert "Traceback" not in cap.out + cap.err
     assert len(cap.err.strip().splitlines()) == 1 and cap.err.startswith("error:")
+
+
+def test_report_and_export_refuse_unreadable_dates_in_one_line(tmp_path, capsys):
+    from socialvalue import Store
+    from socialvalue.cli import main
+
+    Store(tmp_path / "s.duckdb").close()
+    for cmd in (["report", "--out", str(tmp_path / "r.html")], ["export", "--out", str(tmp_path / "x")]):
+        code = main([cmd[0], str(tmp_path / "s.duckdb"), "--as-of", "2026-13-01", *cmd[1:]])
+        cap = capsys.readouterr()
+        assert code == 4 and "Traceback" not in cap.err
+        assert cap.err.strip() == "error: --as-of '2026-13-01' is not a real date: expected YYYY-MM-DD"

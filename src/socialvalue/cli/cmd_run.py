@@ -109,9 +109,11 @@ def report(
     Example: socialvalue report shop.duckdb --out report.html
     """
     from socialvalue import Store
+    from socialvalue.pipeline.preflight import parse_iso_date
     from socialvalue.report import ReportData, write_report
 
     _require_store(store)
+    as_of = None if as_of is None else parse_iso_date(as_of)
     with Store(store, read_only=True) as s:
         path = write_report(ReportData.from_store(s, as_of), out_file)
     out.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)", markup=False, highlight=False)
@@ -139,8 +141,10 @@ def export(
     """
     from socialvalue import Store
     from socialvalue.exports import export_results
+    from socialvalue.pipeline.preflight import parse_iso_date
 
     _require_store(store)
+    as_of = None if as_of is None else parse_iso_date(as_of)
     with Store(store) as s:
         written = export_results(
             s, out_dir, as_of=as_of, formats=tuple(fmt or ("parquet", "csv")), pseudonymize=pseudonymize

@@ -33,7 +33,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from socialvalue.pipeline.config import RunConfig
     from socialvalue.store import Store
 
-__all__ = ["DataRange", "Money", "check_dates", "converted_orders", "resolve_as_of", "resolve_money"]
+__all__ = [
+    "DataRange",
+    "Money",
+    "check_dates",
+    "converted_orders",
+    "parse_iso_date",
+    "resolve_as_of",
+    "resolve_money",
+]
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _UNIT_DAYS = {"W": 7, "D": 1}
@@ -79,6 +87,26 @@ def _ambiguity(text: str) -> str:
     if len(readings) == 1:
         return f" (did you mean {readings[0]}?)"
     return ""
+
+
+def parse_iso_date(value: str, option: str = "--as-of") -> str:
+    """``value`` as ``YYYY-MM-DD`` (for options naming an existing scoring), or one line saying what is expected.
+
+    Raises
+    ------
+    ConfigError
+        Anything but a real ISO date.
+    """
+    text = str(value).strip()
+    if not _ISO_DATE.match(text):
+        raise ConfigError(
+            f"{option} {value!r} is not a date I can read: expected a date as YYYY-MM-DD (e.g. 2026-11-01)"
+            f"{_ambiguity(text)}"
+        )
+    try:
+        return str(dt.date.fromisoformat(text))
+    except ValueError:
+        raise ConfigError(f"{option} {value!r} is not a real date: expected YYYY-MM-DD") from None
 
 
 def data_range(store: Store) -> DataRange | None:

@@ -433,7 +433,7 @@ class CustomerSocialValue:
             messages=tuple(messages),
         )
         for m in messages:
-            logger.warning(m)
+            logger.info(m)  # recorded in report_ and shown in the report; not a warning of the run
         return self
 
     # -- use --------------------------------------------------------------------------------------
