@@ -245,6 +245,7 @@ class Store:
         on_missing_customer: Literal["reject", "stub"] = "reject",
         force: bool = False,
         rules: IngestRules | None = None,
+        on_stage: Callable[[str, str], None] | None = None,
     ) -> LoadReport:
         """Validate a batch and upsert it into the canonical table ``kind``, atomically.
 
@@ -265,6 +266,8 @@ class Store:
             Load rows of customers erased earlier, and reload content already loaded.
         rules
             Data-quality rules (:class:`~socialvalue.ingest.IngestRules`): time range, vocabularies.
+        on_stage
+            Progress callback ``(stage, "start"|"end")`` around ``read``, ``validate`` and ``write``.
 
         Returns
         -------
@@ -302,7 +305,14 @@ class Store:
         from socialvalue.ingest.load import ingest
 
         return ingest(
-            self, kind, source, mapping, on_missing_customer=on_missing_customer, force=force, rules=rules
+            self,
+            kind,
+            source,
+            mapping,
+            on_missing_customer=on_missing_customer,
+            force=force,
+            rules=rules,
+            on_stage=on_stage,
         )
 
     def erase(self, customer_id: str, *, block_future_loads: bool = False) -> ErasureReport:

@@ -141,3 +141,23 @@ def test_read_only_store_refuses_loads_and_erasures(tmp_path, orders_df):
             ro.ingest("orders", orders_df)
         with pytest.raises(StoreError, match=r"cannot erase: store .* is open read-only"):
             ro.erase("c1")
+
+
+def test_a_load_reports_its_stages_for_progress_displays(tmp_path):
+    import pandas as pd
+
+    from socialvalue import Store
+
+    events = []
+    with Store(tmp_path / "p.duckdb") as s:
+        s.ingest(
+            "customers", pd.DataFrame({"customer_id": ["a"]}), on_stage=lambda n, e: events.append((n, e))
+        )
+    assert events == [
+        ("read", "start"),
+        ("read", "end"),
+        ("validate", "start"),
+        ("validate", "end"),
+        ("write", "start"),
+        ("write", "end"),
+    ]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from socialvalue.cli import app, console, out
+from socialvalue.cli import app, out
 
 StoreArg = Annotated[Path, typer.Argument(help="DuckDB store file.", show_default=False)]
 
@@ -66,6 +66,7 @@ def ingest(
     Example: socialvalue ingest shop.duckdb orders orders.csv --mapping orders.toml --stub-missing
     """
     from socialvalue import Store
+    from socialvalue.cli._progress import stage_progress
     from socialvalue.errors import SchemaError
     from socialvalue.ingest import ColumnMapping
     from socialvalue.schema import table
@@ -73,9 +74,17 @@ def ingest(
     table(kind)  # an unknown table is a SchemaError before the store is touched
     m = ColumnMapping.from_toml(mapping) if mapping is not None else None
     try:
-        with Store(store) as s, console.status(f"loading {file.name} into {kind} ..."):
+        with (
+            Store(store) as s,
+            stage_progress(["read", "validate", "write"], title=f"{file.name}") as on_stage,
+        ):
             report = s.ingest(
-                kind, file, m, on_missing_customer="stub" if stub_missing else "reject", force=force
+                kind,
+                file,
+                m,
+                on_missing_customer="stub" if stub_missing else "reject",
+                force=force,
+                on_stage=on_stage,
             )
     except SchemaError as exc:
         raise _cli_problems(exc, problems_out, mapping) from None

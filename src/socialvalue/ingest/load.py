@@ -18,6 +18,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -144,9 +145,15 @@ def ingest(
     on_missing_customer: MissingPolicy = "reject",
     force: bool = False,
     rules: IngestRules | None = None,
+    on_stage: Callable[[str, str], None] | None = None,
 ) -> LoadReport:
-    """Validate ``source`` and upsert it into the canonical table ``kind`` (see :meth:`Store.ingest`)."""
+    """Validate ``source`` and upsert it into the canonical table ``kind`` (see :meth:`Store.ingest`).
+
+    ``on_stage(name, "start"|"end")`` is called around the stages ``read``, ``validate`` and ``write`` (for
+    progress displays).
+    """
     t0 = time.perf_counter()
+    stage = on_stage or (lambda name, event: None)
     tbl = canonical_table(kind)
     if on_missing_customer not in ("reject", "stub"):
         raise ConfigError(f"on_missing_customer must be 'reject' or 'stub', not {on_missing_customer!r}")
@@ -169,7 +176,9 @@ def ingest(
     try:
         # Staging reads the source into temporary objects (not store content), before the transaction:
         # inside one, a new temporary table's rowid is not its row position.
+        stage("read", "start")
         staged = sources.stage(con, source, delimiter=m.delimiter, header=m.header, encoding=m.encoding)
+        stage("read", "end")
         if digest is None:
             digest = _digest(kind, staged.content_hash, m)
             earlier = None if force else _already_loaded(store, kind, digest)
@@ -182,6 +191,7 @@ def ingest(
         force_present = ("is_stub",) if kind == "customers" else ()
         p = convert.plan(tbl, staged, m, force_present=force_present, vocabulary=rules.vocabulary)
         try:
+            stage("validate", "start")
             convert.build_view(con, p, staged)
             outcome = validate.validate(
                 con, p, staged.label, rules, reject_missing=on_missing_customer == "reject", force=force
@@ -192,7 +202,10 @@ def ingest(
             ) from None
         logger.info("load into %s: %d rows validated, writing", kind, outcome.rows)
         try:
+            stage("validate", "end")
+            stage("write", "start")
             report = _write(store, p, staged.label, digest, outcome, stub=on_missing_customer == "stub")
+            stage("write", "end")
             con.execute("COMMIT")
             done = True
         except duckdb.Error as exc:
