@@ -39,6 +39,7 @@ __all__ = [
     "erase_customer",
     "pseudonymize",
     "purge_exports",
+    "record_export_subjects",
     "subject_hash",
 ]
 
@@ -269,6 +270,45 @@ def pseudonymize(ids: Iterable[Any], key: str | bytes | None = None, *, length: 
     if module.startswith("pyarrow"):
         ids = ids.to_pylist()  # type: ignore[attr-defined]
     return [one(x) for x in ids]
+
+
+def record_export_subjects(store: Store, path: str, ids: Iterable[Any], cells: Iterable[Any]) -> None:
+    """Record which customers an export file holds, so that erasure can remove them without any key.
+
+    For each row of the file's ``customer_id`` column, ``ids`` is the customer's real id and ``cells`` the
+    exact text written in the file (the id, its pseudonym, or a neutralised spreadsheet cell). The store keeps
+    only the salted hash of the id (as ``_erasure_log`` does) beside the cell, in ``_export_subjects``: it adds
+    nothing an export recipient could use (they never see the store), and a later erasure finds the rows of a
+    pseudonymized file without the pseudonymization key.
+
+    Parameters
+    ----------
+    store
+        The store the export was made from (writable).
+    path
+        The export file (as recorded in ``_exports``).
+    ids, cells
+        Parallel sequences: the real customer id and the value written in the file, per row.
+    """
+    import pandas as pd
+
+    salt = store.con.execute("SELECT value FROM _store_meta WHERE key = 'erasure_salt'").fetchall()[0][0]
+    frame = pd.DataFrame({"customer_id": list(ids), "cell": [None if c is None else str(c) for c in cells]})
+    frame = frame.dropna().drop_duplicates()
+    store.con.execute(
+        "CREATE TABLE IF NOT EXISTS _export_subjects (path VARCHAR NOT NULL, subject_hash VARCHAR NOT NULL, "
+        "cell VARCHAR NOT NULL)"
+    )
+    store.con.register("_sv_subjects", frame)
+    try:
+        store.con.execute("DELETE FROM _export_subjects WHERE path = ?", [str(path)])
+        store.con.execute(
+            "INSERT INTO _export_subjects SELECT ?, sha256(? || ':' || CAST(customer_id AS VARCHAR)), cell "
+            "FROM _sv_subjects",
+            [str(path), salt],
+        )
+    finally:
+        store.con.unregister("_sv_subjects")
 
 
 def purge_exports(store: Store, customer_id: str, *, key: str | bytes | None = None) -> int:
