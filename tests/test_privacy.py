@@ -256,3 +256,21 @@ def test_logs_never_contain_identifiers(store, caplog):
     assert caplog.records, "expected some log output to check"
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "zed-4711" not in text and "ghost-0815" not in text
+
+
+def test_an_old_load_never_reverts_newer_values_after_an_erasure(social_store, tmp_path):
+    """Issue 13: load A (o2 = 20), load B (o2 = 25), erase someone else, load A again: o2 stays 25."""
+    s = social_store
+    cust = s.scalar("SELECT min(customer_id) FROM customers")
+    other = s.scalar("SELECT max(customer_id) FROM customers")
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    row = {"order_id": ["o2"], "customer_id": [cust], "ordered_at": ["2024-05-01"]}
+    pd.DataFrame({**row, "amount": [20]}).to_csv(a, index=False)
+    pd.DataFrame({**row, "amount": [25]}).to_csv(b, index=False)
+    s.ingest("orders", a)
+    s.ingest("orders", b)
+    s.erase(other)
+    report = s.ingest("orders", a)
+    assert report.skipped
+    assert float(s.scalar("SELECT amount FROM orders WHERE order_id = 'o2'")) == 25.0
+    assert float(s.ingest("orders", a, force=True).updated) == 1  # on purpose, it does

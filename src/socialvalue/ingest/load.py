@@ -110,21 +110,26 @@ def _mapping(mapping: ColumnMapping | dict[str, Any] | str | Path | None) -> Col
     raise ConfigError(f"mapping must be a ColumnMapping, a dict or a TOML path, not {type(mapping).__name__}")
 
 
-def _already_loaded(store: Store, kind: str, digest: str) -> tuple[str, int] | None:
-    """The earlier load of this content, unless an erasure happened since (then the load must be re-checked)."""
+def _already_loaded(store: Store, kind: str, digest: str) -> tuple[str, int, bool] | None:
+    """The latest earlier load of this content: (load id, rows, whether an erasure happened since).
+
+    Content loaded before is never applied again, so an old job cannot revert newer values. After an
+    erasure it is still validated again (and refused if it names an erased customer), but not rewritten.
+    """
     rows = store.con.execute(
         """
-        SELECT l.load_id, l.rows_in FROM _loads l
+        SELECT l.load_id, l.rows_in,
+               EXISTS (SELECT 1 FROM _erasure_log e WHERE e.erased_at >= l.loaded_at) AS erased_since
+        FROM _loads l
         WHERE l.kind = ? AND l.content_hash = ?
-          AND NOT EXISTS (SELECT 1 FROM _erasure_log e WHERE e.erased_at >= l.loaded_at)
         ORDER BY l.loaded_at DESC LIMIT 1
         """,
         [kind, digest],
     ).fetchall()
-    return (rows[0][0], int(rows[0][1])) if rows else None
+    return (rows[0][0], int(rows[0][1]), bool(rows[0][2])) if rows else None
 
 
-def _skipped(kind: str, label: str, earlier: tuple[str, int], t0: float) -> LoadReport:
+def _skipped(kind: str, label: str, earlier: tuple[str, int, bool], t0: float) -> LoadReport:
     rows = earlier[1]
     return LoadReport(
         kind, label, rows, 0, 0, rows, skipped=True, load_id=earlier[0], seconds=time.perf_counter() - t0
@@ -163,10 +168,11 @@ def ingest(
     rules = rules or IngestRules()
     con = store.con
     digest = None
+    earlier: tuple[str, int, bool] | None = None
     if isinstance(source, str | Path) and Path(source).is_file():
         digest = _digest(kind, sources.file_hash(Path(source)), m)
         earlier = None if force else _already_loaded(store, kind, digest)
-        if earlier is not None:
+        if earlier is not None and not earlier[2]:
             logger.info("load of %s into %s skipped: same content already loaded", Path(source).name, kind)
             return _skipped(kind, Path(source).name, earlier, t0)
     staged = None
@@ -182,7 +188,7 @@ def ingest(
         if digest is None:
             digest = _digest(kind, staged.content_hash, m)
             earlier = None if force else _already_loaded(store, kind, digest)
-            if earlier is not None:
+            if earlier is not None and not earlier[2]:
                 done = True
                 return _skipped(kind, staged.label, earlier, t0)
         # Checks and writes are one transaction: the checks see the same customers the writes do, and a
@@ -200,6 +206,9 @@ def ingest(
             raise SchemaError(
                 f"{staged.label}: cannot convert the batch for {kind}: {_first_line(exc)}"
             ) from None
+        if earlier is not None:  # loaded before an erasure: re-checked above, never re-applied
+            stage("validate", "end")
+            return _skipped(kind, staged.label, earlier, t0)  # the finally block rolls back
         logger.info("load into %s: %d rows validated, writing", kind, outcome.rows)
         try:
             stage("validate", "end")
