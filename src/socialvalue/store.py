@@ -162,6 +162,20 @@ class Store:
             self._con.close()
             self._con = None
 
+    def _reopen_after(self, swap: Callable[[], None]) -> None:
+        """Close the file, run ``swap`` (e.g. an atomic rename of a rewritten copy over it), open it again."""
+        if self.path == ":memory:" or self.read_only:
+            raise StoreError("only a writable file store can be swapped")
+        self.close()
+        try:
+            swap()
+        finally:
+            try:
+                self._con = duckdb.connect(self.path)
+            except duckdb.Error as exc:
+                raise StoreError(f"cannot open store {self.path!r}: {exc}") from exc
+            self._con.execute("SET TimeZone = 'UTC'")
+
     def __enter__(self) -> Store:
         return self
 
