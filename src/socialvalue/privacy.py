@@ -34,12 +34,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "CUSTOMER_COLUMNS",
+    "ERASURE_PLACES",
     "KEY_ENV_VAR",
     "ErasureReport",
+    "compact_store",
     "erase_customer",
     "pseudonymize",
     "purge_exports",
+    "purge_reports",
     "record_export_subjects",
+    "record_report",
     "subject_hash",
 ]
 
@@ -62,6 +66,7 @@ class ErasureReport:
     rows_removed: int
     tables: dict[str, int] = field(default_factory=dict)
     export_files_purged: int = 0
+    reports_removed: list[tuple[str, str]] = field(default_factory=list)
 
 
 def subject_hash(salt: str, customer_id: str) -> str:
@@ -116,8 +121,78 @@ def _unknown(store: Store, customer_id: str, digest: str) -> UnknownCustomerErro
     )
 
 
-def erase_customer(store: Store, customer_id: str, *, block_future_loads: bool = False) -> ErasureReport:
-    """Delete every row about ``customer_id`` from every table of ``store``, atomically.
+#: Every place that can hold a customer, walked by :func:`erase_customer` in this order.
+ERASURE_PLACES: tuple[str, ...] = (
+    "canonical tables: rows whose customer columns name the customer (customers, orders, interactions as "
+    "actor or target, relationships either side, content as author)",
+    "other people's interactions on the customer's content: content_id set to NULL",
+    "every other table with a customer column (scores, actions, feature tables, ...)",
+    "JSON and text of bookkeeping tables (_runs diagnostics and parameters) and the extra JSON of every "
+    'canonical table: the quoted id replaced by "(erased)"',
+    "export files recorded in _exports (scores, actions, audiences, feature tables; pseudonymized ones "
+    "included, found through _export_subjects without the key): rewritten without the customer's rows",
+    "HTML reports recorded in _reports: deleted (the CLI writes them again from the store)",
+    "the store file: rewritten into a new file and swapped in atomically, so no bytes of deleted rows remain",
+)
+
+_ERASED = "(erased)"
+
+
+def record_report(store: Store, path: str, as_of: str) -> None:
+    """Register an HTML report written from ``store``, so that an erasure can remove or rewrite it."""
+    store.con.execute(
+        "CREATE TABLE IF NOT EXISTS _reports (path VARCHAR PRIMARY KEY, as_of DATE, written_at TIMESTAMP)"
+    )
+    store.con.execute(
+        "INSERT OR REPLACE INTO _reports VALUES (?, ?, timezone('UTC', now()))", [str(path), str(as_of)]
+    )
+
+
+def _json_text_columns(store: Store) -> list[tuple[str, str]]:
+    """(qualified table, column) of every JSON column, and every text column of bookkeeping tables."""
+    rows = store.con.execute(
+        """
+        SELECT t.schema_name, t.table_name, c.column_name, c.data_type
+        FROM duckdb_tables() t JOIN duckdb_columns() c ON c.table_oid = t.table_oid
+        WHERE NOT t.temporary AND t.database_name = current_database()
+          AND (c.data_type = 'JSON' OR (starts_with(t.table_name, '_') AND c.data_type = 'VARCHAR'))
+          AND t.table_name NOT IN ('_erasure_log', '_store_meta', '_export_subjects', '_schema_version')
+        ORDER BY 1, 2, 3
+        """
+    ).fetchall()
+    return [(f"{_q(sch)}.{_q(tab)}", col) for sch, tab, col, _ in rows if col not in CUSTOMER_COLUMNS]
+
+
+def _scrub_json(store: Store, customer_id: str) -> int:
+    """Replace the customer's id, as a JSON string, in every JSON/bookkeeping text column; rows changed."""
+    quoted = json.dumps(customer_id)
+    total = 0
+    for table, col in _json_text_columns(store):
+        c = _q(col)
+        n = store.con.execute(
+            f"UPDATE {table} SET {c} = replace(CAST({c} AS VARCHAR), $q, $r) "
+            f"WHERE contains(CAST({c} AS VARCHAR), $q)",
+            {"q": quoted, "r": json.dumps(_ERASED)},
+        ).fetchall()[0][0]
+        total += int(n)
+    return total
+
+
+def _rollback(con: Any) -> None:
+    try:
+        con.execute("ROLLBACK")
+    except Exception:
+        pass
+
+
+def _cause(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def erase_customer(
+    store: Store, customer_id: str, *, block_future_loads: bool = False, compact: bool = True
+) -> ErasureReport:
+    """Forget ``customer_id``: every place in :data:`ERASURE_PLACES`, then rewrite the store file.
 
     Parameters
     ----------
@@ -129,23 +204,25 @@ def erase_customer(store: Store, customer_id: str, *, block_future_loads: bool =
         Only matters when no table has a row about ``customer_id``: record the erasure anyway, so that later
         loads of this id are refused. Without it such an id (usually a typo) is an error and nothing is
         written.
+    compact
+        Rewrite the store into a new file afterwards (default), so that no bytes of the deleted rows remain
+        in it (DuckDB keeps deleted rows' bytes in place, even after a checkpoint).
 
     Returns
     -------
     ErasureReport
-        Rows removed per table. An ``_erasure_log`` entry is written, so later loads of this id are refused
-        unless forced.
+        Rows removed per table, export files rewritten and reports removed (``reports_removed``: their
+        paths and scoring dates, so the caller can write them again). An ``_erasure_log`` entry (a salted
+        hash, counts, time) makes later loads of this id be refused unless forced.
 
     Raises
     ------
     UnknownCustomerError
         If no table has a row about ``customer_id`` and ``block_future_loads`` is false; the store is left
         as it was.
-
-    Notes
-    -----
-    Deleted rows disappear from every query at once; DuckDB reclaims their storage on the checkpoint run
-    right after the erasure.
+    StoreError
+        If a step fails (for example the disk is full): the message names the cause; the database changes
+        are rolled back as one transaction.
     """
     if not isinstance(customer_id, str) or not customer_id:
         raise StoreError("erase needs a non-empty customer id (a string)")
@@ -157,14 +234,24 @@ def erase_customer(store: Store, customer_id: str, *, block_future_loads: bool =
     counts: dict[str, int] = {}
     con.execute("BEGIN TRANSACTION")
     try:
+        nulled = con.execute(
+            "UPDATE interactions SET content_id = NULL WHERE content_id IN "
+            "(SELECT content_id FROM content WHERE author_id = ?) AND actor_id <> ?",
+            [customer_id, customer_id],
+        ).fetchall()[0][0]
         for name, (sql_name, cols) in _targets(store).items():
             where = " OR ".join(f"CAST({_q(c)} AS VARCHAR) = $id" for c in cols)
             n = con.execute(f"DELETE FROM {sql_name} WHERE {where}", {"id": customer_id}).fetchall()[0][0]
             if n:
                 counts[name] = int(n)
         if not counts and not block_future_loads:
-            con.execute("ROLLBACK")
+            _rollback(con)
             raise _unknown(store, customer_id, digest)
+        if nulled:
+            counts["interactions (content references)"] = int(nulled)
+        scrubbed = _scrub_json(store, customer_id)
+        if scrubbed:
+            counts["run records and JSON"] = scrubbed
         erasure_id = uuid.uuid4().hex
         con.execute(
             "INSERT INTO _erasure_log VALUES (?, timezone('UTC', now()), ?, ?, ?)",
@@ -173,17 +260,69 @@ def erase_customer(store: Store, customer_id: str, *, block_future_loads: bool =
         con.execute("COMMIT")
     except UnknownCustomerError:
         raise
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    if store.path != ":memory:":
-        con.execute("CHECKPOINT")
-    purged = purge_exports(store, customer_id)
+    except Exception as exc:
+        _rollback(con)
+        raise StoreError(f"erasure failed and was rolled back (nothing was erased): {_cause(exc)}") from None
+    try:
+        purged = purge_exports(store, customer_id, subject=digest)
+        reports = purge_reports(store)
+        if compact:
+            compact_store(store)
+    except OSError as exc:
+        raise StoreError(
+            f"the customer's rows were erased from the store, but cleaning files failed: {_cause(exc)} "
+            f"({exc.filename or ''}); run the erasure again once the cause is fixed"
+        ) from None
     logger.info(
-        "erasure %s removed %d rows from %d tables and purged %d export files",
-        erasure_id, sum(counts.values()), len(counts), purged,
+        "erasure %s removed %d rows from %d places, rewrote %d export files and removed %d reports",
+        erasure_id, sum(counts.values()), len(counts), purged, len(reports),
     )  # fmt: skip
-    return ErasureReport(erasure_id, digest, sum(counts.values()), counts, purged)
+    return ErasureReport(erasure_id, digest, sum(counts.values()), counts, purged, reports)
+
+
+def purge_reports(store: Store) -> list[tuple[str, str]]:
+    """Delete every report registered in ``_reports``; return their (path, scoring date) to write again.
+
+    A report shows individual customers (top lists, the network picture); after an erasure every earlier
+    report may name the erased customer, so all are removed and their registrations dropped.
+    """
+    if not store.has_table("_reports"):
+        return []
+    rows = store.con.execute("SELECT path, CAST(as_of AS VARCHAR) FROM _reports ORDER BY path").fetchall()
+    removed = []
+    for path, as_of in rows:
+        try:
+            os.remove(path)
+            removed.append((path, as_of))
+        except FileNotFoundError:
+            pass
+    store.con.execute("DELETE FROM _reports")
+    return removed
+
+
+def compact_store(store: Store) -> None:
+    """Rewrite the store into a fresh file and swap it in atomically (no bytes of deleted rows survive).
+
+    DuckDB leaves a deleted row's bytes in its blocks until they are reused, even after ``CHECKPOINT``; a
+    copy holds only live rows. The copy is written beside the store (``<file>.compact``), then renamed over
+    it; a crash before the rename leaves the old store intact (and a stale copy, removed next time).
+    """
+    if store.path == ":memory:":
+        return
+    path = store.path
+    tmp = f"{path}.compact"
+    for leftover in (tmp, f"{tmp}.wal"):
+        if os.path.exists(leftover):
+            os.remove(leftover)
+    con = store.con
+    con.execute("CHECKPOINT")
+    db = con.execute("SELECT current_database()").fetchall()[0][0]
+    con.execute("ATTACH ? AS _sv_compact", [tmp])
+    try:
+        con.execute(f"COPY FROM DATABASE {_q(db)} TO _sv_compact")
+    finally:
+        con.execute("DETACH _sv_compact")
+    store._reopen_after(lambda: os.replace(tmp, path))
 
 
 def _key(key: str | bytes | None) -> bytes:
@@ -311,48 +450,100 @@ def record_export_subjects(store: Store, path: str, ids: Iterable[Any], cells: I
         store.con.unregister("_sv_subjects")
 
 
-def purge_exports(store: Store, customer_id: str, *, key: str | bytes | None = None) -> int:
+def _rewrite_csv(path: str, drop: set[str]) -> bool:
+    """Rewrite a CSV export without the rows whose ``customer_id`` cell is in ``drop``; whether any was."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None or "customer_id" not in header:
+            return False
+        i = header.index("customer_id")
+        rows = list(reader)
+    kept = [r for r in rows if not (len(r) > i and r[i] in drop)]
+    if len(kept) == len(rows):
+        return False
+    tmp = f"{path}.purge-tmp"
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(kept)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)  # atomic: readers see the old or the new file, never half of one
+    return True
+
+
+def _rewrite_parquet(path: str, drop: set[str]) -> bool:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    if "customer_id" not in table.column_names:
+        return False
+    ids = pc.cast(table["customer_id"], pa.string())
+    hit = pc.fill_null(pc.is_in(ids, value_set=pa.array(sorted(drop), pa.string())), False)
+    if not pc.any(hit).as_py():
+        return False
+    tmp = f"{path}.purge-tmp"
+    pq.write_table(table.filter(pc.invert(hit)), tmp, compression="zstd")
+    os.replace(tmp, path)
+    return True
+
+
+def purge_exports(
+    store: Store, customer_id: str, *, subject: str | None = None, key: str | bytes | None = None
+) -> int:
     """Remove ``customer_id``'s rows from every recorded export file still on disk; return files rewritten.
 
-    Exports are recorded in ``_exports`` by :func:`socialvalue.exports.export_results`. Pseudonymized files
-    are purged when the key is available (argument or :data:`KEY_ENV_VAR`); without it the pseudonym cannot
-    be linked to the person, the file is left as it is and a warning (without the id) is logged.
+    Exports are recorded in ``_exports``, and the cells each file holds for each customer in
+    ``_export_subjects`` (:func:`record_export_subjects`), so pseudonymized files are purged without the key.
+    A pseudonymized file written before such records existed is purged with the key when it is available,
+    and deleted otherwise (it cannot be checked). No path is put into SQL: files are read and written with
+    Python's csv module and pyarrow, and replaced atomically.
     """
     if not store.has_table("_exports"):
         return 0
-    rows = store.con.execute("SELECT path, format, pseudonymized FROM _exports").fetchall()
-    pseudo: str | None = None
+    con = store.con
+    if subject is None:
+        salt = con.execute("SELECT value FROM _store_meta WHERE key = 'erasure_salt'").fetchall()[0][0]
+        subject = subject_hash(salt, customer_id)
+    recorded: dict[str, set[str]] = {}
+    has_subjects = store.has_table("_export_subjects")
+    if has_subjects:
+        for path, cell in con.execute(
+            "SELECT path, cell FROM _export_subjects WHERE subject_hash = ?", [subject]
+        ).fetchall():
+            recorded.setdefault(path, set()).add(cell)
+        known = {r[0] for r in con.execute("SELECT DISTINCT path FROM _export_subjects").fetchall()}
+    else:
+        known = set()
+    rows = con.execute("SELECT path, format, pseudonymized FROM _exports ORDER BY path").fetchall()
     rewritten = 0
-    for path_str, fmt, is_pseudo in rows:
-        if not os.path.exists(path_str):
+    pseudo: str | None = None
+    for path, fmt, is_pseudo in rows:
+        if not os.path.isfile(path):
             continue
-        target = customer_id
-        if is_pseudo:
+        if path in known:
+            drop = recorded.get(path, set())
+        elif is_pseudo:
             if pseudo is None:
                 try:
                     pseudo = pseudonymize([customer_id], key)[0]
                 except ConfigError:
+                    os.remove(path)  # unrecorded and no key: it cannot be checked, so it goes
                     logger.warning(
-                        "pseudonymized export %s not purged: no key available", os.path.basename(path_str)
+                        "pseudonymized export %s deleted: no record of its rows", os.path.basename(path)
                     )
+                    rewritten += 1
                     continue
-            target = pseudo
-        path = path_str.replace("'", "''")
-        reader = "read_parquet" if fmt == "parquet" else "read_csv"
-        src = f"{reader}('{path}')"
-        cols = [r[0] for r in store.con.sql(f"DESCRIBE SELECT * FROM {src}").fetchall()]
-        if "customer_id" not in cols:
-            continue
-        hits = store.con.execute(
-            f"SELECT count(*) FROM {src} WHERE customer_id::VARCHAR = ?", [target]
-        ).fetchall()
-        if not hits[0][0]:
-            continue
-        opts = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
-        tmp = f"{path}.purge-tmp"
-        store.con.execute(
-            f"COPY (SELECT * FROM {src} WHERE customer_id::VARCHAR <> ?) TO '{tmp}' ({opts})", [target]
-        )
-        os.replace(tmp, path_str)  # atomic: readers see the old or the new file, never half of one
-        rewritten += 1
+            drop = {pseudo, "'" + pseudo}
+        else:
+            drop = {customer_id, "'" + customer_id}
+        if drop and (_rewrite_parquet if fmt == "parquet" else _rewrite_csv)(path, drop):
+            rewritten += 1
+    if has_subjects:
+        con.execute("DELETE FROM _export_subjects WHERE subject_hash = ?", [subject])
     return rewritten

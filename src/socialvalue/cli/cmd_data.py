@@ -172,6 +172,23 @@ def info(store: StoreArg) -> None:
     out.print(t)
 
 
+def _rewrite_reports(store: object, removed: list[tuple[str, str]]) -> list[str]:
+    """Write again, from the erased store, the reports an erasure removed (one line per report)."""
+    from socialvalue.errors import SocialValueError
+    from socialvalue.privacy import record_report
+    from socialvalue.report import ReportData, write_report
+
+    lines = []
+    for path, as_of in removed:
+        try:
+            write_report(ReportData.from_store(store, as_of), path)  # type: ignore[arg-type]
+            record_report(store, path, as_of)  # type: ignore[arg-type]
+            lines.append(f"report rewritten without the customer: {path}")
+        except SocialValueError:
+            lines.append(f"report removed (its scoring is gone): {path}")
+    return lines
+
+
 @app.command("erase")
 def erase(
     store: StoreArg,
@@ -201,8 +218,10 @@ def erase(
     if not store.exists():
         raise StoreError(f"store {str(store)!r} does not exist")
     try:
-        with Store(store) as s, stage_progress(1, title="erase") as on_stage, on_stage.stage("erasing"):
-            report = s.erase(customer_id, block_future_loads=block_future_loads)
+        with Store(store) as s:
+            with stage_progress(1, title="erase") as on_stage, on_stage.stage("erasing"):
+                report = s.erase(customer_id, block_future_loads=block_future_loads)
+            rewritten = _rewrite_reports(s, report.reports_removed)
     except UnknownCustomerError as exc:
         if exc.erased_before:
             why = "it was erased before and later loads of it are already refused; nothing was changed"
@@ -217,10 +236,13 @@ def erase(
     if report.rows_removed:
         tables = ", ".join(f"{t} {n:,}" for t, n in report.tables.items())
         out.print(
-            f"erased {report.rows_removed:,} rows ({tables}); erasure id {report.erasure_id}",
+            f"erased {report.rows_removed:,} rows ({tables}); {report.export_files_purged} export files "
+            f"rewritten; store file rewritten; erasure id {report.erasure_id}",
             markup=False,
             highlight=False,
         )
+        for line in rewritten:
+            out.print(line, markup=False, highlight=False)
     else:
         out.print(
             f"no rows about {customer_id!r} in {store}; recorded as erased on purpose, so later loads of it "

@@ -114,8 +114,13 @@ def report(
 
     _require_store(store)
     as_of = None if as_of is None else parse_iso_date(as_of)
-    with Store(store, read_only=True) as s:
-        path = write_report(ReportData.from_store(s, as_of), out_file)
+    from socialvalue.privacy import record_report
+
+    with Store(store) as s:
+        data = ReportData.from_store(s, as_of)
+        path = write_report(data, out_file)
+        # registered, so that erasing a customer later removes (and rewrites) this report too
+        record_report(s, str(Path(path).resolve()), data.as_of)
     out.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)", markup=False, highlight=False)
 
 

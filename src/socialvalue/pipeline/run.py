@@ -317,7 +317,9 @@ def _graph_metrics(
 def _network_picture(edges: pd.DataFrame, scores: pd.DataFrame, top: int) -> dict[str, Any]:
     """The top customers by social value and the accounts they influence directly (for the report)."""
     top_ids = scores.nlargest(top, "csv")["customer_id"].tolist()
-    e = edges[edges["src"].isin(top_ids)].nlargest(top * 12, "weight")
+    # only scored customers (who consented to profiling) may be named: the neighbours are filtered too
+    scored = set(scores["customer_id"])
+    e = edges[edges["src"].isin(top_ids) & edges["dst"].isin(scored)].nlargest(top * 12, "weight")
     ids = list(dict.fromkeys(top_ids + e["dst"].tolist()))
     pos = {c: i for i, c in enumerate(ids)}
     val = scores.set_index("customer_id")["csv"].reindex(ids).fillna(0.0)
@@ -741,9 +743,11 @@ def _run_stages(
     report_path = None
     if report is not None:
         with stage("report"):
+            from socialvalue.privacy import record_report
             from socialvalue.report import ReportData, write_report
 
             report_path = write_report(ReportData.from_store(store, as_of_str), report)
+            record_report(store, str(Path(report_path).resolve()), as_of_str)
     # the write and report stages end after the run row is written: complete its timings now
     store.con.execute(
         "UPDATE _runs SET timings_json = ?, memory_json = ?, finished_at = ? WHERE run_id = ?",
