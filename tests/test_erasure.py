@@ -79,7 +79,8 @@ def _file_hits(root: Path, needle: str) -> list[str]:
 
 def test_erasure_leaves_no_trace(scored, tmp_path, capsys, monkeypatch):
     root = tmp_path / "work"
-    shutil.copytree(scored, root)
+    # the store only: the fixture's report is registered at the fixture's path, not this copy's
+    shutil.copytree(scored, root, ignore=shutil.ignore_patterns("*.html"))
     db = root / "shop.duckdb"
     with Store(db) as s:
         cid, control = _pick(s)
@@ -152,3 +153,25 @@ def test_consent_holds_in_reports_and_run_records(scored):
     html = (scored / "report.html").read_text()
     named = [c for c in refused if c in runs or f'"{c}"' in html or f">{c}<" in html]
     assert named == []
+
+
+def test_deleted_bytes_stay_in_the_file_until_it_is_rewritten(tmp_path):
+    """DuckDB keeps deleted rows' bytes after DELETE and CHECKPOINT (ECOSYSTEM_NOTES); the rewrite removes them."""
+    from socialvalue.privacy import compact_store, erase_customer
+
+    db = tmp_path / "s.duckdb"
+    with Store(db) as s:
+        generate(2_000, seed=5).load_into(s)
+        cid = s.scalar("SELECT author_id FROM content GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+        other = s.scalar("SELECT min(customer_id) FROM customers WHERE customer_id <> ?", [cid])
+        mails = [f"{x.lower()}@mail.example" for x in (cid, other)]
+        s.ingest("customers", pd.DataFrame({"customer_id": [cid, other], "email": mails}))
+        s.con.execute("CHECKPOINT")
+        assert mails[0].encode() in db.read_bytes() and cid.encode() in db.read_bytes()
+        erase_customer(s, cid, compact=False)
+        assert mails[0].encode() in db.read_bytes()  # a DELETE alone leaves the bytes behind
+        compact_store(s)
+        raw = db.read_bytes()
+        assert cid.encode() not in raw and mails[0].encode() not in raw
+        assert mails[1].encode() in raw  # the control stays, so the search can find what is there
+        assert s.scalar("SELECT count(*) FROM customers") == 1_999
