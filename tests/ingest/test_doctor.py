@@ -139,9 +139,12 @@ def test_refusals(tmp_path):
     with pytest.raises(SchemaError, match=r"e\.csv is empty"):
         diagnose(empty, "orders")
     globbed = tmp_path / "o*.csv"
-    globbed.write_text("a\n1\n")
-    with pytest.raises(SchemaError, match=r"wildcard pattern"):
-        diagnose(globbed, "orders")
+    globbed.write_text("order_id\n1\n")
+    (tmp_path / "o1.csv").write_text("other_column\n2\n")
+    d = diagnose(globbed, "orders")  # exactly the named file, not every file the pattern matches
+    assert d.rows == 1 and "other_column" not in d.to_toml()
+    with pytest.raises(SchemaError, match=r"is a directory"):
+        diagnose(tmp_path, "orders")
     with pytest.raises(SchemaError, match=r"no such file"):
         diagnose(tmp_path / "nope.csv", "orders")
     with pytest.raises(SchemaError, match=r"unknown table kind 'purchases'"):

@@ -157,13 +157,13 @@ def test_bad_json_line_has_no_sql(store, tmp_path):
     assert msg.startswith("cannot read ") and "as JSON Lines: Malformed JSON" in msg
 
 
-def test_glob_characters_in_a_path_are_refused(store, tmp_path):
-    path = tmp_path / "orders[1].csv"
-    path.write_text("order_id,customer_id,ordered_at,amount\n")
-    with pytest.raises(
-        SchemaError, match=r"contains \[ \], which the file readers take as a wildcard pattern"
-    ):
-        store.ingest("orders", path)
+def test_glob_characters_in_a_path_read_exactly_that_file(store, tmp_path):
+    path = tmp_path / "customers[1].csv"
+    path.write_text("customer_id\nonly-me\n")
+    (tmp_path / "customers1.csv").write_text("customer_id\nnot-me\n")
+    report = store.ingest("customers", path)
+    assert report.inserted == 1
+    assert store.scalar("SELECT list(customer_id) FROM customers") == ["only-me"]
 
 
 def test_library_messages_are_neutral(with_customers):

@@ -10,6 +10,7 @@ that does not convert can be reported with its row.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from socialvalue.ingest import hints
 from socialvalue.ingest.mapping import ColumnMapping
 from socialvalue.ingest.sources import RAW, ROW, SRC, Staged
 from socialvalue.schema import Column, Table
+from socialvalue.sqlsafe import ident, literal
 
 if TYPE_CHECKING:  # pragma: no cover
     from socialvalue.config import Vocabulary
@@ -36,16 +38,18 @@ _NUMERIC += ("UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
 ALIASES: dict[str, dict[str, str]] = {"relationship_kinds": {"follows": "follow"}}
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+#: A time-zone offset no place on Earth uses (hours above 14, or minutes above 59) after a time of day.
+_BAD_OFFSET = r"[0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]*)?)?\s*[+-]((1[5-9]|[2-9][0-9])(:?[0-9]{2})?|[0-9]{2}:?[6-9][0-9])\s*$"
+#: Whole numbers written as text: digits, an optional sign, an optional all-zero fraction ("2", "+2", "2.0").
+_WHOLE = r"^\s*([+-]?[0-9]+)(\.0*)?\s*$"
+#: Epoch seconds written as text: 9 to 11 digits (1973-03-03 to year 5138; 8 digits look like YYYYMMDD).
+_EPOCH = re.compile(r"\s*[0-9]{9,11}\s*")
+_NESTED = ("STRUCT", "MAP", "UNION")
 
 
-def _lit(value: object) -> str:
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
+def _is_nested(src_type: str) -> bool:
+    st = src_type.upper()
+    return st.startswith(_NESTED) or st.endswith("]")
 
 
 def _is_numeric(src_type: str) -> bool:
@@ -73,7 +77,9 @@ def _expected(col: Column, mapping: ColumnMapping) -> str:
     t = col.sql_type.upper()
     if t == "TIMESTAMP":
         fmt = mapping.date_format_for(col.name)
-        return f"a timestamp in the format {fmt!r}" if fmt else "a timestamp such as 2024-01-31 13:45:00"
+        if fmt:
+            return f"a timestamp in the format {fmt!r}"
+        return "a timestamp such as 2024-01-31 13:45:00 (any offset between -14:00 and +14:00)"
     if t.startswith("DECIMAL"):
         return "a decimal number such as " + ("1.234,50" if mapping.decimal_comma else "1234.50")
     if t == "BOOLEAN":
@@ -83,6 +89,8 @@ def _expected(col: Column, mapping: ColumnMapping) -> str:
         return "a whole number"
     if t == "DOUBLE":
         return "a number"
+    if t == "VARCHAR":
+        return "a single text value (not an object or a list)"
     return f"a {col.sql_type} value"
 
 
@@ -113,16 +121,39 @@ def _recode(col: Column, out: str, words: dict[str, str]) -> str:
     base = key if col.vocabulary is not None else out
     if not words:
         return base
-    whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in words.items())
+    whens = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in words.items())
     return f"CASE {key} {whens} ELSE {base} END"
 
 
+def _offset_guard(text_expr: str, converted: str) -> str:
+    """``converted``, or NULL where the text ends in an impossible UTC offset such as ``+25:00``."""
+    return f"CASE WHEN regexp_matches({text_expr}, {literal(_BAD_OFFSET)}) THEN NULL ELSE {converted} END"
+
+
 def _convert(
-    col: Column, expr: str, src_type: str, mapping: ColumnMapping, words: dict[str, str] | None = None
+    col: Column,
+    expr: str,
+    src_type: str,
+    mapping: ColumnMapping,
+    words: dict[str, str] | None = None,
+    *,
+    epoch_text: bool = False,
 ) -> tuple[str, bool]:
-    """SQL converting ``expr`` (of DuckDB type ``src_type``) to the column type; and whether it may fail."""
+    """SQL converting ``expr`` (of DuckDB type ``src_type``) to the column type; and whether it may fail.
+
+    ``epoch_text``: the (text) source column holds only integers, read as Unix epoch seconds.
+    """
     t = col.sql_type.upper()
     st = src_type.upper()
+    if st == "JSON":
+        # A JSON column mixes types: objects and arrays are not values of a flat column; scalars are text.
+        if t == "VARCHAR":
+            out = f"CASE WHEN json_type({expr}) IN ('OBJECT', 'ARRAY') THEN NULL ELSE nullif({expr}->>'$', '') END"
+            out = _recode(col, out, words or {})
+            return (f"upper({out})" if col.name == "currency" else out), True
+        expr, st = f"({expr}->>'$')", "VARCHAR"
+    if _is_nested(st):
+        return f"NULL::{col.sql_type}", True  # reported with its value as a type problem
     text = _is_text(st)
     if t == "VARCHAR":
         # No trim() on ids: it is Unicode-aware and costs ~0.5 s per 2M values; ids are taken verbatim.
@@ -130,19 +161,22 @@ def _convert(
         out = _recode(col, out, words or {})
         return (f"upper({out})" if col.name == "currency" else out), False
     if t == "TIMESTAMP":
-        tz = _lit(mapping.timezone)
+        tz = literal(mapping.timezone)
         if st.startswith("TIMESTAMP WITH TIME ZONE") or st == "TIMESTAMPTZ":
             return f"timezone('UTC', {expr})", False
         if st.startswith("TIMESTAMP") or st == "DATE":
             naive = f"CAST({expr} AS TIMESTAMP)"
         elif text:
             fmt = mapping.date_format_for(col.name)
+            if fmt is None and epoch_text:
+                return f"timezone('UTC', to_timestamp(TRY_CAST(nullif(trim({expr}), '') AS BIGINT)))", True
             if fmt is None:
                 # The session time zone is the mapping's during a load: naive text is local time there.
-                return f"timezone('UTC', TRY_CAST(nullif({expr}, '') AS TIMESTAMPTZ))", True
-            parsed = f"try_strptime(nullif({expr}, ''), {_lit(fmt)})"
+                parsed = f"timezone('UTC', TRY_CAST(nullif({expr}, '') AS TIMESTAMPTZ))"
+                return _offset_guard(expr, parsed), True
+            parsed = f"try_strptime(nullif({expr}, ''), {literal(fmt)})"
             if "%z" in fmt or "%Z" in fmt:
-                return f"timezone('UTC', {parsed})", True
+                return _offset_guard(expr, f"timezone('UTC', {parsed})"), True
             naive = parsed
         elif _is_numeric(st):  # Unix epoch seconds
             return f"timezone('UTC', to_timestamp(TRY_CAST({expr} AS DOUBLE)))", True
@@ -156,18 +190,41 @@ def _convert(
             return expr, False
         if text:
             low = f"lower(trim({expr}))"
-            trues = ", ".join(_lit(v) for v in mapping.true_values)
-            falses = ", ".join(_lit(v) for v in mapping.false_values)
+            trues = ", ".join(literal(v) for v in mapping.true_values)
+            falses = ", ".join(literal(v) for v in mapping.false_values)
             return f"CASE WHEN {low} IN ({trues}) THEN TRUE WHEN {low} IN ({falses}) THEN FALSE END", True
         return f"CASE WHEN {expr} = 1 THEN TRUE WHEN {expr} = 0 THEN FALSE END", True
     # numbers: DECIMAL, INTEGER, BIGINT, DOUBLE
+    whole = t.startswith(("INTEGER", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT"))
     if text:
-        whole = t.startswith(("INTEGER", "BIGINT"))
-        inner = f"nullif({expr}, '')" if whole else _number_text(expr, mapping)
-        return f"TRY_CAST({inner} AS {col.sql_type})", True
+        if whole:
+            # Casting "1.5" to an integer would round it to 2: only digits (and a zero fraction) are whole.
+            digits = f"regexp_extract({expr}, {literal(_WHOLE)}, 1)"
+            return f"TRY_CAST(nullif({digits}, '') AS {col.sql_type})", True
+        return f"TRY_CAST({_number_text(expr, mapping)} AS {col.sql_type})", True
     if st == t:
         return expr, False
+    if whole and st.startswith(("FLOAT", "DOUBLE", "DECIMAL", "REAL")):
+        return f"CASE WHEN {expr} = trunc({expr}) THEN TRY_CAST({expr} AS {col.sql_type}) END", True
     return f"TRY_CAST({expr} AS {col.sql_type})", True
+
+
+def _epoch_text(con: duckdb.DuckDBPyConnection | None, src: str, src_type: str) -> bool:
+    """Whether the text column ``src`` of the staged source holds Unix epoch seconds: only 9-11 digit integers.
+
+    Looks at the first non-empty value; only if it is such an integer is the whole column scanned.
+    """
+    if con is None or not _is_text(src_type.upper()) or src_type.upper() == "JSON":
+        return False
+    q = ident(src)
+    first = con.execute(f"SELECT {q} FROM {SRC} WHERE nullif(trim({q}), '') IS NOT NULL LIMIT 1").fetchall()
+    if not first or not _EPOCH.fullmatch(str(first[0][0])):
+        return False
+    others = con.execute(
+        f"SELECT count(*) FROM {SRC} WHERE nullif(trim({q}), '') IS NOT NULL "
+        "AND NOT regexp_full_match(trim(" + q + "), '[0-9]{9,11}')"
+    ).fetchall()[0][0]
+    return others == 0
 
 
 def _check_values(table: Table, mapping: ColumnMapping, vocabulary: Vocabulary | None) -> None:
@@ -220,8 +277,12 @@ def plan(
     *,
     force_present: tuple[str, ...] = (),
     vocabulary: Vocabulary | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> Plan:
     """Resolve the source of every canonical column and the SQL that converts it.
+
+    With ``con`` (the connection holding the staged source), a text timestamp column without a
+    ``date_format`` whose values are all 9-11 digit integers is read as Unix epoch seconds.
 
     Raises
     ------
@@ -252,7 +313,7 @@ def plan(
     missing: list[str] = []
     for col in table.columns:
         if col.name in mapping.constants:
-            expr, src_type = _lit(mapping.constants[col.name]), _const_type(mapping.constants[col.name])
+            expr, src_type = literal(mapping.constants[col.name]), _const_type(mapping.constants[col.name])
             out.sources[col.name] = "constant"
         elif col.name in mapping.columns:
             src = mapping.columns[col.name]
@@ -264,19 +325,19 @@ def plan(
                 )
                 missing.append(col.name)
                 continue
-            expr, src_type = _q(src), staged.columns[src]
+            expr, src_type = ident(src), staged.columns[src]
             used.add(src)
             out.sources[col.name] = src
         elif col.name.lower() in by_lower:
             src = by_lower[col.name.lower()]
-            expr, src_type = _q(src), staged.columns[src]
+            expr, src_type = ident(src), staged.columns[src]
             used.add(src)
             out.sources[col.name] = src
         elif col.name == "currency" and mapping.default_currency:
-            expr, src_type = _lit(mapping.default_currency), "VARCHAR"
+            expr, src_type = literal(mapping.default_currency), "VARCHAR"
             out.sources[col.name] = "constant"
         elif col.name in force_present:
-            out.select.append(f"{col.default or 'NULL'}::{col.sql_type} AS {_q(col.name)}")
+            out.select.append(f"{col.default or 'NULL'}::{col.sql_type} AS {ident(col.name)}")
             out.present.append(col.name)
             continue
         else:
@@ -284,11 +345,20 @@ def plan(
                 problems.append(_problem(staged, col.name, None, f"a source column named {col.name}"))
                 missing.append(col.name)
             continue
-        conv, may_fail = _convert(col, expr, src_type, mapping, recodes(col, mapping, vocabulary))
-        out.select.append(f"{conv} AS {_q(col.name)}")
+        source_col = out.sources[col.name]
+        epoch = (
+            col.sql_type.upper() == "TIMESTAMP"
+            and source_col != "constant"
+            and mapping.date_format_for(col.name) is None
+            and _epoch_text(con, source_col, src_type)
+        )
+        conv, may_fail = _convert(
+            col, expr, src_type, mapping, recodes(col, mapping, vocabulary), epoch_text=epoch
+        )
+        out.select.append(f"{conv} AS {ident(col.name)}")
         out.present.append(col.name)
         if may_fail:
-            out.select.append(f"CAST({expr} AS VARCHAR) AS {_q(RAW_PREFIX + col.name)}")
+            out.select.append(f"CAST({expr} AS VARCHAR) AS {ident(RAW_PREFIX + col.name)}")
             out.convertible[col.name] = _expected(col, mapping)
     if problems:
         from socialvalue.ingest.validate import raise_problems
@@ -301,7 +371,7 @@ def plan(
         out.select.append('TRY_CAST("extra" AS JSON) AS "extra"')
     elif extra:
         out.select.append(
-            "to_json(struct_pack(" + ", ".join(f"{_q(c)} := {_q(c)}" for c in extra) + ')) AS "extra"'
+            "to_json(struct_pack(" + ", ".join(f"{ident(c)} := {ident(c)}" for c in extra) + ')) AS "extra"'
         )
     else:
         out.select.append('NULL::JSON AS "extra"')

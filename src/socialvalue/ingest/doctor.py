@@ -30,6 +30,7 @@ from socialvalue.errors import SchemaError
 from socialvalue.ingest import hints, sources
 from socialvalue.ingest.mapping import ColumnMapping
 from socialvalue.schema import table as canonical_table
+from socialvalue.sqlsafe import ident, reader_path
 
 __all__ = ["Diagnosis", "diagnose"]
 
@@ -129,12 +130,12 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, delim: str, enco
     """Read the whole file as text columns into the temporary table ``raw`` (path bound as a parameter)."""
     if fmt == "csv":
         reader = "read_csv(?, all_varchar = true, header = true, delim = ?, encoding = ?)"
-        params: list[Any] = [str(path), delim, encoding]
+        params: list[Any] = [reader_path(path), delim, encoding]
     elif fmt == "parquet":
-        reader, params = "read_parquet(?)", [str(path)]
+        reader, params = "read_parquet(?)", [reader_path(path)]
     else:
-        style = "newline_delimited" if fmt == "jsonl" else "auto"
-        reader, params = f"read_json(?, format = '{style}', sample_size = -1)", [str(path)]
+        style = sources._json_style(path, ".jsonl" if fmt == "jsonl" else ".json")
+        reader, params = "read_json(?, format = ?, sample_size = -1)", [reader_path(path), style]
     try:
         con.execute(f"CREATE TEMP TABLE raw AS SELECT * FROM {reader}", params)
     except duckdb.Error as exc:
@@ -143,7 +144,7 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, delim: str, enco
 
 def _values(con: duckdb.DuckDBPyConnection, column: str) -> list[str]:
     """Up to ``_DISTINCT`` distinct non-empty values of ``column`` as text, the most frequent first."""
-    q = '"' + column.replace('"', '""') + '"'
+    q = ident(column)
     rows = con.execute(
         f"SELECT CAST({q} AS VARCHAR) AS v, count(*) AS n FROM raw WHERE {q} IS NOT NULL "
         f"AND CAST({q} AS VARCHAR) <> '' GROUP BY v ORDER BY n DESC, v LIMIT {_DISTINCT}"
@@ -180,9 +181,7 @@ def diagnose(path: str | Path, kind: str, *, vocabulary: Vocabulary | None = Non
     tbl = canonical_table(kind)
     path = Path(path)
     vocabulary = vocabulary or Vocabulary()
-    if not path.is_file():
-        raise SchemaError(f"cannot profile {str(path)!r}: no such file")
-    sources.refuse_glob(path)
+    sources.check_file(path)
     if path.stat().st_size == 0:
         raise SchemaError(f"{path.name} is empty (no header, no rows)")
     suffix = sources._suffix(path)

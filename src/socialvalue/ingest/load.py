@@ -29,6 +29,7 @@ from socialvalue.errors import ConfigError, SchemaError, StoreError
 from socialvalue.ingest import convert, sources, validate
 from socialvalue.ingest.mapping import ColumnMapping, IngestRules
 from socialvalue.schema import table as canonical_table
+from socialvalue.sqlsafe import ident, literal
 
 if TYPE_CHECKING:  # pragma: no cover
     from socialvalue.store import Store
@@ -178,7 +179,7 @@ def ingest(
     staged = None
     done = False
     _refuse_open_transaction(con, kind)
-    con.execute(f"SET TimeZone = {convert._lit(m.timezone)}")
+    con.execute(f"SET TimeZone = {literal(m.timezone)}")
     try:
         # Staging reads the source into temporary objects (not store content), before the transaction:
         # inside one, a new temporary table's rowid is not its row position.
@@ -195,8 +196,10 @@ def ingest(
         # failure or a killed process leaves the store as it was.
         con.execute("BEGIN TRANSACTION")
         force_present = ("is_stub",) if kind == "customers" else ()
-        p = convert.plan(tbl, staged, m, force_present=force_present, vocabulary=rules.vocabulary)
         try:
+            p = convert.plan(
+                tbl, staged, m, force_present=force_present, vocabulary=rules.vocabulary, con=con
+            )
             stage("validate", "start")
             convert.build_view(con, p, staged)
             outcome = validate.validate(
@@ -268,7 +271,7 @@ def _write(
 ) -> LoadReport:
     con = store.con
     tbl = p.table
-    q = convert._q
+    q = ident
     keys = tbl.primary_key
     present = [c for c in p.present]
     data_cols = [*present, "extra"]

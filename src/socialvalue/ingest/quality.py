@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from socialvalue.schema import KINDS, REFUND_STATUSES, TABLES
+from socialvalue.sqlsafe import ident, literal
 
 if TYPE_CHECKING:  # pragma: no cover
     from socialvalue.store import Store
@@ -61,36 +62,32 @@ class TableInfo:
         return len(self.currencies) > 1
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _canonical(store: Store, kind: str) -> TableInfo:
     t = TABLES[kind]
     cols = list(t.column_names)
     items = ["count(*)"]
     tc = t.time_column
-    items += [f"min({_q(tc)})", f"max({_q(tc)})"] if tc else ["NULL", "NULL"]
-    items += [f"count(*) - count({_q(c)})" for c in cols]
-    key = ", ".join(_q(k) for k in t.primary_key)
+    items += [f"min({ident(tc)})", f"max({ident(tc)})"] if tc else ["NULL", "NULL"]
+    items += [f"count(*) - count({ident(c)})" for c in cols]
+    key = ", ".join(ident(k) for k in t.primary_key)
     items.append(f"count(*) - count(DISTINCT ({key}))")
     if "amount" in cols:
-        refunds = ", ".join("'" + r + "'" for r in REFUND_STATUSES)
+        refunds = ", ".join(literal(r) for r in REFUND_STATUSES)
         items.append(f'count(*) FILTER (WHERE "amount" < 0 AND "status" NOT IN ({refunds}))')
     else:
         items.append("0")
     ts_cols = [c.name for c in t.columns if c.sql_type.upper() == "TIMESTAMP"]
-    future = " OR ".join(f"{_q(c)} > timezone('UTC', now())" for c in ts_cols) or "FALSE"
+    future = " OR ".join(f"{ident(c)} > timezone('UTC', now())" for c in ts_cols) or "FALSE"
     items.append(f"count(*) FILTER (WHERE {future})")
     items.append('count(*) FILTER (WHERE "is_stub")' if kind == "customers" else "0")
-    row = store.con.execute(f"SELECT {', '.join(items)} FROM {_q(kind)}").fetchall()[0]
+    row = store.con.execute(f"SELECT {', '.join(items)} FROM {ident(kind)}").fetchall()[0]
     n = len(cols)
     currencies: dict[str, int] = {}
     if "currency" in cols:
         currencies = {
             str(c): int(k)
             for c, k in store.con.execute(
-                f'SELECT "currency", count(*) FROM {_q(kind)} GROUP BY 1 ORDER BY 2 DESC, 1'
+                f'SELECT "currency", count(*) FROM {ident(kind)} GROUP BY 1 ORDER BY 2 DESC, 1'
             ).fetchall()
         }
     return TableInfo(
@@ -118,6 +115,6 @@ def store_info(store: Store) -> dict[str, TableInfo]:
     for (name,) in rows:
         if name in out:
             continue
-        n = store.scalar(f"SELECT count(*) FROM {_q(name)}")
+        n = store.scalar(f"SELECT count(*) FROM {ident(name)}")
         out[name] = TableInfo(name=name, rows=int(n), canonical=False)
     return out

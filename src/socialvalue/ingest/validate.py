@@ -17,9 +17,10 @@ import duckdb
 
 from socialvalue.errors import ErasedCustomerError, SchemaError
 from socialvalue.ingest import hints as _hints
-from socialvalue.ingest.convert import CONV, RAW_PREFIX, Plan, _lit, _q
+from socialvalue.ingest.convert import CONV, RAW_PREFIX, Plan
 from socialvalue.ingest.mapping import IngestRules
 from socialvalue.ingest.sources import ROW
+from socialvalue.sqlsafe import ident, literal
 
 __all__ = ["Outcome", "format_problems", "raise_problems", "validate"]
 
@@ -50,8 +51,8 @@ def _row_checks(p: Plan, rules: IngestRules, refunds: tuple[str, ...]) -> list[_
     lo, hi = rules.min_timestamp, rules.max_timestamp()
     for name in p.present:
         col = p.table.column(name)
-        q = _q(name)
-        raw = _q(RAW_PREFIX + name)
+        q = ident(name)
+        raw = ident(RAW_PREFIX + name)
         if name in p.convertible:
             checks.append(
                 _Check("type", name, f"{raw} IS NOT NULL AND {q} IS NULL", raw, p.convertible[name])
@@ -71,13 +72,23 @@ def _row_checks(p: Plan, rules: IngestRules, refunds: tuple[str, ...]) -> list[_
                     f"a timestamp between {lo:%Y-%m-%d} and {hi:%Y-%m-%d %H:%M} UTC",
                 )
             )
+        if t in ("DOUBLE", "FLOAT", "REAL"):
+            checks.append(
+                _Check(
+                    "type",
+                    name,
+                    f"isnan({q}) OR isinf({q})",
+                    shown,
+                    "a finite number (NaN and infinity are refused; leave the cell empty for no value)",
+                )
+            )
         if col.vocabulary is not None:
             allowed = getattr(vocab, col.vocabulary)
             checks.append(
                 _Check(
                     "vocabulary",
                     name,
-                    f"{q} IS NOT NULL AND {q} NOT IN ({', '.join(_lit(v) for v in allowed)})",
+                    f"{q} IS NOT NULL AND {q} NOT IN ({', '.join(literal(v) for v in allowed)})",
                     q,
                     f"one of {', '.join(allowed)} (case is ignored)",
                 )
@@ -96,7 +107,7 @@ def _row_checks(p: Plan, rules: IngestRules, refunds: tuple[str, ...]) -> list[_
             checks.append(_Check("negative", name, f"{q} < 0", shown, "a count >= 0"))
     for fk in p.table.foreign_keys:
         if fk.column in p.present:
-            q = _q(fk.column)
+            q = ident(fk.column)
             # IN (subquery) plans as a mark join: half the CPU of NOT EXISTS here.
             checks.append(
                 _Check(
@@ -109,7 +120,7 @@ def _row_checks(p: Plan, rules: IngestRules, refunds: tuple[str, ...]) -> list[_
                 )
             )
     if "amount" in p.present:
-        refund = ", ".join(_lit(v) for v in refunds) or "NULL"
+        refund = ", ".join(literal(v) for v in refunds) or "NULL"
         status = '"status"' if "status" in p.present else "'completed'"
         checks.append(
             _Check(
@@ -168,17 +179,17 @@ def _duplicates(
     con: duckdb.DuckDBPyConnection, p: Plan, source: str, limit: int
 ) -> tuple[list[dict[str, Any]], int, int]:
     """Keys appearing more than once: exact copies are dropped, differing rows are errors."""
-    key = ", ".join(_q(k) for k in p.table.primary_key)
+    key = ", ".join(ident(k) for k in p.table.primary_key)
     # Distinct hashes first (cheaper than distinct strings); a collision only costs the exact query below.
     present = " AND ".join(
-        f"{_q(k)} IS NOT NULL" for k in p.table.primary_key
+        f"{ident(k)} IS NOT NULL" for k in p.table.primary_key
     )  # missing keys: reported already
     n_dup = con.execute(
         f"SELECT count(*) - count(DISTINCT hash({key})) FROM {CONV} WHERE {present}"
     ).fetchall()[0][0]
     if not n_dup:
         return [], 0, 0
-    content = ", ".join(_q(c) for c in p.present) + ', CAST("extra" AS VARCHAR)'
+    content = ", ".join(ident(c) for c in p.present) + ', CAST("extra" AS VARCHAR)'
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _sv_dupkeys AS SELECT {key}, "
         f"count(DISTINCT hash({content})) AS variants, list({ROW} ORDER BY {ROW}) AS rows_ "
@@ -196,7 +207,9 @@ def _duplicates(
             if len(p.table.primary_key) == 1
             else "(" + ", ".join(p.table.primary_key) + ")"
         )
-        keyval = _q(p.table.primary_key[0]) if len(p.table.primary_key) == 1 else f"CAST(({key}) AS VARCHAR)"
+        keyval = (
+            ident(p.table.primary_key[0]) if len(p.table.primary_key) == 1 else f"CAST(({key}) AS VARCHAR)"
+        )
         rows = con.execute(
             f"SELECT {keyval}, rows_ FROM _sv_dupkeys WHERE variants > 1 ORDER BY rows_[2] LIMIT {limit}"
         ).fetchall()
@@ -229,7 +242,7 @@ def _erased(
     for col in p.table.customer_columns:
         if col not in p.present:
             continue
-        q = _q(col)
+        q = ident(col)
         where = f"{q} IS NOT NULL AND sha256(? || ':' || {q}) IN (SELECT subject_hash FROM _erasure_log)"
         n = con.execute(f"SELECT count(*) FROM {CONV} WHERE {where}", [salt]).fetchall()[0][0]
         if not n:
