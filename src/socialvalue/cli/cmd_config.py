@@ -50,6 +50,7 @@ def init(
 
     Example: socialvalue config init socialvalue.toml
     """
+    from socialvalue.atomic import atomic_write_text
     from socialvalue.errors import ConfigError
     from socialvalue.pipeline.config import RunConfig, load_run_config
 
@@ -63,8 +64,7 @@ def init(
         )
     if path.is_dir():
         raise ConfigError(f"{path} is a folder; give a file name, e.g. {path / 'socialvalue.toml'}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    atomic_write_text(path, text)
     if load_run_config(path) != RunConfig():  # pragma: no cover - a bug in the template, not the user's
         raise ConfigError(f"{path}: the written configuration does not load as the defaults")
     out.print(

@@ -40,6 +40,7 @@ def doctor(
 
     Example: socialvalue doctor orders.csv --kind orders --out orders.toml
     """
+    from socialvalue.atomic import atomic_write_text
     from socialvalue.errors import ConfigError
     from socialvalue.ingest.doctor import diagnose
 
@@ -47,7 +48,7 @@ def doctor(
     if target.exists() and not overwrite:
         raise ConfigError(f"{target} exists; pass --overwrite to replace it, or choose another --out")
     diagnosis = diagnose(file, kind)
-    target.write_text(diagnosis.to_toml(), encoding="utf-8")
+    atomic_write_text(target, diagnosis.to_toml())
     console.print(f"{file.name} -> {kind}:", markup=False, highlight=False)
     for line in diagnosis.findings:
         console.print(f"  {line}", markup=False, highlight=False)

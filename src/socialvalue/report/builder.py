@@ -586,9 +586,13 @@ def render_report(data: ReportData, title: str = "Customer value report") -> str
 
 
 def write_report(data: ReportData, out: str | Path, title: str = "Customer value report") -> Path:
-    """Write the report to ``out`` and return its path."""
+    """Write the report to ``out`` atomically (a temporary file renamed when complete) and return its path.
+
+    A crash or a failed render leaves the previous report, if any, as it was: never a truncated file.
+    """
+    from socialvalue.atomic import atomic_write_text
+
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(data, title), encoding="utf-8")
+    atomic_write_text(out, render_report(data, title))
     logger.info("report written to %s (%.1f MB)", out, out.stat().st_size / 1e6)
     return out
