@@ -156,10 +156,12 @@ def influence_value(
     w = float(cfg.window_days)
     lo_all = _days(pd.Series([start]), as_of)[0]
 
+    # Canonical row order first: the sums below add floats in row order, and the rows arrive in whatever order
+    # the database's threads produced them; sorted, the same data gives bit-identical values in every run.
     exp = exposures.loc[
         (exposures["influencer_id"] != exposures["exposed_id"]) & (exposures["exposed_at"] < as_of),
         ["influencer_id", "exposed_id", "exposed_at"],
-    ]
+    ].sort_values(["exposed_id", "exposed_at", "influencer_id"], kind="stable")
     if referrals is not None:
         _require(referrals, ("referred_id", "referred_at"), "referrals")
         referred = referrals.loc[referrals["referred_at"] <= as_of, "referred_id"].unique()
@@ -181,7 +183,9 @@ def influence_value(
         lo = pd.Series(np.fmax(lo.to_numpy(), np.where(np.isnan(obs), lo_all, obs)), index=exposed)
     period = (-lo).clip(lower=0.0)
 
-    pur = purchases.loc[purchases["customer_id"].isin(exposed), ["customer_id", "ordered_at", "amount"]]
+    pur = purchases.loc[
+        purchases["customer_id"].isin(exposed), ["customer_id", "ordered_at", "amount"]
+    ].sort_values(["customer_id", "ordered_at", "amount"], kind="stable")
     pur = pd.DataFrame(
         {
             "c": pur["customer_id"].to_numpy(),
