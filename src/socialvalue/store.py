@@ -17,6 +17,7 @@ import duckdb
 
 from socialvalue.errors import StoreError
 from socialvalue.schema import KINDS, TABLES
+from socialvalue.sqlsafe import ident
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -90,10 +91,11 @@ def _migration_2(con: duckdb.DuckDBPyConnection) -> None:
             [kind],
         ).fetchall()[0][0]
         if has_pk:
-            con.execute(f'ALTER TABLE "{kind}" RENAME TO "_old_{kind}"')
+            old = ident(f"_old_{kind}")
+            con.execute(f"ALTER TABLE {ident(kind)} RENAME TO {old}")
             con.execute(TABLES[kind].ddl())
-            con.execute(f'INSERT INTO "{kind}" SELECT * FROM "_old_{kind}"')
-            con.execute(f'DROP TABLE "_old_{kind}"')
+            con.execute(f"INSERT INTO {ident(kind)} SELECT * FROM {old}")
+            con.execute(f"DROP TABLE {old}")
     con.execute("ALTER TABLE _loads ADD COLUMN IF NOT EXISTS rows_unchanged BIGINT")
     con.execute("ALTER TABLE _loads ADD COLUMN IF NOT EXISTS stubs_created BIGINT")
 
@@ -247,7 +249,7 @@ class Store:
 
     def table_counts(self) -> dict[str, int]:
         """Row count of each canonical table."""
-        return {kind: int(self.scalar(f'SELECT count(*) FROM "{kind}"')) for kind in KINDS}
+        return {kind: int(self.scalar(f"SELECT count(*) FROM {ident(kind)}")) for kind in KINDS}
 
     # -- data in and out --------------------------------------------------------------------------
     def ingest(

@@ -14,6 +14,7 @@ from socialvalue.features.manifest import data_snapshot, write_manifest
 from socialvalue.features.query import compose, render, sql_hash
 from socialvalue.features.registry import FeatureConfig, registry
 from socialvalue.features.split import TimeFrame
+from socialvalue.sqlsafe import ident, writer_path
 from socialvalue.store import arrow_to_pandas
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -190,6 +191,8 @@ def export_parquet(store: Store, table: str, path: str | Path) -> Path:
         raise StoreError(f"no feature table {table!r} in {store.path!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    target = str(path).replace("'", "''")
-    store.con.execute(f"COPY (SELECT * FROM \"{table}\" ORDER BY customer_id) TO '{target}' (FORMAT parquet)")
+    # The path is bound, never pasted into the statement (a quote in a folder name cannot end the string).
+    store.con.execute(
+        f"COPY (SELECT * FROM {ident(table)} ORDER BY customer_id) TO ? (FORMAT parquet)", [writer_path(path)]
+    )
     return path
