@@ -266,13 +266,21 @@ def erase_customer(
     try:
         purged = purge_exports(store, customer_id, subject=digest)
         reports = purge_reports(store)
-        if compact:
-            compact_store(store)
     except OSError as exc:
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         raise StoreError(
-            f"the customer's rows were erased from the store, but cleaning files failed: {_cause(exc)} "
-            f"({exc.filename or ''}); run the erasure again once the cause is fixed"
+            f"the customer was erased from the store, but cleaning the files it wrote failed: "
+            f"{exc.strerror or _cause(exc)}{where}; fix the cause and erase again with --block-future-loads"
         ) from None
+    if compact:
+        try:
+            compact_store(store)
+        except Exception as exc:
+            raise StoreError(
+                f"the customer was erased from every table, but rewriting the store file failed: {_cause(exc)}; "
+                "the store is intact, and the deleted rows' bytes stay in the file until `socialvalue compact` "
+                "succeeds"
+            ) from None
     logger.info(
         "erasure %s removed %d rows from %d places, rewrote %d export files and removed %d reports",
         erasure_id, sum(counts.values()), len(counts), purged, len(reports),
@@ -317,12 +325,17 @@ def compact_store(store: Store) -> None:
     con = store.con
     con.execute("CHECKPOINT")
     db = con.execute("SELECT current_database()").fetchall()[0][0]
-    con.execute("ATTACH ? AS _sv_compact", [tmp])
     try:
-        con.execute(f"COPY FROM DATABASE {_q(db)} TO _sv_compact")
+        con.execute("ATTACH ? AS _sv_compact", [tmp])
+        try:
+            con.execute(f"COPY FROM DATABASE {_q(db)} TO _sv_compact")
+        finally:
+            con.execute("DETACH DATABASE IF EXISTS _sv_compact")
+        store._reopen_after(lambda: os.replace(tmp, path))
     finally:
-        con.execute("DETACH _sv_compact")
-    store._reopen_after(lambda: os.replace(tmp, path))
+        for leftover in (tmp, f"{tmp}.wal"):
+            if os.path.exists(leftover):
+                os.remove(leftover)
 
 
 def _key(key: str | bytes | None) -> bytes:

@@ -172,6 +172,34 @@ def info(store: StoreArg) -> None:
     out.print(t)
 
 
+@app.command("compact")
+def compact(store: StoreArg) -> None:
+    """Rewrite the store into a fresh file, so that no bytes of deleted or erased rows remain in it.
+
+    `erase` does this itself; run it alone when an erasure reported that the rewrite failed (e.g. a full disk).
+
+    Example: socialvalue compact shop.duckdb
+    """
+    import os
+
+    from socialvalue import Store
+    from socialvalue.errors import StoreError
+    from socialvalue.privacy import compact_store
+
+    if not store.exists():
+        raise StoreError(f"store {str(store)!r} does not exist")
+    before = os.path.getsize(store)
+    with Store(store) as s:
+        try:
+            compact_store(s)
+        except Exception as exc:
+            cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise StoreError(f"rewriting {store} failed and it was left as it was: {cause}") from None
+    out.print(
+        f"{store} rewritten ({before / 1e6:.1f} MB -> {os.path.getsize(store) / 1e6:.1f} MB)", markup=False
+    )
+
+
 def _rewrite_reports(store: object, removed: list[tuple[str, str]]) -> list[str]:
     """Write again, from the erased store, the reports an erasure removed (one line per report)."""
     from socialvalue.errors import SocialValueError
