@@ -139,8 +139,19 @@ def export(
             help="Replace customer ids by HMAC-SHA256 pseudonyms (key: SOCIALVALUE_PSEUDONYM_KEY).",
         ),
     ] = False,
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact",
+            help="With --pseudonymize, keep spend, counts, days and dates exact instead of in bands "
+            "(such files can usually be re-identified: share them only where the ids could be).",
+        ),
+    ] = False,
 ) -> None:
     """Export scores, actions and per-action audience lists for CRM import.
+
+    CSV cells that a spreadsheet would run as formulas are neutralised; pseudonymized exports put spend,
+    counts and days in bands and dates in months unless --exact.
 
     Example: SOCIALVALUE_PSEUDONYM_KEY=... socialvalue export shop.duckdb --out exports --pseudonymize
     """
@@ -152,7 +163,12 @@ def export(
     as_of = None if as_of is None else parse_iso_date(as_of)
     with Store(store) as s:
         written = export_results(
-            s, out_dir, as_of=as_of, formats=tuple(fmt or ("parquet", "csv")), pseudonymize=pseudonymize
+            s,
+            out_dir,
+            as_of=as_of,
+            formats=tuple(fmt or ("parquet", "csv")),
+            pseudonymize=pseudonymize,
+            exact_quasi_identifiers=exact,
         )
     n = sum(len(v) for v in written.values())
     out.print(
