@@ -37,7 +37,8 @@ def base_ctes(config: FeatureConfig) -> dict[str, str]:
         ),
         "purchase_days": (
             # DECIMAL sums, exact: a parallel DOUBLE sum adds in whatever order the threads finish, so the
-            # same data gave a different last digit from run to run (~15% slower, the price of reproducibility)
+            # same data gave a different last digit from run to run. An older note measured DOUBLE ~15% faster;
+            # on the 40,000-customer demo (116k orders) both take 12.5 ms.
             "SELECT o.customer_id, CAST(o.ordered_at AS DATE) AS day, SUM(o.amount) AS value, "
             "MIN(o.ordered_at) AS first_at, MAX(o.ordered_at) AS last_at FROM orders o "
             f"WHERE o.ordered_at < {{as_of}} AND o.status NOT IN {_in_list(config.cancelled_statuses)} "
