@@ -10,6 +10,7 @@ from socialvalue.demo import generate
 from socialvalue.errors import ConfigError, StoreError
 from socialvalue.exports import export_results
 from socialvalue.pipeline import run_pipeline
+from socialvalue.privacy import pseudonymize as _pseudonymize
 
 KEY = "a test key that is long enough"
 
@@ -264,3 +265,24 @@ def test_cli_export_exact_flag(scored, tmp_path):
     exact = pd.read_parquet(next((tmp_path / "exact").glob("scores_*.parquet")))
     assert pd.api.types.is_string_dtype(banded["total_spend"].dtype)
     assert pd.api.types.is_float_dtype(exact["total_spend"].dtype)
+
+
+def test_erasure_without_the_key_reaches_pseudonymized_and_neutralised_files(hostile, tmp_path, monkeypatch):
+    monkeypatch.delenv("SOCIALVALUE_PSEUDONYM_KEY", raising=False)
+    victim = HOSTILE_IDS[0]
+    with Store(hostile) as store:
+        pseudo = export_results(store, tmp_path / "p", pseudonymize=True, key=KEY)
+        plain = export_results(store, tmp_path / "r")
+        n_before = {p: len(pd.read_parquet(p) if p.suffix == ".parquet" else _csv_text(p))
+                    for w in (pseudo, plain) for p in w["scores"]}  # fmt: skip
+        store.erase(victim)
+    token = _pseudonymize([victim], KEY)[0]
+    for w, cell in ((pseudo, token), (plain, victim)):
+        for p in w["scores"] + w["actions"] + w["audiences"]:
+            frame = pd.read_parquet(p) if p.suffix == ".parquet" else _csv_text(p)
+            assert cell not in set(frame["customer_id"]) and f"'{cell}" not in set(frame["customer_id"]), (
+                p.name
+            )
+        for p in w["scores"]:
+            frame = pd.read_parquet(p) if p.suffix == ".parquet" else _csv_text(p)
+            assert len(frame) == n_before[p] - 1
