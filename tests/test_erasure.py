@@ -96,6 +96,7 @@ def test_erasure_leaves_no_trace(scored, tmp_path, capsys, monkeypatch):
     assert (
         main(["export", str(db), "--out", str(root / "plain"), "--format", "csv", "--format", "parquet"]) == 0
     )
+    assert main(["features", str(db), "--as-of", "2026-07-01", "--out", str(root / "features.parquet")]) == 0
     monkeypatch.setenv("SOCIALVALUE_PSEUDONYM_KEY", KEY)
     assert main(["export", str(db), "--out", str(root / "pseudo"), "--format", "csv", "--pseudonymize"]) == 0
     monkeypatch.delenv("SOCIALVALUE_PSEUDONYM_KEY")  # erasure must work without the key
@@ -103,7 +104,7 @@ def test_erasure_leaves_no_trace(scored, tmp_path, capsys, monkeypatch):
     # the customer is everywhere before
     with Store(db, read_only=True) as s:
         assert _table_hits(s, cid) and _table_hits(s, needles["email"][0])
-    assert _file_hits(root / "plain", cid)
+    assert _file_hits(root / "plain", cid) and _file_hits(root, needles["orders"][0]) is not None
 
     code = main(["erase", str(db), cid])
     cap = capsys.readouterr()

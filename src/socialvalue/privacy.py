@@ -42,6 +42,7 @@ __all__ = [
     "pseudonymize",
     "purge_exports",
     "purge_reports",
+    "record_export",
     "record_export_subjects",
     "record_report",
     "subject_hash",
@@ -422,6 +423,20 @@ def pseudonymize(ids: Iterable[Any], key: str | bytes | None = None, *, length: 
     if module.startswith("pyarrow"):
         ids = ids.to_pylist()  # type: ignore[attr-defined]
     return [one(x) for x in ids]
+
+
+def record_export(
+    store: Store, path: str, fmt: str, *, as_of: str | None = None, pseudonymized: bool = False
+) -> None:
+    """Register a file written from ``store`` that holds customer rows, so that an erasure rewrites it."""
+    store.con.execute(
+        "CREATE TABLE IF NOT EXISTS _exports (path VARCHAR PRIMARY KEY, as_of DATE, format VARCHAR, "
+        "pseudonymized BOOLEAN, written_at TIMESTAMP)"
+    )
+    store.con.execute(
+        "INSERT OR REPLACE INTO _exports VALUES (?, ?, ?, ?, timezone('UTC', now()))",
+        [str(path), as_of, fmt, pseudonymized],
+    )
 
 
 def record_export_subjects(store: Store, path: str, ids: Iterable[Any], cells: Iterable[Any]) -> None:

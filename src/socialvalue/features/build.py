@@ -195,4 +195,8 @@ def export_parquet(store: Store, table: str, path: str | Path) -> Path:
     store.con.execute(
         f"COPY (SELECT * FROM {ident(table)} ORDER BY customer_id) TO ? (FORMAT parquet)", [writer_path(path)]
     )
+    if not store.read_only:  # registered, so that erasing a customer later rewrites this file too
+        from socialvalue.privacy import record_export
+
+        record_export(store, str(path.resolve()), "parquet")
     return path
