@@ -262,12 +262,14 @@ def _graph_metrics(
 
     start = as_of - pd.Timedelta(days=cfg.social.interaction_window_days)
     rel = store.query_df(
-        "SELECT src_id, dst_id, kind, created_at, ended_at FROM relationships WHERE created_at IS NULL OR created_at < ?",
+        "SELECT src_id, dst_id, kind, created_at, ended_at FROM relationships WHERE created_at IS NULL OR created_at < ? "
+        "ORDER BY src_id, dst_id, kind, created_at",
         [as_of.to_pydatetime()],
     )
     inter = store.query_df(
         "SELECT actor_id, target_customer_id, kind, occurred_at FROM interactions "
-        "WHERE target_customer_id IS NOT NULL AND occurred_at >= ? AND occurred_at < ?",
+        "WHERE target_customer_id IS NOT NULL AND occurred_at >= ? AND occurred_at < ? "
+        "ORDER BY actor_id, target_customer_id, occurred_at, kind, event_id",
         [start.to_pydatetime(), as_of.to_pydatetime()],
     )
     edges = influence_edges(
@@ -285,7 +287,8 @@ def _graph_metrics(
     )
     actions = store.query_df(
         "SELECT actor_id AS user_id, content_id AS action_id, occurred_at AS time FROM interactions "
-        "WHERE content_id IS NOT NULL AND occurred_at >= ? AND occurred_at < ?",
+        "WHERE content_id IS NOT NULL AND occurred_at >= ? AND occurred_at < ? "
+        "ORDER BY action_id, user_id, time",
         [start.to_pydatetime(), as_of.to_pydatetime()],
     )
     im = InfluenceModel(
