@@ -8,6 +8,7 @@ version in ``_schema_version``.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -139,6 +140,12 @@ class Store:
     def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
         self.path = str(path)
         self.read_only = read_only
+        if "\\" in self.path and os.sep == "/":
+            # DuckDB takes a backslash in a database path as a folder separator: another file would open.
+            raise StoreError(
+                f"cannot open store {self.path!r}: DuckDB reads the backslash in its name as a folder "
+                "separator, so another file would be opened; rename the file or folder"
+            )
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
