@@ -309,3 +309,20 @@ def test_a_playbook_in_another_currency_is_refused(copy_of, capsys, tmp_path):
     code, out, err = _cli(capsys, "run", store, "--as-of", AS_OF, "--config", cfg)
     assert code != 0 and "the playbook's costs are in USD but this run's amounts are in EUR" in err
     assert _state(store) == before
+
+
+def test_every_published_score_names_its_champion_and_challengers(copy_of, capsys):
+    store = copy_of("ordinary")
+    assert _cli(capsys, "run", store, "--as-of", AS_OF)[0] == 0
+    champions = _last_run(store)["champions"]
+    assert {"purchases", "value"} <= set(champions)
+    for record in champions.values():
+        names = [m["name"] for m in record["metrics"]]
+        assert record["champion"] in names and len(names) >= 3
+        assert any(m["kind"] == "baseline" for m in record["metrics"])
+        best = max(m["spearman"] for m in record["metrics"])
+        won = next(m for m in record["metrics"] if m["name"] == record["champion"])
+        assert won["spearman"] >= best - 0.01  # the champion ranks the holdout best (a model keeps ties)
+    with Store(store, read_only=True) as s:
+        sources = s.query_df("SELECT DISTINCT value_source FROM scores")["value_source"].tolist()
+    assert sources == [champions["value"]["champion"]]

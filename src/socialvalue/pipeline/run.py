@@ -250,7 +250,61 @@ def _clv_stage(
             "model": cond["model"].tolist(),
         },
     }
+    contest_ = _purchase_contest(cal_fit, buyers_cal, now_fit.name, unit_days, cfg)
+    if contest_ is not None:
+        diag["champion"] = contest_.as_dict()
+        if contest_.baseline_won:  # the baseline's forecast is what the run publishes
+            out["expected_transactions"] = _PURCHASE_BASELINES[contest_.champion](
+                now, float(cfg.run.holdout_periods), unit_days
+            )
     return {"frame": out, "clv_cal": clv_cal, "diag": diag, "model": now_fit.model, "spend": spend_fit.model}
+
+
+def _recent_rate(frame: pd.DataFrame, periods: float, unit_days: float) -> np.ndarray:
+    """Purchases of the last 365 days, extrapolated over ``periods`` units."""
+    n = pd.to_numeric(frame.get("n_orders_365d", 0), errors="coerce")
+    return np.nan_to_num(np.asarray(n, dtype=float)) * periods * unit_days / 365.0
+
+
+def _lifetime_rate(frame: pd.DataFrame, periods: float, unit_days: float) -> np.ndarray:
+    """Repeat purchases per unit since the first purchase (frequency / T), over ``periods`` units."""
+    x = np.asarray(pd.to_numeric(frame["frequency"], errors="coerce"), dtype=float)
+    t = np.asarray(pd.to_numeric(frame["T"], errors="coerce"), dtype=float)
+    rate = np.divide(x, t, out=np.zeros_like(x), where=t > 0)
+    return np.nan_to_num(rate) * periods
+
+
+#: Baselines of next-period purchases an analyst would use, by the name the run log and report show.
+_PURCHASE_BASELINES = {
+    "purchases in the last 365 days, extrapolated": _recent_rate,
+    "repeat purchases per period to date (frequency / T)": _lifetime_rate,
+}
+
+
+def _purchase_contest(
+    cal_fit: Any, buyers_cal: pd.DataFrame, name: str, unit_days: float, cfg: RunConfig
+) -> Any:
+    """The purchase model against the baselines on the holdout (None without calibration buyers)."""
+    from socialvalue.models.btyd.diagnostics import holdout_predictions
+    from socialvalue.pipeline.champions import Candidate, contest
+
+    if len(buyers_cal) < 2 or "holdout_transactions" not in buyers_cal:
+        return None
+    duration = np.asarray(buyers_cal["holdout_duration"], dtype=float)
+    cands = {
+        cal_fit.name: Candidate(
+            "model", holdout_predictions(cal_fit.model, buyers_cal, "holdout_duration").to_numpy(), True
+        )
+    }
+    for label, fn in _PURCHASE_BASELINES.items():
+        cands[label] = Candidate("baseline", fn(buyers_cal, 1.0, unit_days) * duration, True)
+    words = "weeks" if cfg.run.unit == "W" else "days"
+    return contest(
+        "next-period purchases",
+        cands,
+        np.nan_to_num(np.asarray(buyers_cal["holdout_transactions"], dtype=float)),
+        outcome=f"purchases in the {cfg.run.holdout_periods}-{words[:-1]} holdout",
+    )
 
 
 # -- stage: social ------------------------------------------------------------------------------------------
@@ -404,7 +458,57 @@ def _social_stage(
     else:
         diag = {"weights": {}, "messages": list(fallbacks), "fallback": fallbacks[0]}
     diag["graph"] = graph_info
+    champion = _value_contest(model, x_cal, y, feats_cal, cfg)
+    diag["champion"] = champion.as_dict()
+    out["value_source"] = champion.champion
+    out["value_score"] = np.asarray(_VALUE_SCORES[champion.champion](out, x_now, feats), dtype=float)
+    out["value_percentile"] = 100.0 * out["value_score"].rank(pct=True, method="average").fillna(0.0)
     return {"frame": out, "diag": diag, "edges": edges, "model": model, "fallbacks": fallbacks}
+
+
+def _by_id(frame: pd.DataFrame, ids: pd.Series, column: str) -> np.ndarray:
+    if column not in frame:
+        return np.zeros(len(ids))
+    values = frame.set_index("customer_id")[column]
+    return np.nan_to_num(pd.to_numeric(ids.map(values), errors="coerce").to_numpy(dtype=float))
+
+
+#: The customer-value candidates: name -> score of each customer at as_of, from the social frame ``out``, the
+#: social inputs ``x`` and the features ``f``.
+_VALUE_SCORES: dict[str, Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame], Any]] = {
+    "customer social value (learned)": lambda out, x, f: out["csv"].to_numpy(dtype=float),
+    "CLV alone": lambda out, x, f: x["clv"].to_numpy(dtype=float),
+    "net spend in the last 365 days": lambda out, x, f: _by_id(f, x["customer_id"], "spend_365d"),
+    "purchases in the last 365 days": lambda out, x, f: _by_id(f, x["customer_id"], "n_orders_365d"),
+    "net spend to date": lambda out, x, f: _by_id(f, x["customer_id"], "total_spend"),
+}
+_VALUE_BASELINES = {
+    "net spend in the last 365 days": "spend_365d",
+    "purchases in the last 365 days": "n_orders_365d",
+    "net spend to date": "total_spend",
+}
+
+
+def _value_contest(
+    model: Any, x_cal: pd.DataFrame, y: np.ndarray, feats_cal: pd.DataFrame, cfg: RunConfig
+) -> Any:
+    """The learned value (out of fold), CLV alone and the analyst's baselines, ranked on the holdout value."""
+    from socialvalue.pipeline.champions import Candidate, contest
+
+    ids = x_cal["customer_id"]
+    cands = {}
+    if model is not None and not model.published_weights_.empty:
+        cands["customer social value (learned)"] = Candidate("model", np.asarray(model.oof_predictions_))
+    cands["CLV alone"] = Candidate("model", x_cal["clv"].to_numpy(dtype=float))
+    for name, col in _VALUE_BASELINES.items():
+        cands[name] = Candidate("baseline", _by_id(feats_cal, ids, col))
+    words = "weeks" if cfg.run.unit == "W" else "days"
+    return contest(
+        "customer value",
+        cands,
+        np.asarray(y, dtype=float),
+        outcome=f"the value customers created in the {cfg.run.holdout_periods}-{words[:-1]} holdout",
+    )
 
 
 # -- stage: segments ----------------------------------------------------------------------------------------
@@ -697,6 +801,15 @@ def _run_stages(
         },
         "clv_horizon": clv["diag"]["clv_horizon"],
         "fallbacks": fallbacks,
+        "champions": {
+            k: v
+            for k, v in (
+                ("purchases", clv["diag"].get("champion")),
+                ("value", social["diag"].get("champion")),
+                ("churn", seg["churn"].get("champion")),
+            )
+            if v
+        },
         "btyd": clv["diag"],
         "churn": seg["churn"],
         "csv": social["diag"],

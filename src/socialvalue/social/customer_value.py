@@ -260,6 +260,9 @@ class CustomerSocialValue:
         Weights of the supported components used by :meth:`predict`.
     intercept_ : float
         Intercept of the published model on the target scale.
+    oof_predictions_ : numpy.ndarray
+        Out-of-fold predictions of the published model for the rows of ``X`` (each from a fit that did not
+        see the row): what a comparison with baselines on the same target must use.
     report_ : SocialValueReport
         CV error, ranking metrics and messages.
 
@@ -414,6 +417,7 @@ class CustomerSocialValue:
         rmse_clv = float(np.sqrt(np.mean((oof_clv - target) ** 2)))
 
         self.components_ = comps
+        self.oof_predictions_ = oof  # out-of-fold CSV on the target scale: for fair holdout comparisons
         self.weights_ = pd.Series(weights, index=comps, dtype=float)
         self.weight_intervals_ = pd.DataFrame({"lower": lower, "upper": upper}, index=comps)
         self.published_weights_ = published / self._clv_scale
