@@ -85,6 +85,12 @@ class ChurnConfig(ConfigModel):
     threads: int | None = Field(1, ge=1)
     features: tuple[str, ...] = Field(min_length=1)
     classifier: ClassifierSettings = ClassifierSettings()
+    recent_count_column: str = "n_orders_365d"
+    selection_level: float = Field(0.95, gt=0, lt=1)
+    min_auc_gain: float = Field(0.0, ge=0, lt=0.5)
+    bootstrap: int = Field(500, ge=50)
+    long_gap_days: float = Field(90.0, gt=0)
+    overdue_ratio: float = Field(1.5, gt=1)
 
     @property
     def definition(self) -> str:
@@ -279,6 +285,11 @@ class ChurnClassifier:
         feature is reset to when explaining an alert.
     report_
         :class:`ChurnReport` on the customers held out of training.
+    holdout_mask_
+        Boolean per row of the ``fit`` frame: the customers held out of training (where ``report_`` was
+        computed); :func:`socialvalue.models.churn_choice.select_churn_risk` compares every candidate there.
+    holdout_risk_
+        The training-part model's churn probability for those customers, in row order.
     """
 
     def __init__(
@@ -340,9 +351,11 @@ class ChurnClassifier:
         Xv = X.to_numpy()
         model = self._new_model().fit(Xv[train], y[train])
         recency = X["days_since_last_purchase"].to_numpy()[test] if "days_since_last_purchase" in X else None
+        self.holdout_mask_ = test
+        self.holdout_risk_ = model.predict_proba(Xv[test])[:, 1]
         self.report_ = churn_report(
             y[test],
-            model.predict_proba(Xv[test])[:, 1],
+            self.holdout_risk_,
             alert_budget=cfg.alert_budget,
             recency=recency,
             definition=cfg.definition,
@@ -434,11 +447,15 @@ class ChurnClassifier:
         """Reason string per row naming its top risk-raising drivers, e.g. "no purchase for 210 days; ...".
 
         Drivers are sought among the ``explain_features`` features of highest importance (``importance_``);
-        call it on the alerted rows only (it costs one prediction per candidate feature).
+        call it on the alerted rows only (it costs one prediction per candidate feature). A driver is named
+        only when the customer's value is on the risky side of the healthy reference (``reference_``), so a
+        reason never calls "no purchase for 7 days" a warning sign.
         """
         from socialvalue.models.churn_reasons import reasons_from_contributions
 
         candidates = list(self.importance_.index[: self._cfg().explain_features])
         contrib = self.contributions(frame, candidates)
         design = self._design(frame)
-        return reasons_from_contributions(frame, design, contrib, top or self._cfg().top_drivers)
+        return reasons_from_contributions(
+            frame, design, contrib, top or self._cfg().top_drivers, reference=self.reference_
+        )
