@@ -22,7 +22,12 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from socialvalue.report import charts
+from socialvalue.report import charts, sentences
+from socialvalue.report.format import count as fmt_count
+from socialvalue.report.format import human_columns, human_label
+from socialvalue.report.format import money as fmt_money
+from socialvalue.report.format import number as fmt_number
+from socialvalue.report.format import share as fmt_share
 
 if TYPE_CHECKING:  # pragma: no cover
     from socialvalue.store import Store
@@ -31,7 +36,6 @@ __all__ = ["ReportData", "render_report", "write_report"]
 
 logger = logging.getLogger(__name__)
 
-STAGES = ["introduction", "growth", "maturity", "decline", "churned"]
 
 
 @dataclass
@@ -176,8 +180,11 @@ class _Doc:
         self.parts.append(f'<p class="means"><b>What this means:</b> {html.escape(sentence)}</p>')
 
     def table(self, frame: pd.DataFrame, floatfmt: str = "{:,.2f}", index: bool = False) -> None:
+        """A table with human column labels (never ``snake_case``)."""
         self.parts.append(
-            frame.to_html(classes="sv", index=index, border=0, float_format=floatfmt.format, escape=True)
+            human_columns(frame).to_html(
+                classes="sv", index=index, border=0, float_format=floatfmt.format, escape=True
+            )
         )
 
     def kpis(self, items: list[tuple[str, str]]) -> None:
@@ -190,12 +197,54 @@ class _Doc:
         return "\n".join(self.parts)
 
 
-def _money(v: float, cur: str) -> str:
-    return f"{v:,.0f} {cur}"
+def _formatted(
+    frame: pd.DataFrame,
+    currency: str,
+    *,
+    money_cols: tuple[str, ...] = (),
+    share_cols: tuple[str, ...] = (),
+    count_cols: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """``frame`` with its money, share and count columns written by the one helper of each kind."""
+    out = frame.copy()
+    for cols, fmt in (
+        (money_cols, lambda v: fmt_money(v, currency)),
+        (share_cols, fmt_share),
+        (count_cols, fmt_count),
+    ):
+        for c in cols:
+            if c in out.columns:
+                out[c] = [fmt(v) for v in out[c]]
+    return out
 
 
 def _col(frame: pd.DataFrame, name: str) -> pd.Series | None:
     return frame[name] if name in frame.columns else None
+
+
+def _clv_horizon(d: ReportData) -> str | None:
+    h = d.diagnostics.get("clv_horizon")
+    return str(h) if h else None
+
+
+def _clv_note(doc: _Doc, d: ReportData) -> None:
+    """State the CLV horizon beside a CLV figure (nothing when the run did not record it)."""
+    h = _clv_horizon(d)
+    if h:
+        doc.p(f"CLV here is over {h}, in {d.currency}.", "note")
+
+
+def _churn_definition(d: ReportData) -> str | None:
+    ch = d.diagnostics.get("churn") or {}
+    return str(ch["definition"]) if ch.get("definition") else None
+
+
+def _holdout_words(d: ReportData) -> str:
+    rng = d.diagnostics.get("data_range") or {}
+    if rng.get("holdout_periods"):
+        unit = {"W": "week", "D": "day", "M": "month"}.get(str(rng.get("unit")), "period")
+        return f"the {rng['holdout_periods']}-{unit} holdout"
+    return "the next period"
 
 
 # -- sections ----------------------------------------------------------------------------------------------
@@ -204,25 +253,36 @@ def _goals(doc: _Doc, d: ReportData) -> None:
     doc.section("Goals and definitions", "goals")
     clv = _col(s, "clv")
     csv = _col(s, "csv")
-    kp = [("customers scored", f"{len(s):,}"), ("as of", d.as_of)]
+    kp = [("customers scored", fmt_count(len(s))), ("as of", d.as_of)]
     if clv is not None:
-        horizon = d.diagnostics.get("clv_horizon")
-        label = "predicted CLV, total" + (f" ({horizon.split(',')[0]})" if horizon else "")
-        kp.append((label, _money(float(clv.sum()), d.currency)))
+        kp.append(("predicted CLV, total", fmt_money(float(clv.sum()), d.currency)))
     if csv is not None:
-        kp.append(("customer social value, total", _money(float(csv.sum()), d.currency)))
+        kp.append(("customer social value, total", fmt_money(float(csv.sum()), d.currency)))
     if "influencer" in s.columns:
-        kp.append(("influencers", f"{int(s['influencer'].fillna(False).sum()):,}"))
+        if sentences.has_social_value(s):
+            kp.append(("influencers", fmt_count(int(s["influencer"].fillna(False).astype(bool).sum()))))
+        else:
+            kp.append(("social value", "none published"))
     doc.kpis(kp)
+    if clv is not None:
+        _clv_note(doc, d)
+    if "influencer" in s.columns and not sentences.has_social_value(s):
+        doc.p(
+            f"Influencers: {sentences.influencer_phrase(s)}, so no customer is called an influencer.", "note"
+        )
+    churn_def = _churn_definition(d)
     doc.raw(
         "<dl>"
-        "<dt>CLV</dt><dd>Discounted expected margin from a customer's own future purchases (BTYD model × spend model).</dd>"
+        "<dt>CLV</dt><dd>Discounted expected margin from a customer's own future purchases (BTYD model × spend model)"
+        + (f", over {html.escape(_clv_horizon(d) or '')}" if _clv_horizon(d) else "")
+        + ".</dd>"
         "<dt>P(alive)</dt><dd>Probability the customer is still active, given their purchase history.</dd>"
         "<dt>Customer social value (CSV)</dt><dd>CLV plus the value created through others — referrals, influence "
         "on others' purchases, content and advocacy — with weights learned from what happened in a holdout period.</dd>"
         "<dt>Lifecycle stage</dt><dd>Introduction, growth, maturity, decline or churned, from tenure, purchase trend, "
         "P(alive) and interaction trend.</dd>"
-        "<dt>Next-best action</dt><dd>The playbook action with the highest expected net value within budget, "
+        + (f"<dt>Churn</dt><dd>{html.escape(churn_def)}.</dd>" if churn_def else "")
+        + "<dt>Next-best action</dt><dd>The playbook action with the highest expected net value within budget, "
         "capacity and consent; uplifts are assumptions unless estimated from campaign data.</dd></dl>"
     )
     doc.p(
@@ -239,19 +299,22 @@ def _how(doc: _Doc, d: ReportData) -> None:
     if rng:
         unit = "weeks" if rng.get("unit") == "W" else "days"
         doc.p(
-            f"Scored as of {d.as_of} from {rng['purchases']:,} purchases made between {rng['first']} and "
+            f"Scored as of {d.as_of} from {fmt_count(rng['purchases'])} purchases made between {rng['first']} and "
             f"{rng['last']}. Models were compared and trained on a calibration period ending "
             f"{rng['calibration_end']}, then checked on the {rng['holdout_periods']} {unit} after it.",
             "means",
         )
     money = diag.get("money")
     horizon = diag.get("clv_horizon")
-    if money or horizon:
+    churn_def = _churn_definition(d)
+    if money or horizon or churn_def:
         parts = []
         if money:
             parts.append(f"Money: {money}.")
         if horizon:
             parts.append(f"CLV horizon: {horizon}.")
+        if churn_def:
+            parts.append(f"Churn horizon: {churn_def}.")
         doc.p(" ".join(parts), "means")
     fallbacks = diag.get("fallbacks") or []
     if fallbacks:
@@ -270,16 +333,69 @@ def _how(doc: _Doc, d: ReportData) -> None:
         )
 
 
+#: The published scores of the ``champions`` diagnostics, in the order and words the report uses.
+CHAMPION_SCORES = {
+    "purchases": "next-period purchases",
+    "value": "customer value",
+    "churn": "churn risk",
+}
+
+
+def _champions(doc: _Doc, d: ReportData) -> None:
+    """Each published score's holdout champion against its challengers (nothing for runs without them)."""
+    champions = d.diagnostics.get("champions")
+    if not champions:
+        return
+    doc.section("Champions and baselines", "champions")
+    doc.p(
+        "Every score the run publishes was compared on the holdout with simple baselines an analyst would "
+        "use anyway; the champion is what the run publishes.",
+        "note",
+    )
+    for key, entry in champions.items():
+        if not isinstance(entry, dict):
+            continue
+        label = CHAMPION_SCORES.get(key, human_label(key).lower())
+        doc.raw(f"<h3>{html.escape(label[:1].upper() + label[1:])}</h3>")
+        doc.p(sentences.champion_sentence(label, entry), "means")
+        rows = pd.DataFrame(list(entry.get("metrics") or []))
+        if rows.empty:
+            continue
+        rows = rows.dropna(axis=1, how="all")
+        if "kind" in rows.columns:
+            rows["kind"] = (
+                rows["kind"].map({"model": "model", "baseline": "simple baseline"}).fillna(rows["kind"])
+            )
+        if "name" in rows.columns:
+            rows["name"] = [f"{n} (champion)" if n == entry.get("champion") else n for n in rows["name"]]
+        for c in ("spearman", "auc"):
+            if c in rows.columns:
+                rows[c] = [fmt_number(v) for v in rows[c]]
+        totals = ("predicted_total", "actual_total")
+        rows = _formatted(
+            rows,
+            d.currency,
+            money_cols=totals if key == "value" else (),
+            share_cols=("top_decile",),
+            count_cols=() if key == "value" else totals,
+        )
+        doc.table(rows.rename(columns={"name": "candidate"}))
+        if key == "value":
+            _clv_note(doc, d)
+        if key == "churn" and _churn_definition(d):
+            doc.p(f"Churn means {_churn_definition(d)}.", "note")
+
+
 def _quality(doc: _Doc, d: ReportData) -> None:
     doc.section("Data quality", "quality")
     if d.data_quality is None or d.data_quality.empty:
         doc.p("No data-quality summary was recorded.")
         return
-    doc.table(d.data_quality)
     dq = d.data_quality
+    doc.table(_formatted(dq, d.currency, count_cols=("rows",)))
     empty = dq.loc[dq["rows"] == 0, "table"].tolist()
     doc.p(
-        "All five tables hold data."
+        f"All {fmt_count(len(dq))} tables hold data."
         if not empty
         else f"No rows in: {', '.join(empty)} — the related analyses are limited.",
         "means",
@@ -301,6 +417,8 @@ def _value(doc: _Doc, d: ReportData) -> None:
         return
     fig, sentence = charts.lorenz(vals)
     doc.chart(fig, sentence)
+    if "clv" in d.scores.columns:
+        _clv_note(doc, d)
 
 
 def _rfm(doc: _Doc, d: ReportData) -> None:
@@ -314,9 +432,11 @@ def _rfm(doc: _Doc, d: ReportData) -> None:
         index="r_score", columns="f_score", values=val, aggfunc="count", observed=True
     ).sort_index(ascending=False)
     fig = charts.heatmap(grid, "Customers by recency (R) and frequency (F) score", "F score", "R score")
-    hi = int(grid.loc[grid.index.max(), grid.columns.max()]) if grid.size else 0
+    hi = grid.loc[grid.index.max(), grid.columns.max()] if grid.size else 0
+    hi = 0 if pd.isna(hi) else int(hi)
     doc.chart(
-        fig, f"{hi:,} customers bought recently and often (R and F at the top score): the core to keep close."
+        fig,
+        f"{fmt_count(hi)} customers bought recently and often (R and F at the top score): the core to keep close.",
     )
     if "segment" in s.columns:
         rev = s["total_spend"] if "total_spend" in s.columns else pd.Series(0.0, index=s.index)
@@ -327,12 +447,32 @@ def _rfm(doc: _Doc, d: ReportData) -> None:
         )
         seg["revenue share"] = seg["revenue"] / max(seg["revenue"].sum(), 1e-12)
         seg = seg.sort_values("revenue", ascending=False)
-        doc.table(seg.reset_index().rename(columns={"mean_clv": "mean CLV" if val == "clv" else "mean F"}))
+        shown = seg.reset_index().rename(
+            columns={"revenue": "past revenue", "mean_clv": "mean_clv" if val == "clv" else "mean F score"}
+        )
+        doc.table(
+            _formatted(
+                shown,
+                d.currency,
+                money_cols=("past revenue", "mean_clv"),
+                share_cols=("revenue share",),
+                count_cols=("customers",),
+            )
+        )
+        if val == "clv":
+            _clv_note(doc, d)
         top = seg.index[0]
         doc.p(
-            f"'{top}' brings {seg['revenue share'].iloc[0]:.0%} of past revenue with {seg['customers'].iloc[0] / len(s):.0%} of customers.",
+            f"'{top}' brings {fmt_share(seg['revenue share'].iloc[0])} of past revenue with "
+            f"{fmt_share(seg['customers'].iloc[0] / len(s))} of customers.",
             "means",
         )
+
+
+def _stage_order() -> list[str]:
+    from socialvalue.models.lifecycle import load_lifecycle_config
+
+    return list(load_lifecycle_config().stages)
 
 
 def _lifecycle(doc: _Doc, d: ReportData) -> None:
@@ -341,8 +481,12 @@ def _lifecycle(doc: _Doc, d: ReportData) -> None:
     if "lifecycle_stage" not in s.columns:
         doc.p("Lifecycle stages are not available.")
         return
-    counts = s["lifecycle_stage"].value_counts().reindex(STAGES).fillna(0).astype(int)
-    fig, sentence = charts.lifecycle_funnel(counts)
+    order = _stage_order()
+    seen = [str(x) for x in s["lifecycle_stage"].dropna().unique() if str(x) not in order]
+    counts = (
+        s["lifecycle_stage"].astype(str).value_counts().reindex(order + sorted(seen)).fillna(0).astype(int)
+    )
+    fig, sentence = charts.lifecycle_bars(counts)
     doc.chart(fig, sentence)
     tr = d.diagnostics.get("transitions")
     if tr:
@@ -361,7 +505,7 @@ def _lifecycle(doc: _Doc, d: ReportData) -> None:
         )
         doc.chart(
             fig,
-            f"{slip:.0%} of mature customers slipped into decline since the previous scoring."
+            f"{fmt_share(slip)} of mature customers slipped into decline since the previous scoring."
             if slip == slip
             else "Movement between stages since the previous scoring.",
         )
@@ -376,6 +520,7 @@ def _clv_model(doc: _Doc, d: ReportData) -> None:
     doc.p(f"Chosen model: {btyd.get('chosen', '?')}. {btyd.get('why', '')}", "means")
     if btyd.get("spend_model"):
         doc.p(f"Spend model: {btyd['spend_model']}.", "means")
+    _clv_note(doc, d)
     if btyd.get("comparison"):
         doc.table(pd.DataFrame(btyd["comparison"]))
     if btyd.get("params"):
@@ -388,69 +533,82 @@ def _clv_model(doc: _Doc, d: ReportData) -> None:
         doc.chart(fig, sentence)
 
 
+#: Churn metrics shown as key figures, with their labels.
+CHURN_KPIS = {
+    "auc": "AUC of the classifier (held out)",
+    "baseline_auc": "AUC of recency alone",
+    "top_decile_lift": "churn lift in the riskiest 10%",
+    "precision_at_budget": "precision of the alerts",
+}
+
+
 def _churn(doc: _Doc, d: ReportData) -> None:
     doc.section("Churn early warning", "churn")
     ch = d.diagnostics.get("churn", {})
     if not ch:
         doc.p("No churn evaluation recorded.")
         return
+    if ch.get("definition"):
+        doc.p(f"Churn horizon: {ch['definition']}.", "means")
     if ch.get("fallback"):
         doc.p(f"Fallback — {ch['fallback']}.", "means")
-        if ch.get("definition"):
-            doc.p(f"Churn definition: {ch['definition']}", "note")
         return
+    champion = (d.diagnostics.get("champions") or {}).get("churn")
     kp = [
-        (k.replace("_", " "), f"{ch[k]:.3f}")
-        for k in ("auc", "baseline_auc", "top_decile_lift", "precision_at_budget")
-        if k in ch
+        (label, fmt_share(ch[k]) if k == "precision_at_budget" else fmt_number(ch[k]))
+        for k, label in CHURN_KPIS.items()
+        if ch.get(k) is not None
     ]
     doc.kpis(kp)
-    if ch.get("definition"):
-        doc.p(f"Churn definition: {ch['definition']}", "note")
+    said = sentences.churn_sentences(ch, champion)
     if ch.get("calibration"):
         fig = charts.calibration_plot(ch["calibration"]["pred"], ch["calibration"]["obs"])
-        lift = ch.get("top_decile_lift", float("nan"))
-        doc.chart(
-            fig,
-            f"On held-out data the 10% flagged as most at risk churn {lift:.1f}× as often as average; AUC {ch.get('auc', float('nan')):.2f} vs {ch.get('baseline_auc', float('nan')):.2f} for recency alone.",
-        )
+        doc.chart(fig, " ".join(said[1:]) or "Predicted churn probability against the observed rate.")
+    else:
+        doc.p(" ".join(said[1:]), "means")
+
+
+#: Social-value components of the scores, in the order the report shows them.
+SOCIAL_COMPONENTS = (
+    "clv",
+    "referral_value",
+    "influence_value",
+    "interaction_value",
+    "content_value",
+    "advocacy_value",
+)
+#: How many influencers the ranked table names.
+TOP_INFLUENCERS = 10
 
 
 def _social(doc: _Doc, d: ReportData) -> None:
     s = d.scores
     doc.section("Social value", "social")
-    comps = [
-        c
-        for c in (
-            "clv",
-            "referral_value",
-            "influence_value",
-            "interaction_value",
-            "content_value",
-            "advocacy_value",
-        )
-        if c in s.columns
-    ]
+    comps = [c for c in SOCIAL_COMPONENTS if c in s.columns]
     if "csv" not in s.columns or not comps:
         doc.p("Social value is not available.")
         return
+    has_social = sentences.has_social_value(s)
     totals = s[comps].clip(lower=0).sum()
     fig = charts.bar(
-        [c.replace("_", " ") for c in totals.index],
+        [human_label(c) for c in totals.index],
         totals.to_numpy(),
         "Where customer social value comes from",
         d.currency,
     )
-    social_share = 1 - totals.get("clv", 0) / max(totals.sum(), 1e-12)
-    doc.chart(
-        fig,
-        f"{social_share:.0%} of total customer social value is created through other people, beyond customers' own purchases.",
-    )
-    top = s.nlargest(15, "csv").set_index("customer_id")[comps]
-    doc.chart(
-        charts.stacked_decomposition(top, "Top 15 customers by social value: decomposition"),
-        f"The most valuable customer is worth {s['csv'].max():,.0f} {d.currency}, of which {1 - top.iloc[0].get('clv', 0) / max(top.iloc[0].sum(), 1e-12):.0%} through others.",
-    )
+    doc.chart(fig, sentences.social_share_sentence(totals, s))
+    _clv_note(doc, d)
+    if has_social:
+        top = s.nlargest(15, "csv").set_index("customer_id")[comps]
+        first = top.iloc[0]
+        through = 1 - first.get("clv", 0) / first.sum() if first.sum() > 0 else 0.0
+        doc.chart(
+            charts.stacked_decomposition(
+                human_columns(top), "Top 15 customers by social value: decomposition", d.currency
+            ),
+            f"The most valuable customer is worth {fmt_money(s['csv'].max(), d.currency)}, of which "
+            f"{fmt_share(through)} through others.",
+        )
     w = d.diagnostics.get("csv", {})
     if w.get("weights"):
         wt = (
@@ -459,21 +617,85 @@ def _social(doc: _Doc, d: ReportData) -> None:
             else pd.DataFrame({"weight": w["weights"]})
         )
         doc.table(wt.reset_index().rename(columns={"index": "component"}), floatfmt="{:.3g}")
+        said = sentences.weight_sentences(w, d.currency, _holdout_words(d))
+        if said:
+            doc.raw("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in said) + "</ul>")
     for msg in w.get("messages", []):
         doc.p(msg, "note")
     if w.get("metrics"):
         doc.table(
             pd.DataFrame(w["metrics"]).reset_index().rename(columns={"index": "metric"}), floatfmt="{:.3f}"
         )
+    _influencers(doc, d, has_social)
+
+
+def _influencers(doc: _Doc, d: ReportData, has_social: bool) -> None:
+    """The network without labels, and the top influencers named in a ranked table (scored customers only)."""
+    s = d.scores
+    if not has_social:
+        doc.p(f"Influencers: {sentences.influencer_phrase(s)}.", "means")
+        return
     net = d.diagnostics.get("network")
+    scored = set(s["customer_id"].astype(str))
+    reach = pd.Series(dtype=float)
     if net and net.get("nodes"):
         nodes = pd.DataFrame(net["nodes"])
+        nodes["label"] = [lab if str(lab) in scored else "" for lab in nodes["label"].astype(str)]
         edges = np.asarray(net.get("edges", []), dtype=np.int64).reshape(-1, 2)
-        fig = charts.network(nodes, edges)
+        fig = charts.network(nodes, edges, d.currency)
+        n_top = int(nodes["top"].sum())
         doc.chart(
             fig,
-            f"The {int(nodes['top'].sum())} customers outlined in red reach {len(nodes) - int(nodes['top'].sum())} others directly; larger dots spread influence further.",
+            f"The {fmt_count(n_top)} customers outlined in red are linked directly to "
+            f"{fmt_count(len(nodes) - n_top)} others shown; larger dots have more social value. "
+            "Names show on hover; the table below ranks them.",
         )
+        if len(edges):
+            reach = pd.Series(
+                np.bincount(edges[:, 0], minlength=len(nodes)), index=nodes["label"].astype(str)
+            )
+    ranked = s.assign(customer_id=s["customer_id"].astype(str))
+    if "influencer" in ranked.columns and ranked["influencer"].fillna(False).astype(bool).any():
+        ranked = ranked[ranked["influencer"].fillna(False).astype(bool)]
+    ranked = ranked.nlargest(TOP_INFLUENCERS, "csv")
+    cols = {"customer_id": "customer_id", "csv": "csv"}
+    if "social_value" in ranked.columns:
+        cols["social_value"] = "value through others"
+    if "followers_graph" in ranked.columns:
+        cols["followers_graph"] = "direct reach (followers)"
+    elif len(reach):
+        ranked = ranked.assign(_reach=ranked["customer_id"].map(reach.groupby(level=0).max()).fillna(0))
+        cols["_reach"] = "direct reach (links shown)"
+    if "reach_2hop" in ranked.columns:
+        cols["reach_2hop"] = "reach within two steps"
+    if "spread" in ranked.columns:
+        cols["spread"] = "expected spread (people)"
+    table = ranked[list(cols)].rename(columns=cols)
+    table.insert(0, "rank", range(1, len(table) + 1))
+    doc.p(f"Top {fmt_count(len(table))} influencers by customer social value:", "note")
+    doc.table(
+        _formatted(
+            table,
+            d.currency,
+            money_cols=("csv", "value through others"),
+            count_cols=(
+                "direct reach (followers)",
+                "direct reach (links shown)",
+                "reach within two steps",
+                "expected spread (people)",
+            ),
+        )
+    )
+
+
+def _tier_order(d: ReportData) -> list[str]:
+    """Tier names best first: the run's ``tier_order`` when recorded, else the tier configuration's."""
+    recorded = d.diagnostics.get("tier_order")
+    if recorded:
+        return [str(t) for t in recorded]
+    from socialvalue.models.tiers import load_tier_config
+
+    return load_tier_config().names
 
 
 def _clusters_tiers(doc: _Doc, d: ReportData) -> None:
@@ -482,26 +704,32 @@ def _clusters_tiers(doc: _Doc, d: ReportData) -> None:
     cl = d.diagnostics.get("clusters", {})
     if cl.get("profile"):
         doc.p(
-            f"{cl.get('k', '?')} behavioural clusters ({cl.get('criterion', 'silhouette')} {cl.get('score', float('nan')):.2f}).",
+            f"{cl.get('k', '?')} behavioural clusters ({cl.get('criterion', 'silhouette')} "
+            f"{fmt_number(cl.get('score', float('nan')))}).",
             "note",
         )
         doc.table(pd.DataFrame(cl["profile"]))
     if "tier" in s.columns:
+        basis = "past revenue" if "total_spend" in s.columns else "predicted CLV"
         rev = s["total_spend"] if "total_spend" in s.columns else s.get("clv", pd.Series(0.0, index=s.index))
         t = (
-            s.assign(_rev=rev.astype(float))
+            s.assign(_rev=rev.astype(float), tier=s["tier"].astype(str))
             .groupby("tier", observed=True)
             .agg(customers=("customer_id", "size"), revenue=("_rev", "sum"))
         )
         t["share"] = t["revenue"] / max(t["revenue"].sum(), 1e-12)
-        t = t.sort_values("revenue", ascending=False)
-        fig = charts.bar(
-            list(t.index), (t["share"] * 100).to_numpy(), "Revenue share by value tier", "% of revenue"
-        )
+        order = _tier_order(d)
+        t = t.reindex([x for x in order if x in t.index] + sorted(x for x in t.index if x not in order))
+        fig = charts.bar(list(t.index), (t["share"] * 100).to_numpy(), f"Share of {basis} by value tier", "%")
+        fig.update_xaxes(categoryorder="array", categoryarray=list(t.index))
+        best = t.index[0]
         doc.chart(
             fig,
-            f"The '{t.index[0]}' tier ({t['customers'].iloc[0] / len(s):.0%} of customers) brings {t['share'].iloc[0]:.0%} of revenue.",
+            f"The best tier, '{best}' ({fmt_share(t.loc[best, 'customers'] / len(s))} of customers), brings "
+            f"{fmt_share(t.loc[best, 'share'])} of {basis}.",
         )
+        if basis == "predicted CLV":
+            _clv_note(doc, d)
     if "value_coefficient" in s.columns:
         hist, edges = np.histogram(s["value_coefficient"].dropna(), bins=20)
         fig = charts.bar(
@@ -527,13 +755,21 @@ def _actions(doc: _Doc, d: ReportData) -> None:
         net_value=("net_value", "sum"),
     )
     plan = plan.sort_values("net_value", ascending=False)
-    fig, sentence = charts.action_plan(plan)
+    fig, sentence = charts.action_plan(plan, d.currency)
     doc.chart(fig, sentence)
-    doc.table(plan.reset_index())
+    money_cols = ("cost", "expected_value", "net_value")
+    doc.table(_formatted(plan.reset_index(), d.currency, money_cols=money_cols, count_cols=("customers",)))
+    notes = []
+    if _clv_horizon(d):
+        notes.append(f"expected values build on CLV over {_clv_horizon(d)}")
+    if _churn_definition(d):
+        notes.append(f"churn risk is the probability of {_churn_definition(d)}")
+    if notes:
+        doc.p("; ".join(notes)[:1].upper() + "; ".join(notes)[1:] + ".", "note")
     ex = a[a["cost"] > 0].nlargest(5, "net_value")[["customer_id", "label", "net_value", "reason"]]
     if len(ex):
         doc.p("Examples of decisions with their reasons:", "note")
-        doc.table(ex)
+        doc.table(_formatted(ex, d.currency, money_cols=("net_value",)))
     up = d.diagnostics.get("uplift")
     if up:
         doc.p(
@@ -542,7 +778,13 @@ def _actions(doc: _Doc, d: ReportData) -> None:
             "note",
         )
         cols = ["action", "segment", "n_treated", "n_control", "uplift", "lower", "upper"]
-        doc.table(pd.DataFrame(up["estimates"]).reindex(columns=cols))
+        doc.table(
+            _formatted(
+                pd.DataFrame(up["estimates"]).reindex(columns=cols),
+                d.currency,
+                count_cols=("n_treated", "n_control"),
+            )
+        )
         if up.get("qini"):
             fig, sentence = charts.qini(up["qini"])
             doc.chart(fig, sentence)
@@ -556,6 +798,7 @@ def _actions(doc: _Doc, d: ReportData) -> None:
 SECTIONS = (
     _goals,
     _how,
+    _champions,
     _quality,
     _value,
     _rfm,

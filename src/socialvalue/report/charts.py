@@ -12,6 +12,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from socialvalue.report.format import count, money, share
+from socialvalue.report.sentences import concentration_sentence, model_fit_sentence, tracking_sentence
+
 __all__ = [
     "action_plan",
     "bar",
@@ -19,7 +22,7 @@ __all__ = [
     "conditional_expectations",
     "force_layout",
     "heatmap",
-    "lifecycle_funnel",
+    "lifecycle_bars",
     "lorenz",
     "network",
     "qini",
@@ -56,10 +59,7 @@ def lorenz(values: dict[str, np.ndarray], points: int = 201) -> tuple[go.Figure,
         if not sentence:
             top10 = float(np.interp(0.10, np.linspace(0, 1, v.size + 1), cum))
             top1 = float(np.interp(0.01, np.linspace(0, 1, v.size + 1), cum))
-            sentence = (
-                f"The top 10% of customers hold {top10:.0%} of {name} and the top 1% hold {top1:.0%}: "
-                "protect and grow this small group first."
-            )
+            sentence = concentration_sentence(name, top10, top1)
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="equal value", line=dict(dash="dot")))
     return fig, sentence or "No positive value to show."
 
@@ -98,17 +98,36 @@ def bar(
     return fig
 
 
-def lifecycle_funnel(counts: pd.Series) -> tuple[go.Figure, str]:
-    """Customers per lifecycle stage, in stage order."""
-    fig = _fig(title="Lifecycle stages")
+def lifecycle_bars(counts: pd.Series) -> tuple[go.Figure, str]:
+    """Customers per lifecycle stage as bars in stage order (stages are states, not a funnel's steps).
+
+    Parameters
+    ----------
+    counts
+        Customers per stage, indexed by stage in the order to draw.
+
+    Returns
+    -------
+    tuple of (plotly.graph_objects.Figure, str)
+        The chart and its sentence.
+    """
+    total = int(counts.sum())
+    labels = [str(s) for s in counts.index]
+    pct = [share(v / total) if total else "0%" for v in counts.to_numpy()]
+    fig = _fig(title="Customers by lifecycle stage", yaxis_title="customers")
     fig.add_trace(
-        go.Funnel(y=[str(s) for s in counts.index], x=counts.to_numpy(), textinfo="value+percent total")
+        go.Bar(
+            x=labels,
+            y=counts.to_numpy(),
+            text=[f"{count(v)} ({p})" for v, p in zip(counts.to_numpy(), pct, strict=True)],
+            textposition="outside",
+        )
     )
-    total = counts.sum()
+    fig.update_xaxes(categoryorder="array", categoryarray=labels)
     at_risk = counts.get("decline", 0) + counts.get("churned", 0)
     sentence = (
-        f"{at_risk / total:.0%} of customers are declining or churned; "
-        f"{counts.get('growth', 0) / total:.0%} are growing."
+        f"{share(at_risk / total)} of customers are declining or churned; "
+        f"{share(counts.get('growth', 0) / total)} are growing."
         if total
         else "No customers scored."
     )
@@ -128,11 +147,7 @@ def tracking_plot(tracking: dict[str, Sequence[float]], split: float | None) -> 
     if split is not None:
         fig.add_vline(x=split, line=dict(color="grey", dash="dot"))
     a, m = float(tracking["actual"][-1]), float(tracking["model"][-1])
-    err = (m - a) / a if a else float("nan")
-    return (
-        fig,
-        f"At the end of the holdout the model predicts {m:,.0f} cumulative repeat transactions against {a:,.0f} observed ({err:+.1%}).",
-    )
+    return fig, tracking_sentence(a, m)
 
 
 def conditional_expectations(cond: dict[str, Sequence[float]]) -> tuple[go.Figure, str]:
@@ -147,14 +162,7 @@ def conditional_expectations(cond: dict[str, Sequence[float]]) -> tuple[go.Figur
     fig.add_trace(
         go.Scatter(x=x, y=list(cond["model"]), mode="lines+markers", name="model", line=dict(dash="dash"))
     )
-    a, m = np.asarray(cond["actual"], float), np.asarray(cond["model"], float)
-    worst = int(np.nanargmax(np.abs(a - m))) if a.size else 0
-    return fig, (
-        f"Predictions follow observed behaviour across frequency groups; the largest gap is at {x[worst]} "
-        f"({m[worst]:.2f} predicted vs {a[worst]:.2f} observed)."
-        if a.size
-        else "No holdout."
-    )
+    return fig, model_fit_sentence(x, cond["actual"], cond["model"])
 
 
 def calibration_plot(pred: Sequence[float], obs: Sequence[float]) -> go.Figure:
@@ -169,14 +177,14 @@ def calibration_plot(pred: Sequence[float], obs: Sequence[float]) -> go.Figure:
     return fig
 
 
-def stacked_decomposition(frame: pd.DataFrame, title: str) -> go.Figure:
+def stacked_decomposition(frame: pd.DataFrame, title: str, currency: str = "") -> go.Figure:
     """Stacked horizontal bars: one bar per row of ``frame`` (index = label), one segment per column."""
     fig = _fig(title=title, barmode="relative", height=max(380, 22 * len(frame) + 120))
     for col in frame.columns:
         fig.add_trace(
             go.Bar(y=[str(i) for i in frame.index], x=frame[col].to_numpy(), name=str(col), orientation="h")
         )
-    fig.update_layout(yaxis=dict(autorange="reversed"), xaxis_title="value (currency)")
+    fig.update_layout(yaxis=dict(autorange="reversed"), xaxis_title=f"value ({currency or 'currency'})")
     return fig
 
 
@@ -204,8 +212,24 @@ def force_layout(n: int, edges: np.ndarray, *, iterations: int = 200, seed: int 
     return pos
 
 
-def network(nodes: pd.DataFrame, edges: np.ndarray) -> go.Figure:
-    """The influencer network: ``nodes`` with ``label``, ``size``, ``color`` and ``top`` columns; edges as index pairs."""
+def network(nodes: pd.DataFrame, edges: np.ndarray, currency: str = "") -> go.Figure:
+    """The influencer network, drawn without text labels so none can overlap (names show on hover).
+
+    The report names the top influencers in a ranked table beside it instead.
+
+    Parameters
+    ----------
+    nodes
+        One row per node with ``label``, ``size``, ``color`` and ``top`` columns.
+    edges
+        Index pairs ``(source, target)`` into ``nodes``.
+    currency
+        Currency of the colour scale (social value).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
     pos = force_layout(len(nodes), np.asarray(edges, dtype=np.int64).reshape(-1, 2))
     fig = _fig(title="Influencer network around the top customers", height=560, showlegend=False)
     fig.update_xaxes(visible=False)
@@ -223,28 +247,28 @@ def network(nodes: pd.DataFrame, edges: np.ndarray) -> go.Figure:
         go.Scatter(
             x=pos[:, 0],
             y=pos[:, 1],
-            mode="markers+text",
+            mode="markers",
             marker=dict(
                 size=size,
                 color=nodes["color"].to_numpy(dtype=float),
                 colorscale="Viridis",
                 showscale=True,
-                colorbar=dict(title="social value"),
+                colorbar=dict(title=f"social value ({currency})" if currency else "social value"),
                 line=dict(width=np.where(nodes["top"], 2, 0), color="red"),
             ),
-            text=np.where(nodes["top"].to_numpy(bool), nodes["label"].astype(str).to_numpy(), ""),
             hovertext=nodes["label"].astype(str).to_numpy(),
             hoverinfo="text",
-            textposition="top center",
         )
     )
     return fig
 
 
-def action_plan(plan: pd.DataFrame) -> tuple[go.Figure, str]:
+def action_plan(plan: pd.DataFrame, currency: str = "") -> tuple[go.Figure, str]:
     """Customers, cost and expected net value per action (``plan`` indexed by action label)."""
     fig = _fig(
-        title="Action plan: expected net value and cost per action", barmode="group", yaxis_title="currency"
+        title="Action plan: expected net value and cost per action",
+        barmode="group",
+        yaxis_title=currency or "currency",
     )
     fig.add_trace(go.Bar(x=list(plan.index), y=plan["net_value"].to_numpy(), name="expected net value"))
     fig.add_trace(go.Bar(x=list(plan.index), y=plan["cost"].to_numpy(), name="cost"))
@@ -255,8 +279,8 @@ def action_plan(plan: pd.DataFrame) -> tuple[go.Figure, str]:
         best = active["net_value"].idxmax()
         roi = plan["net_value"].sum() / plan["cost"].sum() if plan["cost"].sum() else float("nan")
         sentence = (
-            f"The plan spends {plan['cost'].sum():,.0f} for an expected net gain of {plan['net_value'].sum():,.0f} "
-            f"({roi:.1f}× its cost); '{best}' contributes most."
+            f"The plan spends {money(plan['cost'].sum(), currency)} for an expected net gain of "
+            f"{money(plan['net_value'].sum(), currency)} ({roi:.1f}× its cost); '{best}' contributes most."
         )
     else:
         sentence = "No action pays for itself at the current assumptions."
