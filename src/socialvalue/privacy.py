@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from socialvalue.errors import ConfigError, StoreError, UnknownCustomerError
 from socialvalue.schema import KINDS, TABLES
+from socialvalue.sqlsafe import ident
 
 if TYPE_CHECKING:  # pragma: no cover
     from socialvalue.store import Store
@@ -75,17 +76,13 @@ def subject_hash(salt: str, customer_id: str) -> str:
     return hashlib.sha256(f"{salt}:{customer_id}".encode()).hexdigest()
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _targets(store: Store) -> dict[str, tuple[str, list[str]]]:
-    """Tables to search, by display name: (qualified SQL name, customer columns).
+def _targets(store: Store) -> dict[str, tuple[str, str, list[str]]]:
+    """Tables to search, by display name: (schema, table, customer columns).
 
     The canonical tables first, then every other base table of the store's database, in any schema, that has
     a customer column (bookkeeping tables starting with ``_`` have none).
     """
-    out = {kind: (f"main.{_q(kind)}", list(TABLES[kind].customer_columns)) for kind in KINDS}
+    out = {kind: ("main", kind, list(TABLES[kind].customer_columns)) for kind in KINDS}
     rows = store.con.execute(
         """
         SELECT t.schema_name, t.table_name, list(c.column_name ORDER BY c.column_index)
@@ -101,7 +98,7 @@ def _targets(store: Store) -> dict[str, tuple[str, list[str]]]:
         hits = [c for c in cols if c in CUSTOMER_COLUMNS]
         if hits:
             label = name if schema == "main" else f"{schema}.{name}"
-            out[label] = (f"{_q(schema)}.{_q(name)}", hits)
+            out[label] = (schema, name, hits)
     return out
 
 
@@ -149,8 +146,8 @@ def record_report(store: Store, path: str, as_of: str) -> None:
     )
 
 
-def _json_text_columns(store: Store) -> list[tuple[str, str]]:
-    """(qualified table, column) of every JSON column, and every text column of bookkeeping tables."""
+def _json_text_columns(store: Store) -> list[tuple[str, str, str]]:
+    """(schema, table, column) of every JSON column, and every text column of bookkeeping tables."""
     rows = store.con.execute(
         """
         SELECT t.schema_name, t.table_name, c.column_name, c.data_type
@@ -161,18 +158,17 @@ def _json_text_columns(store: Store) -> list[tuple[str, str]]:
         ORDER BY 1, 2, 3
         """
     ).fetchall()
-    return [(f"{_q(sch)}.{_q(tab)}", col) for sch, tab, col, _ in rows if col not in CUSTOMER_COLUMNS]
+    return [(sch, tab, col) for sch, tab, col, _ in rows if col not in CUSTOMER_COLUMNS]
 
 
 def _scrub_json(store: Store, customer_id: str) -> int:
     """Replace the customer's id, as a JSON string, in every JSON/bookkeeping text column; rows changed."""
     quoted = json.dumps(customer_id)
     total = 0
-    for table, col in _json_text_columns(store):
-        c = _q(col)
+    for schema, table, col in _json_text_columns(store):
         n = store.con.execute(
-            f"UPDATE {table} SET {c} = replace(CAST({c} AS VARCHAR), $q, $r) "
-            f"WHERE contains(CAST({c} AS VARCHAR), $q)",
+            f"UPDATE {ident(schema)}.{ident(table)} SET {ident(col)} = replace(CAST({ident(col)} AS VARCHAR), $q, $r) "
+            f"WHERE contains(CAST({ident(col)} AS VARCHAR), $q)",
             {"q": quoted, "r": json.dumps(_ERASED)},
         ).fetchall()[0][0]
         total += int(n)
@@ -240,9 +236,12 @@ def erase_customer(
             "(SELECT content_id FROM content WHERE author_id = ?) AND actor_id <> ?",
             [customer_id, customer_id],
         ).fetchall()[0][0]
-        for name, (sql_name, cols) in _targets(store).items():
-            where = " OR ".join(f"CAST({_q(c)} AS VARCHAR) = $id" for c in cols)
-            n = con.execute(f"DELETE FROM {sql_name} WHERE {where}", {"id": customer_id}).fetchall()[0][0]
+        for name, (schema, table, cols) in _targets(store).items():
+            n = con.execute(
+                f"DELETE FROM {ident(schema)}.{ident(table)} WHERE "
+                f"{' OR '.join(f'CAST({ident(c)} AS VARCHAR) = $id' for c in cols)}",
+                {"id": customer_id},
+            ).fetchall()[0][0]
             if n:
                 counts[name] = int(n)
         if not counts and not block_future_loads:
@@ -329,7 +328,7 @@ def compact_store(store: Store) -> None:
     try:
         con.execute("ATTACH ? AS _sv_compact", [tmp])
         try:
-            con.execute(f"COPY FROM DATABASE {_q(db)} TO _sv_compact")
+            con.execute(f"COPY FROM DATABASE {ident(db)} TO _sv_compact")
         finally:
             con.execute("DETACH DATABASE IF EXISTS _sv_compact")
         store._reopen_after(lambda: os.replace(tmp, path))

@@ -48,8 +48,6 @@ _UNIT_DAYS = {"W": 7, "D": 1}
 _EXPECTED = (
     "expected a date as YYYY-MM-DD (e.g. 2026-11-01), 'today' or 'latest' (the day after the last order)"
 )
-#: Purchases the run models: completed orders with a positive amount (as the features count them).
-_PURCHASES = "FROM orders WHERE status = 'completed' AND amount > 0"
 
 
 @dataclass(frozen=True)
@@ -112,7 +110,7 @@ def parse_iso_date(value: str, option: str = "--as-of") -> str:
 def data_range(store: Store) -> DataRange | None:
     """First and last purchase day and the number of purchases (None without purchases)."""
     n, first, last = store.con.execute(
-        f"SELECT count(*), min(ordered_at), max(ordered_at) {_PURCHASES}"
+        "SELECT count(*), min(ordered_at), max(ordered_at) FROM orders WHERE status = 'completed' AND amount > 0"
     ).fetchall()[0]
     if not n:
         return None
@@ -305,10 +303,6 @@ def resolve_money(store: Store, as_of: pd.Timestamp, cfg: RunConfig) -> Money:
     return Money(currency=want, rates={c: rates[c] for c in counts}, counts=counts)
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 @contextmanager
 def converted_orders(store: Store, money: Money) -> Iterator[None]:
     """While open, ``orders`` on the store's connection reads amounts in the reporting currency.
@@ -319,6 +313,8 @@ def converted_orders(store: Store, money: Money) -> Iterator[None]:
     if not money.converted or set(money.counts) == {money.currency}:
         yield
         return
+    from socialvalue.sqlsafe import ident, literal
+
     con = store.con
     db = con.execute("SELECT current_database()").fetchall()[0][0]
     rates = pd.DataFrame({"currency": list(money.rates), "rate": list(money.rates.values())})
@@ -327,20 +323,17 @@ def converted_orders(store: Store, money: Money) -> Iterator[None]:
         con.execute("CREATE OR REPLACE TEMP TABLE _sv_rates AS SELECT * FROM _sv_rates_src")
     finally:
         con.unregister("_sv_rates_src")
-    cols = [r[0] for r in con.execute(f"DESCRIBE {_ident(db)}.main.orders").fetchall()]
-    select = ", ".join(
+    cols = [r[0] for r in con.execute(f"DESCRIBE {ident(db)}.main.orders").fetchall()]
+    items = [
         "CAST(o.amount * r.rate AS DECIMAL(18,4)) AS amount"
         if c == "amount"
-        else ("CAST(? AS VARCHAR) AS currency" if c == "currency" else f"o.{_ident(c)}")
+        else (f"{literal(money.currency)} AS currency" if c == "currency" else f"o.{ident(c)}")
         for c in cols
-    )
-    # the currency literal is validated (three capital letters) but still goes in as text of a view: DuckDB
-    # views cannot hold parameters, so it is checked again here
-    if not re.fullmatch(r"[A-Z]{3}", money.currency):
-        raise ConfigError(f"invalid reporting currency {money.currency!r}")
-    select = select.replace("CAST(? AS VARCHAR)", f"'{money.currency}'")
+    ]
+    # DuckDB views cannot hold parameters: the currency goes in through sqlsafe.literal (it is also
+    # validated as three capital letters by the configuration)
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW orders AS SELECT {select} FROM {_ident(db)}.main.orders o "
+        f"CREATE OR REPLACE TEMP VIEW orders AS SELECT {', '.join(items)} FROM {ident(db)}.main.orders o "
         "JOIN _sv_rates r USING (currency)"
     )
     try:

@@ -607,8 +607,12 @@ def _campaign_values(
     path = Path(cfg.actions.campaign)
     if not path.exists():
         raise ConfigError(f"campaign file {str(path)!r} does not exist")
-    reader = "read_parquet" if path.suffix.lower() == ".parquet" else "read_csv"
-    camp = store.con.sql(f"SELECT * FROM {reader}(?)", params=[str(path)]).df()
+    from socialvalue.sqlsafe import reader_path
+
+    query = (
+        "SELECT * FROM read_parquet(?)" if path.suffix.lower() == ".parquet" else "SELECT * FROM read_csv(?)"
+    )
+    camp = store.con.sql(query, params=[reader_path(path)]).df()
     names = {a.name for a in playbook.actions}
     unknown = sorted(set(camp.get("action", pd.Series(dtype=str)).astype(str)) - names)
     if unknown:
@@ -634,27 +638,26 @@ def _campaign_values(
 
 # -- stage: write -------------------------------------------------------------------------------------------
 def _replace_rows(store: Store, table: str, frame: pd.DataFrame, as_of: str) -> None:
-    """Replace the rows of ``as_of`` in ``table`` by ``frame`` (creating or widening the table as needed)."""
+    """Replace the rows of ``as_of`` in ``table`` by ``frame`` (creating or widening the table as needed).
+
+    One ``CREATE TABLE ... AS`` with all the rows, old and new (``UNION ALL BY NAME`` widens the table to new
+    columns). DuckDB 2.0.0 loses the rows of an INSERT into a table made empty (CTAS ... LIMIT 0) in the same
+    transaction once they pass one row group (122,880 rows): the same connection then scans 0 rows although
+    count(*) is right; a table created with its rows is not affected.
+    """
+    from socialvalue.sqlsafe import ident
+
     con = store.con
     con.register("_sv_frame", frame)
     try:
         if not store.has_table(table):
-            # One CREATE TABLE AS with the rows. DuckDB 2.0.0 loses the rows of an INSERT into a table made
-            # empty (CTAS ... LIMIT 0) in the same transaction once they pass one row group (122,880 rows):
-            # the same connection then scans 0 rows although count(*) is right.
-            con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM _sv_frame')
+            con.execute(f"CREATE TABLE {ident(table)} AS SELECT * FROM _sv_frame")
             return
-        existing = set(
-            store.query_df(
-                f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'"
-            )["column_name"]
+        con.execute(
+            f"CREATE OR REPLACE TABLE {ident(table)} AS SELECT * FROM {ident(table)} WHERE as_of <> ? "
+            "UNION ALL BY NAME SELECT * FROM _sv_frame",
+            [as_of],
         )
-        types = {r[0]: r[1] for r in con.sql("DESCRIBE _sv_frame").fetchall()}
-        for col in frame.columns:
-            if col not in existing:
-                con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{col}" {types[col]}')
-        con.execute(f'DELETE FROM "{table}" WHERE as_of = ?', [as_of])
-        con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _sv_frame')
     finally:
         con.unregister("_sv_frame")
 
@@ -675,11 +678,12 @@ def _record_run(store: Store, row: dict[str, Any]) -> None:
 
 def _snapshot(store: Store) -> dict[str, Any]:
     from socialvalue.schema import KINDS, TABLES
+    from socialvalue.sqlsafe import ident
 
     snap = {}
     for kind in KINDS:
         tc = TABLES[kind].time_column
-        n, last = store.con.execute(f'SELECT count(*), max("{tc}") FROM "{kind}"').fetchall()[0]
+        n, last = store.con.execute(f"SELECT count(*), max({ident(tc)}) FROM {ident(kind)}").fetchall()[0]
         snap[kind] = {"rows": int(n), "max_time": None if last is None else str(last)}
     return snap
 
