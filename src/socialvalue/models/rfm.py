@@ -2,9 +2,12 @@ r"""RFM scores, cells, named segments (validated TOML segment maps) and the segm
 
 Conventions (see ``docs/segments.md``):
 
-* R, F and M are scored 1..``bins`` (5 by default) among customers **with at least one purchase**, by
-  equal-frequency bins (:func:`socialvalue.models._ranks.quantile_scores`) or fixed thresholds. R is reversed:
-  the most recent customers get the highest score.
+* R, F and M are scored 1..``bins`` (5 by default) among customers **with at least one purchase**, each by
+  one of three methods (:class:`ScoreBins`): ``"quantile"`` equal-frequency bins
+  (:func:`socialvalue.models._ranks.quantile_scores`, R and M by default), ``"dense"`` quantiles whose tied
+  values sit in the lowest level they span, the customers above being spread over the remaining levels
+  (:func:`dense_scores`, F by default: counts are heavily tied, most customers having one order), or fixed
+  ``"thresholds"``. R is reversed: the most recent customers get the highest score.
 * Customers with no purchase (recency missing, or ``n_orders == 0`` when that column is present) are kept,
   with scores 0, cell ``"000"`` and the map's ``no_purchase`` segment ("No purchase").
 * ``fm_score`` is the round-half-up mean of F and M, :math:`\lceil (F + M) / 2 \rceil`.
@@ -35,6 +38,7 @@ __all__ = [
     "SegmentMap",
     "SegmentRule",
     "assign_segments",
+    "dense_scores",
     "load_rfm_config",
     "load_segment_map",
     "rfm_scores",
@@ -47,17 +51,44 @@ _CELLS = np.array([f"{i:03d}" for i in range(1000)], dtype=object)
 
 
 class ScoreBins(ConfigModel):
-    """How one of R, F, M is scored: ``bins`` quantile bins, or fixed ascending ``thresholds``."""
+    """How one of R, F, M is scored 1..n.
 
+    Attributes
+    ----------
+    method
+        ``"quantile"``: ``bins`` equal-frequency bins, ties resolved by :attr:`RFMConfig.ties`.
+        ``"dense"``: ``bins`` equal-frequency bins where tied values sit in the lowest level they span and
+        the values above are spread over the remaining levels (:func:`dense_scores`); every level is used
+        when there are at least ``bins`` distinct values. ``"thresholds"``: fixed ascending ``thresholds``.
+        Omitted, it is ``"thresholds"`` when ``thresholds`` is given and ``"quantile"`` otherwise.
+    bins
+        Number of scores of the ``"quantile"`` and ``"dense"`` methods.
+    thresholds
+        Ascending interior edges of the ``"thresholds"`` method (``len + 1`` scores); a value equal to an edge
+        belongs to the bin above it.
+    """
+
+    method: Literal["quantile", "dense", "thresholds"] = "quantile"
     bins: int = Field(5, ge=2, le=9)
     thresholds: tuple[float, ...] | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _infer_method(cls, data: object) -> object:
+        if isinstance(data, dict) and "method" not in data and data.get("thresholds") is not None:
+            return {**data, "method": "thresholds"}
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> ScoreBins:
-        if self.thresholds is not None:
+        if self.method == "thresholds":
+            if self.thresholds is None:
+                raise ValueError('method = "thresholds" needs thresholds (ascending interior edges)')
             t = np.asarray(self.thresholds, dtype=float)
             if t.size == 0 or t.size > 8 or np.any(np.diff(t) <= 0):
                 raise ValueError("thresholds must be 1 to 8 strictly increasing numbers")
+        elif self.thresholds is not None:
+            raise ValueError(f'thresholds are used only with method = "thresholds", not "{self.method}"')
         return self
 
     @property
@@ -67,11 +98,21 @@ class ScoreBins(ConfigModel):
 
 
 class RFMConfig(ConfigModel):
-    """Scoring of recency, frequency and monetary value (defaults in ``defaults/rfm.toml``)."""
+    """Scoring of recency, frequency and monetary value (defaults in ``defaults/rfm.toml``).
+
+    Attributes
+    ----------
+    ties
+        How the ``"quantile"`` method splits tied values: ``"average"`` (equal inputs, equal scores) or
+        ``"first"`` (ties broken by customer id, bins of equal size).
+    recency, frequency, monetary
+        How each is scored; frequency defaults to ``"dense"`` (order counts are heavily tied at 1), recency
+        and monetary value to ``"quantile"``.
+    """
 
     ties: Literal["average", "first"] = "average"
     recency: ScoreBins = ScoreBins()
-    frequency: ScoreBins = ScoreBins()
+    frequency: ScoreBins = ScoreBins(method="dense")
     monetary: ScoreBins = ScoreBins()
 
 
@@ -151,6 +192,77 @@ def _fm(f: np.ndarray, m: np.ndarray) -> np.ndarray:
     return (f.astype(np.int16) + m + 1) // 2
 
 
+def dense_scores(values: np.ndarray, bins: int, *, higher_is_better: bool = True) -> np.ndarray:
+    r"""Score 1..``bins`` by equal-frequency bins in which tied values sit in the lowest level they span.
+
+    With the :math:`n` values sorted ascending, level :math:`l` of a grid anchored at position :math:`s_0`
+    and level :math:`l_0` (:math:`m_0 = n - s_0` values over :math:`L_0 = \text{bins} - l_0 + 1` levels)
+    ends before position
+
+    .. math:: e_l = s_0 + \left\lfloor \frac{(l - l_0 + 1)(m_0 - 1)}{L_0} \right\rfloor + 1,
+
+    which with :math:`s_0 = 0, l_0 = 1` is the bin of :func:`~socialvalue.models._ranks.quantile_scores`, so
+    **distinct values get exactly the quantile scores**. Ties are never split: the whole group of equal values
+    that holds position :math:`e_l - 1` stays in level :math:`l`, the lowest level it spans. When a group
+    ends past :math:`e_l`, the grid is re-anchored after it, so the values above are spread evenly over the
+    remaining levels instead of skipping the levels the group covered. When there are at least ``bins``
+    distinct values each level also takes at least one of them and leaves at least one for each level
+    above, so **every level 1..bins is used**; with fewer distinct values some levels stay empty (a single
+    value scores 1).
+
+    On order counts where 60 % of customers have one order, those customers all score 1, the two-order
+    customers 2 and so on, where quantiles with averaged ties give every one-order customer 2 and nobody 1.
+
+    Parameters
+    ----------
+    values
+        Finite values (no NaN; callers handle missing values before).
+    bins
+        Number of scores.
+    higher_is_better
+        When False (recency in days), small values get high scores.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int8`` scores in 1..``bins``.
+
+    Examples
+    --------
+    >>> dense_scores(np.array([1, 1, 1, 1, 1, 1, 2, 2, 3, 4, 7]), 5).tolist()
+    [1, 1, 1, 1, 1, 1, 2, 2, 3, 4, 5]
+    """
+    x = np.asarray(values, dtype=float)
+    n = x.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int8)
+    if not higher_is_better:
+        x = -x
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    bounds = np.r_[np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]]), n]  # group g spans bounds[g]:bounds[g+1]
+    k = bounds.size - 1
+    group_level = np.zeros(k, dtype=np.int8)
+    g, s0, level0 = 0, 0, 1
+    for level in range(1, bins + 1):
+        if g >= k:
+            break
+        if level == bins:
+            end_group = k
+        else:
+            target = s0 + (level - level0 + 1) * (n - s0 - 1) // (bins - level0 + 1) + 1
+            end_group = max(int(np.searchsorted(bounds, target - 1, side="right")), g)
+            if k >= bins:  # at least one group here, and one left for every level above
+                end_group = min(max(end_group, g + 1), k - (bins - level))
+            if bounds[end_group] != target:
+                s0, level0 = int(bounds[end_group]), level + 1
+        group_level[g:end_group] = level
+        g = end_group
+    out = np.empty(n, dtype=np.int8)
+    out[order] = np.repeat(group_level, np.diff(bounds))
+    return out
+
+
 def rfm_scores(
     features: pd.DataFrame,
     *,
@@ -167,7 +279,8 @@ def rfm_scores(
     features
         One row per customer with the named columns (the feature table). Not modified.
     config
-        Bins/thresholds and tie convention; :func:`load_rfm_config` when None.
+        Scoring method of each of R, F, M and the tie convention of quantiles; :func:`load_rfm_config` when
+        None (quantiles for R and M, dense quantiles for F).
     recency, frequency, monetary, customer_id
         Column names (defaults: the feature-table contract). Recency is "days since last purchase", so
         fewer days score higher.
@@ -200,8 +313,10 @@ def rfm_scores(
         ("m_score", mon, config.monetary, True),
     ):
         score = np.zeros(n, dtype=np.int8)
-        if spec.thresholds is not None:
-            score[has] = threshold_scores(x[has], spec.thresholds, higher_is_better=up)
+        if spec.method == "thresholds":
+            score[has] = threshold_scores(x[has], spec.thresholds or (), higher_is_better=up)
+        elif spec.method == "dense":
+            score[has] = dense_scores(x[has], spec.bins, higher_is_better=up)
         else:
             score[has] = quantile_scores(
                 x[has],
