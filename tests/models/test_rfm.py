@@ -447,3 +447,22 @@ def test_demo_has_lost_customers_and_every_level(tmp_path):
     counts = scores["rfm_segment"].value_counts()
     for name in ("Lost", "New", "Promising", "About to sleep"):
         assert counts.get(name, 0) > 0, name
+
+
+def test_report_heatmap_shows_every_level_even_when_empty():
+    """The report's R x F heat map: a grid without F = 1 and with the no-purchase 0 row still shows 1..5."""
+    from socialvalue.report.charts import rfm_heatmap
+
+    grid = pd.DataFrame(
+        [[np.nan, 5.0, 3.0, 2.0, 9.0], [np.nan, 1.0, 2.0, 3.0, 4.0], [7.0, np.nan, np.nan, np.nan, np.nan]],
+        index=[5, 1, 0],
+        columns=[0, 2, 3, 4, 5],
+    )
+    fig, sentence = rfm_heatmap(grid)
+    trace = fig.data[0]
+    assert list(trace.x) == ["1", "2", "3", "4", "5"] and list(trace.y) == ["1", "2", "3", "4", "5"]
+    z = np.asarray(trace.z)
+    assert z.shape == (5, 5) and z[:, 0].tolist() == [0.0] * 5 and z[1:4].sum() == 0
+    assert z[4].tolist() == [0.0, 5.0, 3.0, 2.0, 9.0] and z[0].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert list(fig.layout.xaxis.categoryarray) == ["1", "2", "3", "4", "5"]
+    assert sentence.startswith("9 customers bought recently and often")

@@ -26,6 +26,7 @@ __all__ = [
     "lorenz",
     "network",
     "qini",
+    "rfm_heatmap",
     "stacked_decomposition",
     "tracking_plot",
 ]
@@ -82,6 +83,34 @@ def heatmap(
         )
     )
     return fig
+
+
+def rfm_heatmap(grid: pd.DataFrame, levels: int = 5) -> tuple[go.Figure, str]:
+    """Customers per (R, F) score pair, with every level 1..``levels`` on both axes, empty ones included.
+
+    Parameters
+    ----------
+    grid
+        Customer counts indexed by R score with F scores as columns (e.g. a ``pivot_table`` of the scores);
+        missing pairs, and score 0 (no purchase), may be absent or present.
+    levels
+        The highest score; every level 1..``levels`` gets a row and a column (0 customers where empty), so
+        no axis value is ever skipped.
+
+    Returns
+    -------
+    tuple of (plotly.graph_objects.Figure, str)
+        The heat map (R 1 at the bottom, 5 at the top; F 1 to 5 left to right) and its sentence.
+    """
+    scores = list(range(1, levels + 1))
+    full = grid.reindex(index=scores, columns=scores).fillna(0)
+    fig = heatmap(full, "Customers by recency (R) and frequency (F) score", "F score", "R score")
+    labels = [str(s) for s in scores]
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=labels)
+    top = full.loc[levels, levels]
+    sentence = f"{count(top)} customers bought recently and often (R and F at the top score): the core to keep close."
+    return fig, sentence
 
 
 def bar(
