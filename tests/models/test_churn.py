@@ -15,6 +15,7 @@ from socialvalue.models.churn import (
     load_churn_config,
     model_churn_risk,
 )
+from socialvalue.models.churn_choice import alert_mask, churn_order, select_churn_risk
 from socialvalue.models.churn_reasons import model_reasons, reasons_from_contributions
 from socialvalue.models.churn_social import social_churn_features
 
@@ -134,11 +135,12 @@ def test_reason_phrases_exact():
     out = reasons_from_contributions(frame, design, contrib, top=2)
     assert out.tolist() == [
         "no purchase for 210 days; interactions down 80% vs previous 90 days",
-        "not referred by another customer; 3 interactions in the last 90 days vs 1 before",
+        # rising interactions (3 vs 1) raised the model's risk, but they are no warning sign: not named
+        "not referred by another customer",
     ]
     assert model_reasons(frame, np.array([0.12, 0.9])).tolist() == [
-        "P(alive) 0.12; no purchase for 210 days; interactions down 80% vs previous 90 days",
-        "P(alive) 0.90; no purchase for 5 days",
+        "likely lapsed (P(alive) 0.12); no purchase for 210 days; interactions down 80% vs previous 90 days",
+        "no single warning sign stands out",
     ]
 
 
@@ -196,3 +198,182 @@ def test_unlabelled_rows_are_left_out():
     model = ChurnClassifier().fit(with_nan)
     assert 540 < model.report_.n < 660  # 30% of the 2,000 labelled customers
     assert model.evaluate(with_nan).n == 2000
+
+
+# -- champion and challengers, ties, reasons that agree with their figures ----------------------------------
+def _small_shop(n: int = 200, seed: int = 14) -> pd.DataFrame:
+    """A small shop where churn follows recency, and the classifier sees only noise (the issue-14 case)."""
+    rng = np.random.default_rng(seed)
+    days = rng.uniform(1, 400, n).round()
+    churned = rng.random(n) < 1 / (1 + np.exp(-(days - 200) / 50))
+    return pd.DataFrame(
+        {
+            "customer_id": [f"C{i:04d}" for i in range(n)],
+            "days_since_last_purchase": days,
+            "n_orders_365d": rng.poisson(2, n),
+            "noise_a": rng.normal(size=n),
+            "noise_b": rng.normal(size=n),
+            "noise_c": rng.integers(0, 3, n).astype(float),
+            "holdout_transactions": np.where(churned, 0, 1 + rng.poisson(1, n)),
+        }
+    )
+
+
+def test_useless_classifier_loses_to_recency_and_is_not_used():
+    shop = _small_shop()
+    cfg = load_churn_config().model_copy(
+        update={"features": ("noise_a", "noise_b", "noise_c"), "horizon_days": 182, "alert_budget": 0.1}
+    )
+    choice = select_churn_risk(shop, shop, config=cfg)
+    m = choice.metrics
+    assert choice.champion == "recency" and choice.baseline_won
+    assert choice.classifier is not None  # it trained; it just did not earn its place
+    assert m.loc["recency", "auc"] > 0.75 and m.loc["classifier", "auc"] < 0.65
+    assert m.loc["classifier", "gain_lower"] < 0
+    rec, clf = m.loc["recency", "auc"], m.loc["classifier", "auc"]
+    assert choice.sentence == (
+        f"recency alone ranks churn better than the classifier on this data (AUC {rec:.2f} vs {clf:.2f}); "
+        "it is used."
+    )
+    # published as a probability that keeps recency's ranking exactly (more days = higher risk)
+    risk = choice.risk
+    assert ((risk > 0) & (risk < 1)).all()
+    order = np.argsort(shop["days_since_last_purchase"].to_numpy(), kind="stable")
+    assert np.all(np.diff(risk[order]) >= 0)
+    assert len(np.unique(risk)) == shop["days_since_last_purchase"].nunique()
+    record = choice.as_dict()
+    assert record["source"] == "recency" and record["baseline_auc"] == pytest.approx(rec)
+    assert record["definition"] == "no purchase in the next 182 days" and record["horizon_days"] == 182
+    assert {r["name"] for r in record["metrics"]} == {"classifier", "recency", "recent_count"}
+
+
+@pytest.mark.slow
+def test_classifier_with_real_signal_is_used(synthetic):
+    """On the synthetic data churn depends on social signals recency cannot see: the classifier earns its place."""
+    features, out = synthetic
+    choice = select_churn_risk(
+        features,
+        features,
+        p_alive_cal=out["p_alive"],
+        expected_cal=out["expected_transactions"],
+        p_alive_now=out["p_alive"],
+        expected_now=out["expected_transactions"],
+    )
+    m = choice.metrics
+    assert choice.champion in {"classifier", "model"} and not choice.baseline_won
+    assert m.loc[choice.champion, "gain_lower"] > 0
+    assert choice.sentence.startswith(("the classifier ranks churn best", "the purchase model"))
+    assert "it is used." in choice.sentence
+
+
+def test_model_candidate_needs_current_inputs_and_labels_of_both_classes():
+    shop = _small_shop()
+    with pytest.raises(SchemaError, match="both classes"):
+        select_churn_risk(shop.assign(holdout_transactions=0), shop)
+    p = np.clip(1 - shop["days_since_last_purchase"].to_numpy() / 400, 0.01, 1)
+    choice = select_churn_risk(shop, shop, p_alive_cal=p, p_alive_now=p, classifier=False)
+    assert "model" in choice.metrics.index and "classifier" not in choice.metrics.index
+
+
+def test_churn_order_breaks_ties_deterministically():
+    risk = np.array([0.5, 0.9, 0.5, 0.5, 0.5, np.nan])
+    days = np.array([10.0, 1.0, 30.0, 30.0, 30.0, 500.0])
+    expected = np.array([0.1, 0.1, 2.0, 0.5, 0.5, 0.0])
+    ids = np.array(["e", "a", "d", "c", "b", "f"])
+    order = churn_order(risk, days_since_last_purchase=days, expected_transactions=expected, customer_id=ids)
+    # highest risk; then among the 0.5 ties the longest gap, fewer expected purchases, then the id; NaN last
+    assert ids[order].tolist() == ["a", "b", "c", "d", "e", "f"]
+    perm = np.random.default_rng(1).permutation(len(ids))
+    again = churn_order(
+        risk[perm],
+        days_since_last_purchase=days[perm],
+        expected_transactions=expected[perm],
+        customer_id=ids[perm],
+    )
+    assert ids[perm][again].tolist() == ids[order].tolist()
+    # 3 of 6 alerted: a, b, c (positions 1, 4, 3); d loses the tie on expected purchases
+    assert alert_mask(order, 0.5).tolist() == [False, True, False, True, True, False]
+
+
+_P = r"(\d+\.\d\d)"
+
+
+def _check_reason(reason: str, row: pd.Series, p: float) -> None:
+    """Every figure a reason cites must be on the side its words claim."""
+    import re
+
+    assert f"{p:.2f}" in reason or "P(alive)" not in reason
+    if m := re.search(r"(?<!more )likely lapsed \(P\(alive\) " + _P, reason):
+        assert float(m.group(1)) < 0.2
+    if m := re.search(r"more likely lapsed than active \(P\(alive\) " + _P, reason):
+        assert 0.2 <= float(m.group(1)) < 0.5
+    if m := re.search(r"no purchase for (\d+) days(?: \((\d+\.\d)x their usual gap\))?", reason):
+        assert int(m.group(1)) == round(row["days_since_last_purchase"])
+        assert int(m.group(1)) >= 90 or (m.group(2) is not None and float(m.group(2)) >= 1.5)
+    if m := re.search(r"(orders|interactions) down (\d+)%", reason):
+        assert int(m.group(2)) > 0
+    if m := re.search(r"(\d+\.\d) purchases expected", reason):
+        assert float(m.group(1)) < 1.0 and round(p, 2) >= 0.5  # compared as printed
+
+
+def test_reasons_never_contradict_their_figures():
+    """Adversarial rows: a Champion, thresholds exactly at the rounding edge, rising trends, never-buyers."""
+    frame = pd.DataFrame(
+        {
+            "days_since_last_purchase": [7.0, 89.6, 90.0, 20.0, np.nan, 300.0, 45.0],
+            "ipt_mean_days": [30.0, 80.0, np.nan, 13.4, np.nan, 50.0, 30.0],
+            "n_orders": [20, 3, 2, 5, 0, 1, 4],
+            "n_orders_365d": [12, 2, 1, 3, 0, 0, 2],
+            "orders_last_90d": [6, 1, 0, 1, 0, 0, 2],
+            "orders_prev_90d": [3, 1, 1, 2, 0, 0, 1],
+            "interactions_last_90d": [10, 5, 0, 1, 0, 0, 9],
+            "interactions_prev_90d": [2, 5, 0, 4, 0, 0, 3],
+        }
+    )
+    p = np.array([0.98, 0.196, 0.2049, 0.7, 0.0, 0.4, 0.9])
+    e = np.array([3.0, 0.2, 0.95, 0.96, 0.0, 0.1, 2.0])
+    for source in ("model", "recency", "recent_count", "classifier"):
+        out = model_reasons(frame, p, e, risk=np.full(7, 0.3), source=source, horizon_days=182)
+        for i, reason in enumerate(out):
+            _check_reason(reason, frame.iloc[i], p[i])
+        champion = out.iloc[0]
+        assert champion == "churn risk 0.30; no single warning sign stands out"  # not "slowing", not "7 days"
+        assert "likely lapsed (P(alive) 0.20)" not in out.iloc[1]  # 0.196 prints 0.20: not "below 0.2"
+        assert "more likely lapsed than active (P(alive) 0.20)" in out.iloc[1]
+        assert "no purchase for 90 days" in out.iloc[2] and "89" not in out.iloc[1].split("P(alive)")[0]
+        assert "1.5x their usual gap" in out.iloc[3]  # 20 / 13.4 = 1.49 prints 1.5: named, as printed
+        assert "never purchased" in out.iloc[4]
+        assert "orders down" not in out.iloc[6] and "interactions down" not in out.iloc[6]
+
+
+def test_random_frames_reasons_agree_with_figures():
+    rng = np.random.default_rng(7)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "days_since_last_purchase": np.where(rng.random(n) < 0.05, np.nan, rng.uniform(0, 600, n)),
+            "ipt_mean_days": rng.uniform(5, 200, n),
+            "n_orders_365d": rng.poisson(1.5, n),
+            "orders_last_90d": rng.poisson(1, n),
+            "orders_prev_90d": rng.poisson(1, n),
+            "interactions_last_90d": rng.poisson(3, n),
+            "interactions_prev_90d": rng.poisson(3, n),
+        }
+    )
+    p, e = rng.uniform(0, 1, n), rng.gamma(1, 1, n)
+    out = model_reasons(frame, p, e, risk=rng.uniform(0, 1, n), horizon_days=182)
+    for i, reason in enumerate(out):
+        _check_reason(reason, frame.iloc[i], p[i])
+        assert reason.count(";") <= 2  # at most three parts
+
+
+def test_classifier_reasons_skip_drivers_on_the_healthy_side():
+    frame = pd.DataFrame({"days_since_last_purchase": [7.0, 300.0], "n_orders": [30.0, 1.0]})
+    design = churn_design(frame, ["days_since_last_purchase", "n_orders"])
+    contrib = pd.DataFrame([[0.3, 0.2], [0.1, 0.2]], columns=design.columns)
+    reference = pd.Series({"days_since_last_purchase": 40.0, "n_orders": 4.0})
+    out = reasons_from_contributions(frame, design, contrib, top=2, reference=reference)
+    assert out.tolist() == [
+        "risk close to the typical customer's",  # 7 days and 30 orders are not warning signs
+        "1 orders in total; no purchase for 300 days",
+    ]
