@@ -1,12 +1,13 @@
+import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
 
 from socialvalue.errors import ConfigError, SchemaError
-from socialvalue.social import Graph, influence_edges
+from socialvalue.social import Graph, influence_edges, pagerank
 
 
-def test_from_frame_merges_parallel_edges_and_keeps_isolated_nodes():
+def test_from_frame_counts_repeated_pairs_once_and_keeps_isolated_nodes():
     edges = pd.DataFrame(
         {"src": ["a", "b", "a", "c"], "dst": ["b", "c", "b", "a"], "weight": [1.0, 2.0, 3.0, 4.0]}
     )
@@ -16,9 +17,14 @@ def test_from_frame_merges_parallel_edges_and_keeps_isolated_nodes():
     assert g.ids.tolist() == ["z", "a", "b", "c"]
     assert (g.n, g.m) == (4, 3)
     got = g.edges_frame().set_index(["src", "dst"])["weight"].to_dict()
-    assert got == {("a", "b"): 4.0, ("b", "c"): 2.0, ("c", "a"): 4.0}
+    # changed on purpose (issue 14): a repeated pair is one edge, the largest of its weights (was summed: 4.0)
+    assert got == {("a", "b"): 3.0, ("b", "c"): 2.0, ("c", "a"): 4.0}
     assert g.out_degree().tolist() == [0, 1, 1, 1]
-    assert g.in_degree(weighted=True).tolist() == [0.0, 4.0, 4.0, 2.0]
+    assert g.in_degree(weighted=True).tolist() == [0.0, 4.0, 3.0, 2.0]
+    summed = Graph.from_frame(edges, nodes=["z", "a"], duplicates="sum")
+    assert summed.edges_frame().set_index(["src", "dst"])["weight"][("a", "b")] == 4.0
+    with pytest.raises(ConfigError, match="duplicates"):
+        Graph.from_frame(edges, duplicates="max")
 
 
 def test_reverse_csr_is_consistent_with_forward():
@@ -77,3 +83,80 @@ def test_influence_edges_direction_decay_and_window():
     assert e2.set_index(["src", "dst"])["weight"][("star", "f")] == pytest.approx(0.5)
     with pytest.raises(ConfigError):
         influence_edges(rel, inter, as_of=as_of, half_life_days=0)
+
+
+def test_duplicate_relationship_rows_count_once_and_self_ties_are_dropped():
+    """The tie term of w_uv is an indicator (docs/validation/graph.md, section 0): repeats add nothing."""
+    as_of = pd.Timestamp("2024-03-01")
+    rel = pd.DataFrame(
+        {
+            "src_id": ["f", "f", "f", "x", "y", "x", "s", "b"],
+            "dst_id": ["star", "star", "star", "y", "x", "y", "s", "a"],
+            "kind": ["follow", "follow", "follows", "friend", "friend", "follow", "follow", "referred"],
+        }
+    )
+    w = influence_edges(rel, as_of=as_of, relationship_kinds=("follow", "friend", "referred"))
+    got = w.set_index(["src", "dst"])["weight"].to_dict()
+    # f follows star three times -> one tie; x-y friends listed both ways plus x follows y -> one tie each way
+    assert got == {("star", "f"): 1.0, ("x", "y"): 1.0, ("y", "x"): 1.0, ("b", "a"): 1.0}
+    kinds = ("follow", "friend", "referred")
+    # the same as one row per relationship
+    pd.testing.assert_frame_equal(
+        influence_edges(rel.iloc[[0, 3, 7]], as_of=as_of, relationship_kinds=kinds), w
+    )
+
+
+def _nx_pagerank_array(nxg, ids, **kw):
+    ref = nx.pagerank(nxg, 0.85, tol=1e-13, max_iter=10_000, **kw)
+    return np.array([ref[i] for i in ids])
+
+
+def test_pagerank_with_duplicate_rows_and_self_loops_equals_networkx():
+    """Issue 14: duplicate rows and self-loops, compared with networkx to 1e-12.
+
+    networkx is given the documented semantics, not our output: for ``Graph.from_edges`` the raw rows go
+    into ``nx.DiGraph`` (a repeated pair is one edge, a self-loop an edge); for ``influence_edges`` the raw
+    relationship rows are mapped to directed ties by the documented direction rules, self-ties removed
+    (``nx.selfloop_edges``), and added to a ``DiGraph`` (which keeps one edge per pair).
+    """
+    rng = np.random.default_rng(14)
+    n, m = 300, 1500
+    ids = np.array([f"c{i:03d}" for i in range(n)], dtype=object)
+    src, dst = rng.integers(0, n, m), rng.integers(0, n, m)
+    dup = rng.integers(0, m, 400)  # 400 repeated rows
+    src, dst = np.r_[src, src[dup]], np.r_[dst, dst[dup]]
+    loops = rng.integers(0, n, 30)
+    src, dst = np.r_[src, loops], np.r_[dst, loops]
+    assert (src == dst).sum() >= 30
+
+    # 1. the plain container: nx.DiGraph over the same raw rows
+    g = Graph.from_edges(ids[src], ids[dst], nodes=ids)
+    nxg = nx.DiGraph()
+    nxg.add_nodes_from(ids.tolist())
+    nxg.add_edges_from(zip(ids[src].tolist(), ids[dst].tolist(), strict=True))
+    assert g.m == nxg.number_of_edges()
+    ours = pagerank(g, alpha=0.85, weighted=False, tol=1e-13).to_numpy()
+    np.testing.assert_allclose(ours, _nx_pagerank_array(nxg, g.ids.tolist(), weight=None), rtol=0, atol=1e-12)
+    weighted = pagerank(g, alpha=0.85, tol=1e-13).to_numpy()  # every weight 1: same as unweighted
+    np.testing.assert_allclose(weighted, ours, rtol=0, atol=1e-12)
+
+    # 2. relationships -> influence_edges: duplicate rows and self-ties in a trust graph (follow rows)
+    rel = pd.DataFrame({"src_id": ids[src], "dst_id": ids[dst], "kind": "follow"})
+    edges = influence_edges(rel, as_of="2024-01-01")
+    g2 = Graph.from_frame(edges, nodes=ids)
+    nx2 = nx.DiGraph()
+    nx2.add_nodes_from(ids.tolist())
+    nx2.add_edges_from(zip(rel["dst_id"], rel["src_id"], strict=True), weight=1.0)  # follower sees followed
+    nx2.remove_edges_from(list(nx.selfloop_edges(nx2)))
+    assert g2.m == nx2.number_of_edges() and set(edges["weight"]) == {1.0}
+    for weight in ("weight", None):
+        ours2 = pagerank(g2, alpha=0.85, weighted=weight is not None, tol=1e-13).to_numpy()
+        np.testing.assert_allclose(
+            ours2, _nx_pagerank_array(nx2, g2.ids.tolist(), weight=weight), rtol=0, atol=1e-12
+        )
+    # before the fix the repeated rows had weight 2 and the weighted ranks differed from networkx
+    summed = Graph.from_frame(
+        rel.assign(src=rel["dst_id"], dst=rel["src_id"], weight=1.0), nodes=ids, duplicates="sum"
+    )
+    old = pagerank(summed, alpha=0.85, tol=1e-13).to_numpy()
+    assert np.abs(old - _nx_pagerank_array(nx2, ids.tolist(), weight="weight")).max() > 1e-6

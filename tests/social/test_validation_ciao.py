@@ -145,15 +145,18 @@ def test_ciao_social_components_beat_follower_count_on_follower_adoptions(ciao_r
 def test_ciao_components_that_do_not_help_are_reported(ciao_result):
     """Honest negatives (update docs/validation/ciao.md if one of these stops holding).
 
-    On follower activity the RR-set spread is noise (mean sigma - 1 is 0.026 against a standard error of 0.14 per
-    member), all-history content volume ranks *negatively* (early prolific reviewers have quieter audiences),
+    On follower activity the RR-set spread carries almost no signal (mean sigma - 1 is 0.026: members reach
+    almost nobody; since issue 14 the member itself is counted exactly, so the old per-member standard error of
+    0.14, which was the noise of the sets rooted at the member, is gone), all-history content volume ranks *negatively* (early prolific reviewers have quieter audiences),
     and the combined model does not improve the top-decile capture of follower count.
     """
     r = ciao_result
     comp = r.components.loc["follower_activity"]
     assert abs(comp.loc["spread", "spearman"]) < 0.15
     assert comp.loc["content_score", "spearman"] < -0.1
-    assert r.info["spread_mean_minus_1"] < r.info["spread_median_std_error"]
+    # changed on purpose (issue 14): the median standard error is now 0 (no set reaches most members from
+    # elsewhere), so the signal is compared with a fixed small bound instead
+    assert 0 <= r.info["spread_mean_minus_1"] < 0.1
     m = r.models.loc["follower_activity"]
     assert m.loc["followers + spread", "spearman"] < m.loc["followers", "spearman"] + 0.01
     assert m.loc["social components", "top_decile_capture"] <= m.loc["followers", "top_decile_capture"] + 0.01

@@ -24,13 +24,27 @@ For an edge ``u → v`` at time ``as_of``,
 
 where :math:`I_{uv}` are the interactions of the last ``window_days`` that give the edge, :math:`a_i` their
 age in days at ``as_of``, :math:`h` the half-life in days and :math:`c` the weight of a follow/friend tie.
+:math:`[\text{tie } u \to v]` is an indicator: a relationship listed twice, a ``friend`` row listed in both
+directions, or a ``follow`` and a ``friend`` row that both give ``u → v`` make one tie, weight :math:`c`.
+
+Duplicates and self-loops
+-------------------------
+* :func:`influence_edges` de-duplicates ties on the directed pair they give, before weighting, and drops
+  self-ties and self-interactions (a customer does not influence themselves; a self-loop would make PageRank
+  keep rank at the node and would add nothing to a cascade).
+* :meth:`Graph.from_edges` is a plain graph container with networkx's ``DiGraph`` semantics: a repeated
+  ``(src, dst)`` row is one edge (``duplicates="once"``, its weight the largest of the repeated rows, which
+  is networkx's weight whenever the rows are true duplicates; networkx keeps the *last* row's weight, which
+  depends on row order), and a self-loop ``u → u`` is an edge, as in ``networkx.pagerank`` (it keeps part of
+  ``u``'s rank at ``u``). ``duplicates="sum"`` merges parallel edges by summing their weights instead (a
+  multigraph collapsed, e.g. one row per interaction).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -54,8 +68,8 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], source: str) -> None:
 class Graph:
     """A directed weighted graph on nodes ``0 .. n-1`` with forward and reverse CSR and an id index.
 
-    Build it with :meth:`from_edges` or :meth:`from_frame`; parallel edges are merged (weights summed) and the
-    edges are kept in CSR order (sorted by source, then target). Edge arrays (``weight``, and edge
+    Build it with :meth:`from_edges` or :meth:`from_frame`; a repeated ``(src, dst)`` pair is one edge
+    (see "Duplicates and self-loops" in the module docstring) and the edges are kept in CSR order (sorted by source, then target). Edge arrays (``weight``, and edge
     probabilities used by :mod:`socialvalue.social.cascade`) are aligned with that order; ``rev_edge`` maps
     the reverse CSR positions back to it.
 
@@ -87,6 +101,7 @@ class Graph:
         weight: Any = None,
         *,
         nodes: Iterable[Any] | None = None,
+        duplicates: Literal["once", "sum"] = "once",
     ) -> Graph:
         """Build a graph from parallel arrays of source ids, target ids and (optional) weights.
 
@@ -95,11 +110,18 @@ class Graph:
         src, dst
             Node ids of the edge ends, any hashable dtype (strings, integers).
         weight
-            Non-negative edge weights; 1 for every edge when omitted. Parallel edges are summed.
+            Non-negative edge weights; 1 for every edge when omitted.
         nodes
             All node ids, in the order wanted; nodes without edges (isolated customers) are kept. Edge ends
             not listed are appended. Without it, nodes are numbered in order of first appearance.
+        duplicates
+            ``"once"``: rows repeating a ``(src, dst)`` pair are one edge, with the largest of their weights
+            (networkx ``DiGraph`` semantics for duplicate rows, independent of row order); ``"sum"``: parallel
+            edges are merged by summing their weights. Self-loops are kept as edges either way, as networkx
+            does.
         """
+        if duplicates not in ("once", "sum"):
+            raise ConfigError(f"duplicates must be 'once' or 'sum', got {duplicates!r}")
         src = np.asarray(src)
         dst = np.asarray(dst)
         if src.shape != dst.shape or src.ndim != 1:
@@ -125,7 +147,7 @@ class Graph:
         s = codes[offset : offset + m_raw].astype(np.int64)
         d = codes[offset + m_raw :].astype(np.int64)
         ids = np.asarray(uniques)
-        return cls._from_codes(ids, s, d, w)
+        return cls._from_codes(ids, s, d, w, once=duplicates == "once")
 
     @classmethod
     def from_frame(
@@ -136,21 +158,39 @@ class Graph:
         dst: str = "dst",
         weight: str | None = "weight",
         nodes: Iterable[Any] | None = None,
+        duplicates: Literal["once", "sum"] = "once",
     ) -> Graph:
-        """Build a graph from a DataFrame of edges (columns ``src``, ``dst`` and optionally ``weight``)."""
+        """Build a graph from a DataFrame of edges (columns ``src``, ``dst`` and optionally ``weight``).
+
+        Repeated pairs and self-loops are handled as in :meth:`from_edges`.
+        """
         cols = [src, dst] + ([weight] if weight is not None and weight in edges.columns else [])
         _require(edges, [src, dst], "edges")
         w = edges[weight].to_numpy(dtype=np.float64) if len(cols) == 3 else None
-        return cls.from_edges(edges[src].to_numpy(), edges[dst].to_numpy(), w, nodes=nodes)
+        return cls.from_edges(
+            edges[src].to_numpy(), edges[dst].to_numpy(), w, nodes=nodes, duplicates=duplicates
+        )
 
     @classmethod
-    def _from_codes(cls, ids: np.ndarray, s: np.ndarray, d: np.ndarray, w: np.ndarray) -> Graph:
+    def _from_codes(
+        cls, ids: np.ndarray, s: np.ndarray, d: np.ndarray, w: np.ndarray, *, once: bool = False
+    ) -> Graph:
         n = ids.shape[0]
         idx_t = np.int32 if n < 2**31 - 1 else np.int64
         # scipy's COO→CSR is a counting sort in C++: it merges parallel edges (summing weights) and sorts
         # targets within each row, much faster than an argsort of the edge keys.
         fwd = sp.coo_array((w, (s.astype(idx_t), d.astype(idx_t))), shape=(n, n)).tocsr()
         fwd.sum_duplicates()
+        if once and fwd.nnz < s.shape[0]:
+            # repeated pairs: keep one row per pair, the largest weight (only paid when there are repeats)
+            key = s.astype(np.int64) * n + d.astype(np.int64)
+            order = np.lexsort((w, key))
+            last = np.r_[key[order][1:] != key[order][:-1], True]
+            keep = order[last]
+            fwd = sp.coo_array(
+                (w[keep], (s[keep].astype(idx_t), d[keep].astype(idx_t))), shape=(n, n)
+            ).tocsr()
+            fwd.sum_duplicates()
         m = fwd.nnz
         # Transposing a matrix whose values are edge ids yields the reverse CSR and the edge permutation.
         ids_t = np.int32 if m < 2**31 - 1 else np.int64
@@ -187,7 +227,7 @@ class Graph:
 
     @property
     def m(self) -> int:
-        """Number of (merged) edges."""
+        """Number of distinct edges."""
         return int(self.indices.shape[0])
 
     @property
@@ -227,7 +267,7 @@ class Graph:
         return pos.astype(np.int64)
 
     def edges_frame(self) -> pd.DataFrame:
-        """Return the merged edges as a DataFrame ``src, dst, weight`` with the original node ids."""
+        """Return the distinct edges as a DataFrame ``src, dst, weight`` with the original node ids."""
         return pd.DataFrame({"src": self.ids[self.src], "dst": self.ids[self.indices], "weight": self.weight})
 
     def node_vector(
@@ -275,7 +315,9 @@ def influence_edges(
     ----------
     relationships
         Canonical ``relationships`` rows (``src_id, dst_id, kind`` and optionally ``created_at``,
-        ``ended_at``). Ties created after ``as_of`` or ended at/before it are ignored.
+        ``ended_at``). Ties created after ``as_of`` or ended at/before it are ignored. Each tie counts once:
+        rows are de-duplicated on ``(src_id, dst_id, kind)`` and the resulting directed ties on
+        ``(src, dst)`` before weighting (the tie term is an indicator); self-ties are dropped.
     interactions
         Canonical ``interactions`` rows (``actor_id, target_customer_id, kind, occurred_at``); rows without a
         target customer (acting on the brand) and self-interactions are ignored.
@@ -296,7 +338,8 @@ def influence_edges(
     Returns
     -------
     pandas.DataFrame
-        Columns ``src, dst, weight``, one row per directed pair, ready for :meth:`Graph.from_frame`.
+        Columns ``src, dst, weight``, one row per directed pair, no self-loops, ready for
+        :meth:`Graph.from_frame`.
     """
     if half_life_days <= 0 or window_days <= 0 or tie_weight < 0:
         raise ConfigError("half_life_days and window_days must be > 0 and tie_weight >= 0")
@@ -312,19 +355,20 @@ def influence_edges(
             keep = keep & ~(pd.to_datetime(r["created_at"]) > as_of).to_numpy()
         if "ended_at" in r.columns:
             keep = keep & ~(pd.to_datetime(r["ended_at"]) <= as_of).to_numpy()
-        r = r.loc[keep, ["src_id", "dst_id", "kind"]]
+        keep = keep & (r["src_id"] != r["dst_id"]).to_numpy()  # a customer does not influence themselves
+        r = r.loc[keep, ["src_id", "dst_id", "kind"]].drop_duplicates()
         fwd = r["kind"].isin(["friend", "referred"]).to_numpy()
         back = r["kind"].isin(["friend", "follow"]).to_numpy()
-        parts.append(
-            pd.DataFrame({"src": r["src_id"].to_numpy()[fwd], "dst": r["dst_id"].to_numpy()[fwd]}).assign(
-                weight=tie_weight
-            )
+        ties = pd.concat(
+            [
+                pd.DataFrame({"src": r["src_id"].to_numpy()[fwd], "dst": r["dst_id"].to_numpy()[fwd]}),
+                pd.DataFrame({"src": r["dst_id"].to_numpy()[back], "dst": r["src_id"].to_numpy()[back]}),
+            ],
+            ignore_index=True,
         )
-        parts.append(
-            pd.DataFrame({"src": r["dst_id"].to_numpy()[back], "dst": r["src_id"].to_numpy()[back]}).assign(
-                weight=tie_weight
-            )
-        )
+        # [tie u -> v] is an indicator: a pair given by several rows (a repeated row, a friendship listed in
+        # both directions, a follow beside a friendship) is one tie
+        parts.append(ties.drop_duplicates().assign(weight=tie_weight))
     if interactions is not None and len(interactions):
         _require(interactions, ["actor_id", "target_customer_id", "occurred_at"], "interactions")
         it = interactions

@@ -16,10 +16,32 @@ so with :math:`\theta` independent RR sets the count :math:`C_v` of sets contain
 
     \hat\sigma(v) = n\, \frac{C_v}{\theta}
 
-is unbiased. Its interval here is the exact Clopper–Pearson interval of the binomial proportion scaled by
-:math:`n` (per customer, or simultaneous over all customers with a Bonferroni correction); its standard
-error is :math:`\sqrt{\sigma(v)(n - \sigma(v))/\theta}`, about :math:`\sqrt{\sigma(v)}` when
-:math:`\theta = n`.
+is unbiased. But part of :math:`C_v` is not information about influence at all: every set whose root is
+``v`` contains ``v`` (a customer always "reaches" themselves), and the number of such sets is
+:math:`\mathrm{Binomial}(\theta, 1/n)` noise around the known contribution :math:`1` to :math:`\sigma(v)`.
+With :math:`\theta \approx n` a customer who reaches nobody gets :math:`\hat\sigma(v) \in \{0, 1, 2, \dots\}`
+(Poisson(1)), i.e. estimates below 1 about a third of the time.
+
+Here the known part is counted exactly and only the rest is estimated (a Rao–Blackwell / control-variate
+step: the root is uniform and independent of the live-edge graph, so the event "root is v" can be
+integrated out). With :math:`\sigma^-(v) = \sigma(v) - 1 = \sum_{u \ne v} \Pr[v \leadsto u]` the expected
+number of *other* customers reached, and :math:`C^-_v` the number of sets whose root is not ``v`` that
+contain ``v``,
+
+.. math::
+
+    \Pr[\text{root} \ne v,\ v \in R] = \frac{1}{n} \sum_{u \ne v} \Pr[v \leadsto u]
+    = \frac{\sigma^-(v)}{n},
+    \qquad C^-_v \sim \mathrm{Binomial}\!\left(\theta, \frac{\sigma^-(v)}{n}\right),
+
+    \hat\sigma(v) = 1 + n \frac{C^-_v}{\theta} \;\ge\; 1,
+
+still unbiased (Borgs et al. 2014, Obs. 3.2 applied to the roots :math:`u \ne v`; Tang et al. 2015,
+Sec. 2.2, Lemma 1 and Corollary 1, for the same identity :math:`\mathbb{E}[F_R(S)] = \sigma(S)/n`), with a smaller variance
+:math:`n^2 q(1-q)/\theta`, :math:`q = \sigma^-(v)/n`. Its interval is :math:`1 + n\,[\,\cdot\,]` of the exact
+Clopper–Pearson interval of :math:`q` (per customer, or simultaneous over all customers with a Bonferroni
+correction), so the lower bound is at least 1 by construction. The standard error is about
+:math:`\sqrt{n\,\sigma^-(v)/\theta}`: 0 for a customer no sampled set reaches from elsewhere.
 
 References
 ----------
@@ -89,14 +111,16 @@ def _sample(
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Draw ``theta`` RR sets, split over ``n_jobs`` threads (numpy releases the GIL in the heavy kernels).
 
-    Each thread gets its own generator spawned from ``rng``, so results depend on ``n_jobs``.
+    Each thread gets its own generator spawned from ``rng``, so results depend on ``n_jobs``. With
+    ``node_counts`` the third result has two rows: per node, the number of sets containing it and the number
+    of sets *rooted* at it (a root is always in its own set).
     """
     indptr, indices, p = rev
 
     def run(args: tuple[int, np.random.Generator]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         t, r = args
         roots = r.integers(0, n, t)
-        return _batched(
+        sizes, keys, counts = _batched(
             indptr,
             indices,
             p,
@@ -108,6 +132,9 @@ def _sample(
             members=members,
             node_counts=node_counts,
         )
+        if counts is not None:
+            counts = np.stack([counts, np.bincount(roots, minlength=n)])
+        return sizes, keys, counts
 
     jobs = max(1, min(int(n_jobs), theta))
     if jobs == 1:
@@ -181,6 +208,14 @@ def estimate_spread(
 ) -> pd.DataFrame:
     r"""Expected influence spread :math:`\sigma(v)` of every customer from RR-set sampling.
 
+    The customer counts exactly once (:math:`\sigma(v) \ge 1` always); only the expected number of *other*
+    customers reached is estimated (module docstring):
+
+    .. math::
+
+        \hat\sigma(v) = 1 + n \frac{C^-_v}{\theta}, \qquad
+        C^-_v \sim \mathrm{Binomial}\!\left(\theta, \frac{\sigma(v) - 1}{n}\right).
+
     Parameters
     ----------
     graph
@@ -190,7 +225,7 @@ def estimate_spread(
         :func:`~socialvalue.social.cascade.learn_edge_probabilities`).
     n_sets
         Number :math:`\theta` of RR sets; ``max(n, 10_000)`` if None (standard error about
-        :math:`\sqrt{\sigma(v)}`).
+        :math:`\sqrt{\sigma(v) - 1}`).
     confidence
         Coverage of the Clopper–Pearson interval.
     simultaneous
@@ -203,9 +238,19 @@ def estimate_spread(
     Returns
     -------
     pandas.DataFrame
-        Indexed by node id: ``spread`` (:math:`n C_v / \theta`, seeds included, so at least 1 in
-        expectation), ``lower``, ``upper`` (interval, clipped below at 1), ``std_error`` and ``rr_count``
-        (:math:`C_v`). ``attrs["n_sets"]`` holds :math:`\theta`.
+        Indexed by node id: ``spread`` (:math:`1 + n C^-_v / \theta`, at least 1), ``others``
+        (:math:`n C^-_v / \theta`, the estimated part), ``lower``, ``upper`` (interval of the spread:
+        1 plus the Clopper–Pearson interval of the others, so ``lower >= 1``; ``upper <= n``),
+        ``std_error`` (of the estimated part, hence of the spread), ``rr_count`` (:math:`C_v`, sets
+        containing v) and ``rr_count_others`` (:math:`C^-_v`, those not rooted at v).
+        ``attrs["n_sets"]`` holds :math:`\theta`.
+
+    References
+    ----------
+    .. [1] Borgs, C., Brautbar, M., Chayes, J. and Lucier, B. (2014). Maximizing social influence in nearly
+       optimal time. SODA '14, Observation 3.2.
+    .. [2] Tang, Y., Shi, Y. and Xiao, X. (2015). Influence maximization in near-linear time: a martingale
+       approach. SIGMOD '15, Sec. 2.2.
     """
     if not 0 < confidence < 1:
         raise ConfigError(f"confidence must be in (0, 1), got {confidence}")
@@ -214,23 +259,29 @@ def estimate_spread(
     if theta < 1:
         raise ConfigError("n_sets must be >= 1")
     rng = _rng(random_state)
-    _, _, counts = _sample(_reverse(graph, prob), n, theta, rng, n_jobs, node_counts=True)
+    _, _, both = _sample(_reverse(graph, prob), n, theta, rng, n_jobs, node_counts=True)
+    counts, rooted = both[0], both[1]
+    others = counts - rooted  # sets that reached v from another root: the only random part of sigma(v)
     delta = 1.0 - confidence
     if simultaneous:
         delta /= n
-    c = counts.astype(np.float64)
+    c = others.astype(np.float64)
     lo, hi = np.zeros(n), np.ones(n)
     pos, full = c > 0, c < theta
     lo[pos] = stats.beta.ppf(delta / 2, c[pos], theta - c[pos] + 1)
     hi[full] = stats.beta.ppf(1 - delta / 2, c[full] + 1, theta - c[full])
     share = c / theta
+    reach = n * share
+    cap = float(max(n - 1, 0))  # at most every other customer
     out = pd.DataFrame(
         {
-            "spread": n * share,
-            "lower": np.maximum(n * lo, 1.0),
-            "upper": np.maximum(n * hi, 1.0),
+            "spread": 1.0 + reach,
+            "others": reach,
+            "lower": 1.0 + np.minimum(n * lo, cap),
+            "upper": 1.0 + np.minimum(n * hi, cap),
             "std_error": n * np.sqrt(share * (1 - share) / theta),
             "rr_count": counts,
+            "rr_count_others": others,
         },
         index=pd.Index(graph.ids, name="node"),
     )
