@@ -24,9 +24,10 @@ import numpy as np
 import pandas as pd
 
 from socialvalue.config import ConfigModel, validate_config
-from socialvalue.errors import ConfigError
+from socialvalue.errors import ConfigError, SchemaError
 from socialvalue.models._rules import as_array, require_columns
 from socialvalue.models.churn import ChurnClassifier, ChurnConfig, model_churn_risk
+from socialvalue.models.churn_choice import CANDIDATES, ChurnChoice, alert_mask, churn_order
 from socialvalue.models.churn_reasons import model_reasons
 from socialvalue.models.clusters import BehaviouralClusters, ClusterConfig
 from socialvalue.models.defaults import default_dict
@@ -114,6 +115,33 @@ def load_scoring_config(path: str | Path | None = None) -> ScoringConfig:
     return ScoringConfig(**sections)
 
 
+def _churn_risk(
+    features: pd.DataFrame,
+    p: np.ndarray,
+    expected: np.ndarray,
+    churn_model: ChurnClassifier | None,
+    choice: ChurnChoice | None,
+    risk: np.ndarray | pd.Series | None,
+    source: str | None,
+) -> tuple[np.ndarray, str, ChurnClassifier | None]:
+    """The published churn risk, its source and the classifier that explains it (None: rule-based reasons)."""
+    n = len(features)
+    if choice is not None:
+        model = choice.classifier if choice.champion == "classifier" else None
+        return as_array(choice.risk, n, "churn_choice.risk"), choice.champion, model
+    if risk is not None:
+        if source not in CANDIDATES:
+            raise SchemaError(f"churn_risk_source must be one of {sorted(CANDIDATES)}; got {source!r}")
+        model = churn_model if source == "classifier" else None
+        if source == "classifier" and model is None:
+            raise SchemaError("churn_risk_source 'classifier' needs the fitted churn_model for the reasons")
+        return as_array(risk, n, "churn_risk"), source, model
+    if churn_model is not None:
+        return np.asarray(churn_model.predict_risk(features), dtype=float), "classifier", churn_model
+    e = None if np.isnan(expected).all() else expected
+    return model_churn_risk(p, e), "model", None
+
+
 @contextmanager
 def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
     start = time.perf_counter()
@@ -132,6 +160,9 @@ def score_frame(
     clv_upper: np.ndarray | pd.Series | None = None,
     config: ScoringConfig | None = None,
     churn_model: ChurnClassifier | None = None,
+    churn_choice: ChurnChoice | None = None,
+    churn_risk: np.ndarray | pd.Series | None = None,
+    churn_risk_source: str | None = None,
     clusters: BehaviouralClusters | None = None,
     customer_id: str = "customer_id",
 ) -> pd.DataFrame:
@@ -152,15 +183,26 @@ def score_frame(
         :class:`ScoringConfig`; :func:`load_scoring_config` when None.
     churn_model
         A fitted :class:`~socialvalue.models.churn.ChurnClassifier`: its probability becomes ``churn_risk``
-        and its ablation drivers the reasons. Without it the model-based risk is used.
+        and its ablation drivers the reasons. Without it (and without ``churn_choice``/``churn_risk``) the
+        model-based risk is used.
+    churn_choice
+        The holdout champion from :func:`~socialvalue.models.churn_choice.select_churn_risk`: its ``risk`` and
+        ``champion`` become ``churn_risk`` and ``churn_risk_source`` (and its classifier gives the reasons when
+        the classifier won). Takes precedence over ``churn_model``.
+    churn_risk, churn_risk_source
+        A churn risk chosen elsewhere, one per row, and its source (``"classifier"``, ``"model"``,
+        ``"recency"`` or ``"recent_count"``); with source ``"classifier"``, ``churn_model`` gives the reasons.
     clusters
         A fitted :class:`~socialvalue.models.clusters.BehaviouralClusters`; fitted on ``features`` when None.
 
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`SCORE_COLUMNS` (index of ``features``). ``churn_alert`` flags the ``alert_budget`` share
-        with the highest risk; only alerted rows get a ``churn_reason`` (others ""). Rows of customers with
+        Columns :data:`SCORE_COLUMNS` (index of ``features``). ``churn_alert`` flags the first ``alert_budget``
+        share of :func:`~socialvalue.models.churn_choice.churn_order` (highest risk; ties broken by days since
+        the last purchase, then fewer expected purchases, then ``customer_id`` — never at random); only
+        alerted rows get a ``churn_reason`` (others ""), each part chosen by a threshold on the figure it
+        cites. Rows of customers with
         no purchase have RFM scores 0 and segment "No purchase". ``attrs["timings"]`` holds seconds per stage
         and ``attrs["k"]`` the number of clusters.
     """
@@ -182,21 +224,44 @@ def score_frame(
     with _timed(timings, "lifecycle"):
         stage = lifecycle_stage(features, p, config=config.lifecycle)
     with _timed(timings, "churn"):
-        if churn_model is not None:
-            risk, source = churn_model.predict_risk(features), "classifier"
-        else:
-            e = None if expected_transactions is None else carried["expected_transactions"]
-            risk, source = model_churn_risk(p, e), "model"
-        k = int(np.ceil(config.churn.alert_budget * n))
-        alert = np.zeros(n, dtype=bool)
-        alert[np.argsort(-np.nan_to_num(risk, nan=-1.0), kind="stable")[:k]] = True
+        risk, source, explainer = _churn_risk(
+            features,
+            p,
+            carried["expected_transactions"],
+            churn_model,
+            churn_choice,
+            churn_risk,
+            churn_risk_source,
+        )
+        cc = config.churn
+        days = features["days_since_last_purchase"] if "days_since_last_purchase" in features else None
+        order = churn_order(
+            risk,
+            days_since_last_purchase=None
+            if days is None
+            else pd.to_numeric(days, errors="coerce").to_numpy(),
+            expected_transactions=carried["expected_transactions"],
+            customer_id=features[customer_id].to_numpy(),
+        )
+        alert = alert_mask(order, cc.alert_budget)
         reason = np.full(n, "", dtype=object)
         if alert.any():
             alerted = features.loc[alert]
-            if churn_model is not None:
-                reason[alert] = churn_model.explain(alerted).to_numpy()
+            if explainer is not None:
+                reason[alert] = explainer.explain(alerted).to_numpy()
             else:
-                reason[alert] = model_reasons(alerted, p[alert]).to_numpy()
+                reason[alert] = model_reasons(
+                    alerted,
+                    p[alert],
+                    None if expected_transactions is None else carried["expected_transactions"][alert],
+                    risk=risk[alert],
+                    source=source,
+                    horizon_days=cc.horizon_days,
+                    p_alive_threshold=cc.p_alive_threshold,
+                    long_gap_days=cc.long_gap_days,
+                    overdue_ratio=cc.overdue_ratio,
+                    recent_count_column=cc.recent_count_column,
+                ).to_numpy()
     with _timed(timings, "clusters"):
         if clusters is None:  # fitted here on these very rows: their labels are already known
             clusters = BehaviouralClusters(config=config.clusters).fit(features)
