@@ -37,7 +37,6 @@ __all__ = ["ReportData", "render_report", "write_report"]
 logger = logging.getLogger(__name__)
 
 
-
 @dataclass
 class ReportData:
     """Everything the report shows, already computed by the pipeline.
@@ -616,6 +615,11 @@ def _social(doc: _Doc, d: ReportData) -> None:
             if isinstance(next(iter(w["weights"].values())), dict)
             else pd.DataFrame({"weight": w["weights"]})
         )
+        if "published" in wt.columns:
+            wt["published"] = [
+                "withheld" if v is None or pd.isna(v) else f"{float(v):.3g}" for v in wt["published"]
+            ]
+        wt.index = [human_label(c) for c in wt.index]
         doc.table(wt.reset_index().rename(columns={"index": "component"}), floatfmt="{:.3g}")
         said = sentences.weight_sentences(w, d.currency, _holdout_words(d))
         if said:
