@@ -105,7 +105,8 @@ def test_default_playbook_reasons_name_real_drivers():
     top = max(1, int(np.ceil(100 - row["csv_percentile"])))
     assert f"top {top}% social value (spread {row['spread']:.0f} people)" in row["reason"]
     assert row["reason"].endswith("→ Influencer / UGC programme invitation")
-    wb = joined[joined["action"] == "win_back"].iloc[0]
+    # a reason cites P(alive) only when it supports "slowing" (below 0.5)
+    wb = joined[(joined["action"] == "win_back") & (joined["p_alive"] < 0.5)].iloc[0]
     assert f"P(alive) {wb['p_alive']:.2f}" in wb["reason"]
     assert f"{wb['days_since_last_purchase']:.0f} days since last purchase" in wb["reason"]
 

@@ -51,6 +51,8 @@ _CARRIED = (
     "recency",
     "T",
     "monetary_value",
+    "orders_last_90d",
+    "orders_prev_90d",
 )
 _CONTRIB = {
     "contrib_crv": "referral_value",
@@ -455,6 +457,7 @@ def _social_stage(
     out["csv_percentile"] = out["csv_percentile"].astype(float)
     if model is not None:
         diag = model.report_.to_diagnostics()
+        diag["scale_to_clv"] = bool(model.scale_to_clv)
     else:
         diag = {"weights": {}, "messages": list(fallbacks), "fallback": fallbacks[0]}
     diag["graph"] = graph_info

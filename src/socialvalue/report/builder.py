@@ -73,8 +73,13 @@ class ReportData:
 
         if not store.has_table("_runs") or not store.has_table("scores"):
             raise StoreError(f"store {store.path!r} has no scored run yet: run `socialvalue run` first")
-        where, params = ("WHERE as_of = ?", [as_of]) if as_of else ("", [])
-        runs = store.query_df(f"SELECT * FROM _runs {where} ORDER BY started_at DESC LIMIT 1", params)
+        params = [as_of] if as_of else []
+        query = (
+            "SELECT * FROM _runs WHERE as_of = ? ORDER BY started_at DESC LIMIT 1"
+            if as_of
+            else ("SELECT * FROM _runs ORDER BY started_at DESC LIMIT 1")
+        )
+        runs = store.query_df(query, params)
         if runs.empty:
             raise StoreError(f"no run recorded for as_of {as_of}")
         run = runs.iloc[0].to_dict()
@@ -105,15 +110,16 @@ class ReportData:
 
 def _data_quality(store: Store) -> pd.DataFrame:
     from socialvalue.schema import KINDS, TABLES
+    from socialvalue.sqlsafe import ident
 
     rows = []
     for kind in KINDS:
         t = TABLES[kind]
         tc = t.time_column
-        q = f'SELECT count(*) AS n, min("{tc}") AS first, max("{tc}") AS last FROM "{kind}"'
+        q = f"SELECT count(*) AS n, min({ident(tc)}) AS first, max({ident(tc)}) AS last FROM {ident(kind)}"
         n, first, last = store.con.execute(q).fetchall()[0]
         nulls = {
-            c.name: store.scalar(f'SELECT count(*) FROM "{kind}" WHERE "{c.name}" IS NULL')
+            c.name: store.scalar(f"SELECT count(*) FROM {ident(kind)} WHERE {ident(c.name)} IS NULL")
             for c in t.columns
             if c.nullable
         }
