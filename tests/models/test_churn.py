@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -243,8 +245,13 @@ def test_useless_classifier_loses_to_recency_and_is_not_used():
     assert len(np.unique(risk)) == shop["days_since_last_purchase"].nunique()
     record = choice.as_dict()
     assert record["source"] == "recency" and record["baseline_auc"] == pytest.approx(rec)
+    assert record["auc"] == pytest.approx(clf)  # the report's "the classifier ranks ..." reads this
     assert record["definition"] == "no purchase in the next 182 days" and record["horizon_days"] == 182
-    assert {r["name"] for r in record["metrics"]} == {"classifier", "recency", "recent_count"}
+    entry = record["champion"]  # the run record's champion-and-challengers entry
+    assert entry["champion"] == "recency alone (days since last purchase)" and entry["baseline_won"]
+    assert {r["key"] for r in entry["metrics"]} == {"classifier", "recency", "recent_count"}
+    assert all(0 <= r["top_decile"] <= 1 and -1 <= r["spearman"] <= 1 for r in entry["metrics"])
+    json.dumps(record)  # JSON-able for the _runs table
 
 
 @pytest.mark.slow

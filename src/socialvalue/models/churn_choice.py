@@ -45,7 +45,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
+from scipy.stats import rankdata, spearmanr
 
 from socialvalue.errors import SchemaError, SocialValueError
 from socialvalue.models._rules import numeric, require_columns
@@ -58,7 +58,7 @@ from socialvalue.models.churn import (
     model_churn_risk,
 )
 
-__all__ = ["CANDIDATES", "ChurnChoice", "alert_mask", "churn_order", "select_churn_risk"]
+__all__ = ["CANDIDATES", "DISPLAY_NAMES", "ChurnChoice", "alert_mask", "churn_order", "select_churn_risk"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,14 @@ CANDIDATES: dict[str, tuple[str, str]] = {
     "model": ("model", "the purchase model's P(no purchase in the horizon)"),
     "recency": ("baseline", "recency alone"),
     "recent_count": ("baseline", "the recent purchase count"),
+}
+
+#: Candidate name -> the name the run record's champion table and the report show.
+DISPLAY_NAMES: dict[str, str] = {
+    "classifier": "churn classifier",
+    "model": "purchase model (P(no purchase in the horizon))",
+    "recency": "recency alone (days since last purchase)",
+    "recent_count": "recent purchase count",
 }
 
 
@@ -139,7 +147,8 @@ class ChurnChoice:
         What happened, in words, e.g. "recency alone ranks churn better than the classifier on this data
         (AUC 0.81 vs 0.50); it is used."
     metrics
-        One row per candidate (index = name): ``kind``, ``auc``, ``auc_gain`` and its interval
+        One row per candidate (index = name): ``kind``, ``auc``, ``spearman`` (rank correlation of the risk
+        with the churn indicator), ``auc_gain`` and its interval
         ``gain_lower``/``gain_upper`` over recency, ``top_decile_lift``, ``top_decile_capture``,
         ``precision_at_budget``, ``recall_at_budget``; best AUC first.
     report
@@ -165,24 +174,41 @@ class ChurnChoice:
     notes: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-able record for the run log and the report (keys of the former churn diagnostics kept)."""
+        """JSON-able record for the run log and the report.
+
+        Top-level keys are the churn diagnostics the report reads (``auc`` is the classifier's holdout AUC when
+        it trained, ``baseline_auc`` recency's; ``top_decile_lift``, ``precision_at_budget`` and
+        ``calibration`` are the published champion's). ``champion`` is the champion-and-challengers entry of
+        the run record (the shape of :class:`socialvalue.pipeline.champions.Contest`: ``champion``,
+        ``baseline_won``, ``sentence`` and one ``metrics`` row per candidate with ``name``, ``kind``, ``auc``,
+        ``spearman`` and ``top_decile`` = the share of churners in the riskiest 10%).
+        """
         rep = self.report
         rows = []
         for name, r in self.metrics.iterrows():
             rows.append(
-                {"name": str(name), "words": CANDIDATES[str(name)][1]}
+                {"name": DISPLAY_NAMES[str(name)], "key": str(name)}
                 | {k: (v if isinstance(v, str) else None if pd.isna(v) else float(v)) for k, v in r.items()}
+                | {"top_decile": float(r["top_decile_capture"])}
             )
+        clf_auc = _get(self.metrics, "classifier", "auc")
         out: dict[str, Any] = {
             "definition": self.definition,
             "horizon_days": self.horizon_days,
             "source": self.champion,
-            "champion": self.champion,
+            "champion": {
+                "champion": DISPLAY_NAMES[self.champion],
+                "key": self.champion,
+                "baseline_won": self.baseline_won,
+                "sentence": self.sentence,
+                "metrics": rows,
+            },
             "baseline_won": self.baseline_won,
             "sentence": self.sentence,
             "n": rep.n,
             "base_rate": rep.base_rate,
-            "auc": rep.auc,
+            "auc": clf_auc if clf_auc is not None else rep.auc,
+            "champion_auc": rep.auc,
             "baseline_auc": _get(self.metrics, "recency", "auc"),
             "top_decile_lift": rep.top_decile_lift,
             "precision_at_budget": rep.precision_at_budget,
@@ -193,7 +219,6 @@ class ChurnChoice:
                 "obs": rep.calibration["observed"].tolist(),
             },
             "selection_level": self.level,
-            "metrics": rows,
             "notes": list(self.notes),
         }
         if self.classifier is not None and hasattr(self.classifier, "importance_"):
@@ -393,6 +418,7 @@ def select_churn_risk(
         rows[name] = {
             "kind": CANDIDATES[name][0],
             "auc": auc,
+            "spearman": float(spearmanr(s, ye).statistic) if np.ptp(s) > 0 else 0.0,
             "auc_gain": gain,
             "gain_lower": lo,
             "gain_upper": hi,
