@@ -2,8 +2,11 @@ r"""Churn early warning: a stated churn definition, model-based and supervised r
 
 Definition
 ----------
-A customer *churns* when they make **no purchase in the next** :math:`H` **days** (``horizon_days``, 90 by
-default). Two scores estimate that risk:
+A customer *churns* when they make **no purchase in the next** :math:`H` **days** (``horizon_days``). The label
+is "no purchase in the holdout", so :math:`H` is the holdout's length: a run sets it to ``[run]
+holdout_periods`` in days (182 for 26 weeks); the packaged 90 applies only to direct use on a 90-day holdout.
+Which score is published is decided on the holdout by :mod:`socialvalue.models.churn_choice`. Two model
+scores estimate the risk:
 
 * :func:`model_churn_risk` — from the fitted BTYD model: :math:`1 - P(\text{alive})`, or with the expected
   number of transactions :math:`E_H` over the horizon, the probability of no purchase in it (below).

@@ -188,8 +188,12 @@ class ChurnChoice:
         for name, r in self.metrics.iterrows():
             rows.append(
                 {"name": DISPLAY_NAMES[str(name)], "key": str(name)}
-                | {k: (v if isinstance(v, str) else None if pd.isna(v) else float(v)) for k, v in r.items()}
-                | {"top_decile": float(r["top_decile_capture"])}
+                | {
+                    "top_decile" if k == "top_decile_capture" else k: (
+                        v if isinstance(v, str) else None if pd.isna(v) else float(v)
+                    )
+                    for k, v in r.items()
+                }
             )
         clf_auc = _get(self.metrics, "classifier", "auc")
         out: dict[str, Any] = {
