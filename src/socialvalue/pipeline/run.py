@@ -259,7 +259,14 @@ def _clv_stage(
             out["expected_transactions"] = _PURCHASE_BASELINES[contest_.champion](
                 now, float(cfg.run.holdout_periods), unit_days
             )
-    return {"frame": out, "clv_cal": clv_cal, "diag": diag, "model": now_fit.model, "spend": spend_fit.model}
+    return {
+        "frame": out,
+        "clv_cal": clv_cal,
+        "diag": diag,
+        "model": now_fit.model,
+        "cal_model": cal_fit.model,
+        "spend": spend_fit.model,
+    }
 
 
 def _recent_rate(frame: pd.DataFrame, periods: float, unit_days: float) -> np.ndarray:
@@ -516,62 +523,68 @@ def _value_contest(
 
 # -- stage: segments ----------------------------------------------------------------------------------------
 def _segments_stage(
-    feats_cal: pd.DataFrame, feats: pd.DataFrame, clv: pd.DataFrame, cfg: RunConfig
+    feats_cal: pd.DataFrame, feats: pd.DataFrame, clv: dict[str, Any], cfg: RunConfig
 ) -> dict[str, Any]:
     from socialvalue.errors import SocialValueError
-    from socialvalue.models.churn import ChurnClassifier, load_churn_config
+    from socialvalue.models.churn import load_churn_config
+    from socialvalue.models.churn_choice import select_churn_risk
     from socialvalue.models.scoring import load_scoring_config, score_frame
 
-    merged = feats.merge(clv, on="customer_id", how="left")
+    merged = feats.merge(clv["frame"], on="customer_id", how="left")
     labelled = feats_cal[feats_cal["holdout_transactions"].notna() & feats_cal["frequency"].notna()]
-    # the label is "no purchase in the holdout", so the stated churn horizon is the holdout's length
+    labelled = labelled.reset_index(drop=True)
+    # the label is "no purchase in the holdout", so the churn horizon is the holdout's length
     horizon = round(_UNIT_DAYS[cfg.run.unit] * cfg.run.holdout_periods)
     churn_cfg = load_churn_config().model_copy(
         update={"horizon_days": horizon, "alert_budget": cfg.run.churn_alert_share}
     )
+    p_now = merged["p_alive"].fillna(0.0).to_numpy()
+    e_now = merged["expected_transactions"].fillna(0.0).to_numpy()  # over the next holdout_periods
     fallbacks: list[str] = []
+    p_cal = e_cal = None
+    if len(labelled):
+        cal_model = clv["cal_model"]  # the purchase model fitted on the calibration period
+        p_cal = np.asarray(cal_model.probability_alive(labelled), dtype=float)
+        e_cal = np.asarray(cal_model.predict_purchases(labelled, float(cfg.run.holdout_periods)), dtype=float)
     try:
-        churn: ChurnClassifier | None = ChurnClassifier(config=churn_cfg).fit(labelled)
-    except (SocialValueError, ValueError) as exc:
-        # e.g. nobody (or everybody) bought again in the holdout: nothing to learn churn from (scikit-learn
-        # raises ValueError for such data)
-        churn = None
-        fallbacks.append(
-            f"churn: the classifier could not be trained ({str(exc).splitlines()[0]}); churn risk is the "
-            "purchase model's probability of no purchase in the horizon"
+        choice = select_churn_risk(
+            labelled,
+            merged,
+            p_alive_cal=p_cal,
+            expected_cal=e_cal,
+            p_alive_now=p_now,
+            expected_now=e_now,
+            config=churn_cfg,
         )
-    scoring = load_scoring_config()
-    scoring = scoring.model_copy(update={"churn": churn_cfg})
+    except (SocialValueError, ValueError) as exc:
+        # e.g. nobody (or everybody) bought again in the holdout: no churn score can be evaluated
+        choice = None
+        fallbacks.append(
+            f"churn: no churn score could be evaluated on the holdout ({str(exc).splitlines()[0]}); churn "
+            f"risk is the purchase model's probability of no purchase in the next {horizon} days"
+        )
+    else:
+        fallbacks.extend(choice.notes)
+    scoring = load_scoring_config().model_copy(update={"churn": churn_cfg})
     scores = score_frame(
         merged,
-        p_alive=merged["p_alive"].fillna(0.0).to_numpy(),
-        expected_transactions=merged["expected_transactions"].fillna(0.0).to_numpy(),
+        p_alive=p_now,
+        expected_transactions=e_now,
         clv=merged["clv"].fillna(0.0).to_numpy(),
         clv_lower=merged["clv_lower"].fillna(0.0).to_numpy(),
         clv_upper=merged["clv_upper"].fillna(0.0).to_numpy(),
-        churn_model=churn,
+        churn_choice=choice,
         config=scoring,
     )
-    if churn is None:
-        diag_churn = {"definition": churn_cfg.definition, "source": "model", "fallback": fallbacks[0]}
-        return {"frame": scores, "churn": diag_churn, "attrs": dict(scores.attrs), "fallbacks": fallbacks}
-    rep = churn.report_
-    diag_churn = {
-        "definition": rep.definition,
-        "n": rep.n,
-        "base_rate": rep.base_rate,
-        "auc": rep.auc,
-        "baseline_auc": rep.auc_recency,
-        "top_decile_lift": rep.top_decile_lift,
-        "precision_at_budget": rep.precision_at_budget,
-        "recall_at_budget": rep.recall_at_budget,
-        "alert_budget": rep.alert_budget,
-        "calibration": {
-            "pred": rep.calibration["mean_predicted"].tolist(),
-            "obs": rep.calibration["observed"].tolist(),
-        },
-        "top_features": list(getattr(churn, "importance_", pd.Series(dtype=float)).index[:8]),
-    }
+    if choice is None:
+        diag_churn = {
+            "definition": churn_cfg.definition,
+            "horizon_days": horizon,
+            "source": "model",
+            "fallback": fallbacks[0],
+        }
+    else:
+        diag_churn = choice.as_dict()  # champion, sentence, every candidate's holdout metrics, horizon
     return {"frame": scores, "churn": diag_churn, "attrs": dict(scores.attrs), "fallbacks": fallbacks}
 
 
@@ -773,7 +786,7 @@ def _run_stages(
     with stage("social"):
         social = _social_stage(store, feats_cal, feats, clv["frame"], clv["clv_cal"], cfg, cal_end, as_of_ts)
     with stage("segments"):
-        seg = _segments_stage(feats_cal, feats, clv["frame"], cfg)
+        seg = _segments_stage(feats_cal, feats, clv, cfg)
     with stage("actions"):
         carried = feats[["customer_id", *[c for c in _CARRIED if c in feats.columns]]]
         scores = seg["frame"].merge(carried, on="customer_id", how="left")

@@ -434,15 +434,10 @@ def _rfm(doc: _Doc, d: ReportData) -> None:
         return
     val = "clv" if "clv" in s.columns else "f_score"
     grid = s.pivot_table(
-        index="r_score", columns="f_score", values=val, aggfunc="count", observed=True
+        index="r_score", columns="f_score", values="customer_id", aggfunc="count", observed=True
     ).sort_index(ascending=False)
-    fig = charts.heatmap(grid, "Customers by recency (R) and frequency (F) score", "F score", "R score")
-    hi = grid.loc[grid.index.max(), grid.columns.max()] if grid.size else 0
-    hi = 0 if pd.isna(hi) else int(hi)
-    doc.chart(
-        fig,
-        f"{fmt_count(hi)} customers bought recently and often (R and F at the top score): the core to keep close.",
-    )
+    fig, sentence = charts.rfm_heatmap(grid)
+    doc.chart(fig, sentence)
     if "segment" in s.columns:
         rev = s["total_spend"] if "total_spend" in s.columns else pd.Series(0.0, index=s.index)
         seg = (
