@@ -189,3 +189,115 @@ def test_vectorized_civ_matches_a_loop_reference(seed):
     want = _brute_force_civ(exp, pur, 12.0, prior, 0.4)
     for i in set(got.index) | set(want):
         assert got.get(i, 0.0) == pytest.approx(want.get(i, 0.0), abs=1e-9), i
+
+
+# --------------------------------------------------------------------------------- traceability and the cap
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from socialvalue.social.influence_value import (  # noqa: E402
+    cap_influence_value,
+    influence_contributors,
+    influence_credits,
+)
+
+
+def _credits(exposures, purchases, **kw):
+    cfg = InfluenceConfig(window_days=30, margin=0.5, baseline_prior_days=kw.pop("prior", 0.0), **kw)
+    return influence_credits(exposures, purchases, AS_OF, start=START, config=cfg)
+
+
+def test_credit_rows_trace_every_civ_to_customers_and_orders():
+    exposures = _exp([("A", "y", 10), ("B", "y", 15), ("A", "z", 40)])
+    purchases = _pur([("y", 5, 50.0), ("y", 20, 100.0), ("y", 50, 70.0), ("z", 45, 30.0), ("z", 90, 10.0)])
+    purchases["order_id"] = [f"o{i}" for i in range(len(purchases))]
+    rows = _credits(exposures, purchases)
+    # y's day-20 order is in A's (10, 40] and B's (15, 45] windows: half each; z's day-45 order is A's alone;
+    # y's day-50 and z's day-90 orders are in no window
+    assert rows[["influencer_id", "customer_id", "order_id", "share"]].values.tolist() == [
+        ["A", "y", "o1", 0.5],
+        ["A", "z", "o3", 1.0],
+        ["B", "y", "o1", 0.5],
+    ]
+    totals = _civ(exposures, purchases)
+    by = rows.groupby("influencer_id")[["credited_revenue", "excess_revenue", "civ"]].sum()
+    np.testing.assert_allclose(by["credited_revenue"], totals.loc[by.index, "window_revenue"])
+    np.testing.assert_allclose(by["civ"], totals.loc[by.index, "civ"])
+    assert (totals["civ"] <= totals["credited_value"] + 1e-12).all()
+    top = influence_contributors(rows, top=1)
+    assert top[["influencer_id", "rank", "customer_id"]].values.tolist() == [["A", 1, "z"], ["B", 1, "y"]]
+    assert top["civ_share"].between(0, 1).all()
+    with pytest.raises(SchemaError, match="top"):
+        influence_contributors(rows, top=0)
+
+
+def test_returns_cannot_lift_civ_above_the_credited_value():
+    # y's in-window purchase and z's in-window return are both A's: the net credited value is 0 (100 - 100),
+    # but y's excess factor (1) is larger than z's (small, z buys a lot outside windows): the margin on the
+    # summed excess would be positive. The cap keeps A's CIV at the value actually credited: 0.
+    exposures = _exp([("A", "y", 10), ("A", "z", 10)])
+    purchases = _pur([("y", 20, 100.0), ("z", 25, -100.0), ("z", 60, 3000.0), ("z", 80, 3000.0)])
+    out = _civ(exposures, purchases)
+    assert out.loc["A", "credited_value"] == 0.0 and out.loc["A", "civ"] == 0.0
+
+
+def test_cap_influence_value_keeps_the_parts_adding_up():
+    scores = pd.DataFrame(
+        {"customer_id": ["a", "b", "c"], "influence_value": [6699.0, 10.0, 0.0], "csv": [6800.0, 50.0, 5.0]}
+    )
+    out = cap_influence_value(scores, pd.Series({"a": 300.0, "b": 40.0}))
+    assert out["influence_value"].tolist() == [300.0, 10.0, 0.0]
+    assert out["csv"].tolist() == [401.0, 50.0, 5.0]
+    assert out["influence_value_capped"].tolist() == [True, False, False]
+    assert scores["influence_value"].iloc[0] == 6699.0  # input untouched
+
+
+_DAYS = st.floats(min_value=0.5, max_value=99.5, allow_nan=False)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    exposures=st.lists(
+        st.tuples(st.sampled_from("ABCD"), st.sampled_from("wxyz"), _DAYS), min_size=1, max_size=12
+    ),
+    purchases=st.lists(
+        st.tuples(
+            st.sampled_from("ABwxyz"),
+            _DAYS,
+            st.one_of(
+                st.floats(min_value=0.01, max_value=5000.0),
+                st.floats(min_value=-300.0, max_value=-0.01),  # returns
+            ),
+        ),
+        min_size=1,
+        max_size=15,
+    ),
+    attribution=st.sampled_from(["even", "last_touch"]),
+    prior=st.sampled_from([0.0, 30.0]),
+    margin=st.sampled_from([0.3, 1.0]),
+)
+def test_property_no_influence_value_exceeds_the_purchases_it_is_credited_with(
+    exposures, purchases, attribution, prior, margin
+):
+    """For every purchase the shares credited to all its influencers sum to at most 1 (at most its value);
+    every CIV is at most its credited value, which is at most the value of the positive purchases credited;
+    the credit rows add up to the totals."""
+    exp, pur = _exp(exposures), _pur(purchases)
+    pur["order_id"] = [f"o{i}" for i in range(len(pur))]
+    cfg = InfluenceConfig(window_days=30, margin=margin, attribution=attribution, baseline_prior_days=prior)
+    rows = influence_credits(exp, pur, AS_OF, start=START, config=cfg)
+    out = influence_value(exp, pur, AS_OF, start=START, config=cfg).set_index("customer_id")
+    if len(rows):
+        per_order = rows.groupby("order_id").agg(share=("share", "sum"), amount=("amount", "first"))
+        assert (per_order["share"] <= 1 + 1e-9).all()
+        credited_civ = rows.groupby("order_id")["civ"].sum()
+        assert (credited_civ.abs() <= per_order["amount"].abs() * margin + 1e-9).all()
+        assert (rows["excess_share"].between(0, 1 + 1e-12)).all()
+    assert (out["civ"] >= 0).all()
+    assert (out["civ"] <= out["credited_value"] + 1e-9).all()
+    positive = rows.loc[rows["amount"] > 0].groupby("influencer_id")["amount"].sum()
+    assert (out["credited_value"] <= positive.reindex(out.index).fillna(0.0) + 1e-9).all()
+    sums = rows.groupby("influencer_id")[["credited_revenue", "civ"]].sum().reindex(out.index).fillna(0.0)
+    np.testing.assert_allclose(sums["credited_revenue"], out["window_revenue"], atol=1e-9)
+    # rows add up to the CIV, except where returns pushed the total outside [0, credited_value]
+    np.testing.assert_allclose(np.clip(sums["civ"], 0, out["credited_value"]), out["civ"], atol=1e-9)

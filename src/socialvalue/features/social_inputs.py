@@ -32,7 +32,12 @@ from pydantic import Field
 
 from socialvalue.config import ConfigModel
 from socialvalue.social.engagement import EngagementConfig, content_score, interaction_score, loyalty_score
-from socialvalue.social.influence_value import InfluenceConfig, influence_value
+from socialvalue.social.influence_value import (
+    InfluenceConfig,
+    influence_contributors,
+    influence_credits,
+    influence_value,
+)
 from socialvalue.social.referral import ReferralConfig, referral_value
 from socialvalue.store import arrow_to_pandas
 
@@ -45,6 +50,7 @@ __all__ = [
     "content_frame",
     "exposure_frame",
     "holdout_value",
+    "influence_credit_frame",
     "interaction_frame",
     "loyalty_frame",
     "purchase_frame",
@@ -293,11 +299,11 @@ def exposure_frame(
 def purchase_frame(
     store: Store, as_of: pd.Timestamp | str, *, start: pd.Timestamp | str, ids: _Ids | None = None
 ) -> pd.DataFrame:
-    """Revenue orders ``(customer_id, ordered_at, amount)`` in ``(start, as_of]``."""
+    """Revenue orders ``(customer_id, ordered_at, amount, order_id)`` in ``(start, as_of]``."""
     return _frame(
         store,
         f"""
-        SELECT o.customer_id, o.ordered_at, CAST(o.amount AS DOUBLE) AS amount FROM orders o
+        SELECT o.customer_id, o.ordered_at, CAST(o.amount AS DOUBLE) AS amount, o.order_id FROM orders o
         WHERE o.ordered_at > ? AND o.ordered_at <= ? AND {_REVENUE}
         """,
         [_ts(start).to_pydatetime(), _ts(as_of).to_pydatetime()],
@@ -370,6 +376,80 @@ def loyalty_frame(store: Store, as_of: pd.Timestamp | str, *, positive_rating: f
     )
 
 
+def _civ_inputs(
+    store: Store, as_of: pd.Timestamp, cfg: SocialInputsConfig, ids: _Ids, referrals: pd.DataFrame
+) -> dict[str, Any]:
+    """The arguments of the CIV functions as of ``as_of`` (one definition for the value and its credits)."""
+    start = as_of - pd.Timedelta(days=cfg.lookback_days)
+    observed = _frame(
+        store,
+        "SELECT customer_id, signup_at FROM customers WHERE signup_at IS NOT NULL",
+        [],
+        ids,
+        ("customer_id",),
+    )
+    return {
+        "exposures": exposure_frame(store, as_of, start=start, config=cfg.exposure, ids=ids),
+        "purchases": purchase_frame(store, as_of, start=start, ids=ids),
+        "as_of": as_of,
+        "start": start,
+        "referrals": referrals,
+        "observed_from": observed.set_index("customer_id")["signup_at"],
+    }
+
+
+def influence_credit_frame(
+    store: Store,
+    as_of: pd.Timestamp | str,
+    *,
+    config: SocialInputsConfig | None = None,
+    top: int = 3,
+) -> dict[str, pd.DataFrame]:
+    """What each customer's influence value (``civ`` of :func:`social_components`) is made of, as of ``as_of``.
+
+    The same inputs and rules as the ``civ`` column (so the rows add up to it), with the store's ids.
+
+    Parameters
+    ----------
+    store
+        The store to read.
+    as_of
+        Valuation date; nothing after it is read.
+    config
+        The same configuration as given to :func:`social_components`.
+    top
+        Contributors kept per influencer in ``contributors``.
+
+    Returns
+    -------
+    dict of pandas.DataFrame
+        ``credits``: one row per (influencer, credited order), see
+        :func:`~socialvalue.social.influence_value.influence_credits`; ``contributors``: the ``top``
+        customers contributing most to each influencer
+        (:func:`~socialvalue.social.influence_value.influence_contributors`); ``credited_value``: per
+        influencer (``customer_id``), ``civ`` and ``credited_value`` (the value of the purchases credited,
+        the cap of any published influence value, see
+        :func:`~socialvalue.social.influence_value.cap_influence_value`).
+    """
+    cfg = config or SocialInputsConfig()
+    as_of = _ts(as_of)
+    ids = _Ids(store)
+    referrals = referral_frames(store, as_of, ids=ids)["referrals"]
+    inputs = _civ_inputs(store, as_of, cfg, ids, referrals)
+    credits = influence_credits(**inputs, config=cfg.influence)
+    totals = influence_value(**inputs, config=cfg.influence)
+    if len(credits):
+        credits = credits.assign(
+            influencer_id=ids.decode(credits["influencer_id"]), customer_id=ids.decode(credits["customer_id"])
+        )
+    totals = _decoded(totals, ids)[["customer_id", "civ", "credited_value"]]
+    return {
+        "credits": credits,
+        "contributors": influence_contributors(credits, top=top),
+        "credited_value": totals,
+    }
+
+
 def _decoded(frame: pd.DataFrame, ids: _Ids) -> pd.DataFrame:
     """``frame`` with its ``customer_id`` codes turned back into the store's ids."""
     return frame.assign(customer_id=ids.decode(frame["customer_id"]) if len(frame) else frame["customer_id"])
@@ -404,7 +484,6 @@ def social_components(
     """
     cfg = config or SocialInputsConfig()
     as_of = _ts(as_of)
-    start = as_of - pd.Timedelta(days=cfg.lookback_days)
     out = loyalty_frame(store, as_of, positive_rating=cfg.positive_rating)
     base = out[["customer_id"]]
 
@@ -419,23 +498,7 @@ def social_components(
         signups=ref["signups"],
         config=cfg.referral,
     )
-    exposures = exposure_frame(store, as_of, start=start, config=cfg.exposure, ids=ids)
-    observed = _frame(
-        store,
-        "SELECT customer_id, signup_at FROM customers WHERE signup_at IS NOT NULL",
-        [],
-        ids,
-        ("customer_id",),
-    )
-    civ = influence_value(
-        exposures,
-        purchase_frame(store, as_of, start=start, ids=ids),
-        as_of,
-        start=start,
-        referrals=ref["referrals"],
-        observed_from=observed.set_index("customer_id")["signup_at"],
-        config=cfg.influence,
-    )
+    civ = influence_value(**_civ_inputs(store, as_of, cfg, ids, ref["referrals"]), config=cfg.influence)
     inter = interaction_score(
         interaction_frame(store, as_of, window_days=cfg.engagement.interaction.window_days, ids=ids),
         as_of,
