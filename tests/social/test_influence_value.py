@@ -301,3 +301,28 @@ def test_property_no_influence_value_exceeds_the_purchases_it_is_credited_with(
     np.testing.assert_allclose(sums["credited_revenue"], out["window_revenue"], atol=1e-9)
     # rows add up to the CIV, except where returns pushed the total outside [0, credited_value]
     np.testing.assert_allclose(np.clip(sums["civ"], 0, out["credited_value"]), out["civ"], atol=1e-9)
+
+
+@pytest.mark.slow
+def test_demo_influence_value_is_traceable_and_within_the_purchases_credited(tmp_path):
+    """Issue 14 on the demo: the credit rows add up to social_components' civ, which never exceeds them."""
+    import socialvalue as sv
+    from socialvalue.demo import generate
+    from socialvalue.features.social_inputs import influence_credit_frame, social_components
+
+    store = sv.Store(str(tmp_path / "demo.duckdb"))
+    generate(3_000, seed=7).load_into(store)
+    as_of = store.query_df("SELECT max(ordered_at) AS t FROM orders")["t"].iloc[0]
+    frames = influence_credit_frame(store, as_of)
+    totals = frames["credited_value"].set_index("customer_id")
+    civ = social_components(store, as_of).set_index("customer_id")["civ"]
+    assert (totals["civ"] > 0).sum() > 10
+    np.testing.assert_allclose(totals["civ"].reindex(civ.index).fillna(0.0), civ, atol=1e-9)
+    assert (totals["civ"] <= totals["credited_value"] + 1e-9).all()
+    rows = frames["credits"]
+    assert rows.groupby(["customer_id", "order_id"])["share"].sum().max() <= 1 + 1e-9
+    sums = rows.groupby("influencer_id")["civ"].sum().clip(lower=0.0).reindex(totals.index).fillna(0.0)
+    np.testing.assert_allclose(np.minimum(sums, totals["credited_value"]), totals["civ"], atol=1e-9)
+    top = frames["contributors"]
+    assert top.groupby("influencer_id")["rank"].max().max() <= 3
+    assert set(top["influencer_id"]) == set(rows["influencer_id"])
