@@ -409,8 +409,9 @@ def _social_stage(
     as_of: pd.Timestamp,
 ) -> dict[str, Any]:
     from socialvalue.errors import SocialValueError
-    from socialvalue.features.social_inputs import holdout_value, social_components
+    from socialvalue.features.social_inputs import holdout_value, influence_credit_frame, social_components
     from socialvalue.social.customer_value import CustomerSocialValue
+    from socialvalue.social.influence_value import cap_influence_value
 
     ids = feats["customer_id"].to_numpy()
     graph_now, (_, edges), graph_info = _graph_metrics(store, ids, cfg, as_of)
@@ -441,7 +442,7 @@ def _social_stage(
     x_now = social_components(store, as_of, clv=clv_now)
     x_now = x_now.merge(graph_now, on="customer_id", how="left")
     x_now["clv"] = x_now["customer_id"].map(clv_now).fillna(0.0).to_numpy()
-    x_now = x_now.fillna({"spread": 0.0})
+    x_now = x_now.fillna({"spread": 1.0})  # a customer always reaches themselves
     if model is not None:
         out = model.transform(x_now)
     else:
@@ -460,6 +461,11 @@ def _social_stage(
     for col in _CONTRIB.values():
         if col not in out:
             out[col] = 0.0  # a withheld component contributes nothing
+    # no customer's influence value may exceed the purchases it is credited with (the CSV shrinks with it)
+    credits = influence_credit_frame(store, as_of)
+    out = cap_influence_value(out, credits["credited_value"].set_index("customer_id")["credited_value"])
+    out = out.drop(columns=["influence_value_capped"], errors="ignore")
+    out["csv_percentile"] = 100.0 * out["csv"].rank(pct=True, method="average").to_numpy()
     out["social_value"] = out["csv"] - x_now["clv"].to_numpy()
     out["csv_percentile"] = out["csv_percentile"].astype(float)
     if model is not None:
@@ -473,7 +479,14 @@ def _social_stage(
     out["value_source"] = champion.champion
     out["value_score"] = np.asarray(_VALUE_SCORES[champion.champion](out, x_now, feats), dtype=float)
     out["value_percentile"] = 100.0 * out["value_score"].rank(pct=True, method="average").fillna(0.0)
-    return {"frame": out, "diag": diag, "edges": edges, "model": model, "fallbacks": fallbacks}
+    return {
+        "frame": out,
+        "diag": diag,
+        "edges": edges,
+        "model": model,
+        "fallbacks": fallbacks,
+        "contributors": credits["contributors"],
+    }
 
 
 def _by_id(frame: pd.DataFrame, ids: pd.Series, column: str) -> np.ndarray:
