@@ -78,7 +78,9 @@ def test_init_ingest_info_erase(files, capsys):
     assert "orders" in out and "2024-03-01 00:00" in out and "stub customers: 1" in out
     assert main(["erase", db, "a"]) == 0
     res = capsys.readouterr()
-    assert res.out.startswith("erased 2 rows (customers 1, orders 1); 0 export files rewritten; store file rewritten")
+    assert res.out.startswith(
+        "erased 2 rows (customers 1, orders 1); 0 export files rewritten; store file rewritten"
+    )
     assert res.err == ""
     with Store(db) as s:
         assert s.scalar("SELECT count(*) FROM customers WHERE customer_id = 'a'") == 0
