@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "ExposureConfig",
     "SocialInputsConfig",
+    "audience_activity",
     "content_frame",
     "exposure_frame",
     "holdout_value",
@@ -523,6 +524,71 @@ def social_components(
     result[counts] = result[counts].astype("int64")
     logger.info("social components for %d customers as of %s", len(result), as_of)
     return result
+
+
+def audience_activity(
+    store: Store,
+    as_of: pd.Timestamp | str,
+    *,
+    window_days: float = 365.0,
+    config: ExposureConfig | None = None,
+) -> pd.DataFrame:
+    """Their audience's recent activity: the followers' own purchases in the ``window_days`` before ``as_of``.
+
+    A follower is a customer with a tie of ``config.follower_kinds`` to the customer (``src`` follows ``dst``)
+    in force at ``as_of`` (created on or before it, or undated; not ended); a tie listed twice counts once and
+    a customer is never their own follower. Purchases are completed orders with a positive amount in
+    ``[as_of - window_days, as_of)``; spend is net (returns and refunds count negative).
+
+    Parameters
+    ----------
+    store
+        The store to read.
+    as_of
+        Valuation date; nothing on or after it is read.
+    window_days
+        Length of the window.
+    config
+        Which relationship kinds are follows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per customer with consent to profiling: ``customer_id``, ``audience_orders_365d`` (purchases of the
+        followers in the window) and ``audience_spend_365d`` (their net spend), 0 without followers. The
+        column names keep the ``365d`` suffix whatever ``window_days`` is, so a model reads one name.
+    """
+    cfg = config or ExposureConfig()
+    t = _ts(as_of)
+    return _frame(
+        store,
+        f"""
+        WITH fol AS (
+            SELECT DISTINCT src_id AS follower_id, dst_id AS customer_id FROM relationships
+            WHERE list_contains($kinds, kind) AND src_id <> dst_id
+              AND (created_at IS NULL OR created_at <= $as_of) AND (ended_at IS NULL OR ended_at > $as_of)),
+        act AS (
+            SELECT o.customer_id AS follower_id,
+                   count(*) FILTER (WHERE o.status = 'completed' AND o.amount > 0) AS n,
+                   sum(CAST(o.amount AS DOUBLE)) AS spend
+            FROM orders o
+            WHERE o.ordered_at >= $start AND o.ordered_at < $as_of AND {_REVENUE}
+            GROUP BY 1),
+        per AS (
+            SELECT fol.customer_id, sum(act.n) AS n, sum(act.spend) AS spend
+            FROM fol JOIN act USING (follower_id) GROUP BY 1)
+        SELECT c.customer_id, CAST(coalesce(per.n, 0) AS DOUBLE) AS audience_orders_365d,
+               coalesce(per.spend, 0.0) AS audience_spend_365d
+        FROM customers c LEFT JOIN per USING (customer_id)
+        WHERE c.consent_profiling
+        ORDER BY c.customer_id
+        """,
+        {
+            "kinds": list(cfg.follower_kinds) or [""],
+            "as_of": t.to_pydatetime(),
+            "start": (t - pd.Timedelta(days=window_days)).to_pydatetime(),
+        },
+    )
 
 
 def holdout_value(

@@ -409,8 +409,18 @@ def _social_stage(
     as_of: pd.Timestamp,
 ) -> dict[str, Any]:
     from socialvalue.errors import SocialValueError
-    from socialvalue.features.social_inputs import holdout_value, influence_credit_frame, social_components
-    from socialvalue.social.customer_value import CustomerSocialValue
+    from socialvalue.features.social_inputs import (
+        audience_activity,
+        holdout_value,
+        influence_credit_frame,
+        social_components,
+    )
+    from socialvalue.social.customer_value import (
+        AUDIENCE_COMPONENTS,
+        DEFAULT_COMPONENTS,
+        OWN_ACTIVITY_COMPONENTS,
+        CustomerSocialValue,
+    )
     from socialvalue.social.influence_value import cap_influence_value
 
     ids = feats["customer_id"].to_numpy()
@@ -423,12 +433,23 @@ def _social_stage(
     x_cal = x_cal[x_cal["customer_id"].isin(set(feats_cal["customer_id"]))].reset_index(drop=True)
     x_cal = x_cal.merge(graph_cal[["customer_id", "spread"]], on="customer_id", how="left")
     x_cal["clv"] = x_cal["customer_id"].map(clv_cal).fillna(0.0).to_numpy()
-    target = holdout_value(store, cal_end, as_of).set_index("customer_id")["holdout_value"]
-    y = x_cal["customer_id"].map(target).fillna(0.0).to_numpy()
+    # strong simple signals compete as components: the customer's recent activity and trend (their own
+    # value) and their audience's recent activity (value through others)
+    x_cal = _with_activity(x_cal, feats_cal, audience_activity(store, cal_end))
+    holdout = holdout_value(store, cal_end, as_of).set_index("customer_id")
+    y = x_cal["customer_id"].map(holdout["holdout_value"]).fillna(0.0).to_numpy()
+    components = (*DEFAULT_COMPONENTS, *OWN_ACTIVITY_COMPONENTS, *AUDIENCE_COMPONENTS)
+
+    def learner() -> CustomerSocialValue:
+        return CustomerSocialValue(
+            components=components,
+            own_columns=OWN_ACTIVITY_COMPONENTS,
+            influencer_share=cfg.social.influencer_top_share,
+            random_state=cfg.run.seed,
+        )
+
     fallbacks: list[str] = []
-    model: CustomerSocialValue | None = CustomerSocialValue(
-        influencer_share=cfg.social.influencer_top_share, random_state=cfg.run.seed
-    )
+    model: CustomerSocialValue | None = learner()
     try:
         model.fit(x_cal.fillna(0.0), y)
     except (SocialValueError, ValueError, np.linalg.LinAlgError) as exc:
@@ -442,6 +463,7 @@ def _social_stage(
     x_now = social_components(store, as_of, clv=clv_now)
     x_now = x_now.merge(graph_now, on="customer_id", how="left")
     x_now["clv"] = x_now["customer_id"].map(clv_now).fillna(0.0).to_numpy()
+    x_now = _with_activity(x_now, feats, audience_activity(store, as_of))
     x_now = x_now.fillna({"spread": 1.0})  # a customer always reaches themselves
     if model is not None:
         out = model.transform(x_now)
@@ -456,7 +478,8 @@ def _social_stage(
             },
             index=x_now.index,
         )
-    out = pd.concat([x_now.drop(columns=["clv"]), out.drop(columns=["customer_id"], errors="ignore")], axis=1)
+    inputs = x_now.drop(columns=["clv", *OWN_ACTIVITY_COMPONENTS, *AUDIENCE_COMPONENTS], errors="ignore")
+    out = pd.concat([inputs, out.drop(columns=["customer_id"], errors="ignore")], axis=1)
     out = out.rename(columns=_CONTRIB)
     for col in _CONTRIB.values():
         if col not in out:
@@ -466,7 +489,13 @@ def _social_stage(
     out = cap_influence_value(out, credits["credited_value"].set_index("customer_id")["credited_value"])
     out = out.drop(columns=["influence_value_capped"], errors="ignore")
     out["csv_percentile"] = 100.0 * out["csv"].rank(pct=True, method="average").to_numpy()
-    out["social_value"] = out["csv"] - x_now["clv"].to_numpy()
+    # value through others only: the CLV and the customer's own recent activity are their own value
+    if "own_activity_value" not in out:
+        out["own_activity_value"] = 0.0
+    own_clv = out["contrib_clv"].to_numpy(float) if "contrib_clv" in out else np.zeros(len(out))
+    out["social_value"] = (
+        out["csv"] - own_clv - out["own_activity_value"] if model is not None else 0.0 * out["csv"]
+    )
     out["csv_percentile"] = out["csv_percentile"].astype(float)
     if model is not None:
         diag = model.report_.to_diagnostics()
@@ -474,6 +503,7 @@ def _social_stage(
     else:
         diag = {"weights": {}, "messages": list(fallbacks), "fallback": fallbacks[0]}
     diag["graph"] = graph_info
+    diag["targets"] = _two_targets(learner, x_cal, holdout, feats_cal, cfg)
     champion = _value_contest(model, x_cal, y, feats_cal, cfg)
     diag["champion"] = champion.as_dict()
     out["value_source"] = champion.champion
@@ -487,6 +517,76 @@ def _social_stage(
         "fallbacks": fallbacks,
         "contributors": credits["contributors"],
     }
+
+
+def _with_activity(x: pd.DataFrame, feats: pd.DataFrame, audience: pd.DataFrame) -> pd.DataFrame:
+    """``x`` with the customer's recent activity and trend, and their audience's recent activity."""
+    ids = x["customer_id"]
+    n_last, n_prev = _by_id(feats, ids, "orders_last_90d"), _by_id(feats, ids, "orders_prev_90d")
+    return x.assign(
+        n_orders_365d=_by_id(feats, ids, "n_orders_365d"),
+        spend_365d=_by_id(feats, ids, "spend_365d"),
+        # the trend as growth only (last 90 days over the 90 before, floored at 0): a component never
+        # subtracts, so the value stays at least the CLV; a decline shows as a smaller recent count
+        orders_growth_90d=np.maximum(n_last - n_prev, 0.0),
+        audience_orders_365d=_by_id(audience, ids, "audience_orders_365d"),
+        audience_spend_365d=_by_id(audience, ids, "audience_spend_365d"),
+    )
+
+
+#: The two targets learned beside the published value: name -> (holdout columns summed, words).
+_TARGETS = {
+    "own": (("holdout_own_revenue",), "the customer's own value in the holdout"),
+    "through_others": (
+        ("holdout_referred_revenue", "holdout_influenced_revenue"),
+        "the value customers brought through others in the holdout",
+    ),
+}
+
+
+def _two_targets(
+    learner: Callable[[], Any],
+    x_cal: pd.DataFrame,
+    holdout: pd.DataFrame,
+    feats_cal: pd.DataFrame,
+    cfg: RunConfig,
+) -> dict[str, Any]:
+    """Fit the value on each target apart (own, through others) and rank it against the baselines.
+
+    Each entry holds the learned weights and the holdout contest of that target's out-of-fold value, CLV
+    alone, the analyst's baselines and the audience's recent purchases (the naive baseline of value
+    through others). The published value is not changed by these fits.
+    """
+    from socialvalue.errors import SocialValueError
+    from socialvalue.pipeline.champions import Candidate, contest
+
+    ids = x_cal["customer_id"]
+    out: dict[str, Any] = {}
+    for name, (cols, words) in _TARGETS.items():
+        y = np.zeros(len(x_cal))
+        for c in cols:
+            y = y + _by_id(holdout.reset_index(), ids, c)
+        cands = {}
+        entry: dict[str, Any] = {"outcome": words, "total": float(y.sum())}
+        try:
+            model = learner().fit(x_cal.fillna(0.0), y)
+        except (SocialValueError, ValueError, np.linalg.LinAlgError) as exc:
+            entry["fallback"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        else:
+            entry["weights"] = model.report_.to_diagnostics()["weights"]
+            entry["messages"] = list(model.report_.messages)
+            if not model.published_weights_.empty:
+                cands["customer value (learned on this target)"] = Candidate("model", model.oof_predictions_)
+        cands["CLV alone"] = Candidate("model", x_cal["clv"].to_numpy(dtype=float))
+        for label, col in _VALUE_BASELINES.items():
+            cands[label] = Candidate("baseline", _by_id(feats_cal, ids, col))
+        cands["followers' purchases in the last 365 days"] = Candidate(
+            "baseline", x_cal["audience_orders_365d"].to_numpy(dtype=float)
+        )
+        if y.any():
+            entry["contest"] = contest(name.replace("_", " ") + " value", cands, y, outcome=words).as_dict()
+        out[name] = entry
+    return out
 
 
 def _by_id(frame: pd.DataFrame, ids: pd.Series, column: str) -> np.ndarray:

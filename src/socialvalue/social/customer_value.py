@@ -47,7 +47,9 @@ from socialvalue.errors import ConfigError, NotFittedError, SchemaError
 from socialvalue.social.ranking import RankingMetrics, ranking_metrics
 
 __all__ = [
+    "AUDIENCE_COMPONENTS",
     "DEFAULT_COMPONENTS",
+    "OWN_ACTIVITY_COMPONENTS",
     "CustomerSocialValue",
     "RankingMetrics",
     "SocialValueReport",
@@ -67,6 +69,13 @@ DEFAULT_COMPONENTS: tuple[str, ...] = (
     "content_score",
     "loyalty_score",
 )
+
+#: The customer's own recent activity (feature-table columns): strong simple signals of their own future value.
+#: A contribution of one of these is the customer's own value, never social value (``own_activity_value``).
+OWN_ACTIVITY_COMPONENTS: tuple[str, ...] = ("n_orders_365d", "spend_365d", "orders_growth_90d")
+
+#: Their audience's recent activity: the followers' own purchases in the year before (value through others).
+AUDIENCE_COMPONENTS: tuple[str, ...] = ("audience_orders_365d", "audience_spend_365d")
 
 
 @dataclass(frozen=True)
@@ -212,6 +221,23 @@ def _fit_weighted(x: np.ndarray, y: np.ndarray, counts: np.ndarray, intercept: b
     return out
 
 
+def _duplicates(x: np.ndarray, tol: float = 1e-9) -> dict[int, int]:
+    """Columns that are an increasing affine function of an earlier column: ``{later: earlier}``."""
+    n, k = x.shape
+    varies = [j for j in range(k) if np.ptp(x[:, j]) > 0]
+    if n < 2 or len(varies) < 2:
+        return {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.corrcoef(x[:, varies], rowvar=False)
+    out: dict[int, int] = {}
+    for b in range(1, len(varies)):
+        for a in range(b):
+            if varies[a] not in out and corr[a, b] >= 1.0 - tol:
+                out[varies[b]] = varies[a]
+                break
+    return out
+
+
 def _fit_one(x: np.ndarray, y: np.ndarray, intercept: bool) -> tuple[np.ndarray, float]:
     if intercept:
         xm, ym = x.mean(axis=0), y.mean()
@@ -243,6 +269,9 @@ class CustomerSocialValue:
         A weight whose interval is wider than this multiple of its estimate is withheld.
     scale_to_clv
         Divide published weights by the CLV weight so that the CSV is CLV plus social terms in CLV currency.
+    own_columns
+        Components that measure the customer's own activity (see :data:`OWN_ACTIVITY_COMPONENTS`): their
+        contributions are summed in ``own_activity_value`` by :meth:`transform`, apart from the social terms.
     influencer_share
         Share of customers flagged as influencers (top by the mean percentile of ``influencer_columns``).
     influencer_columns
@@ -288,6 +317,7 @@ class CustomerSocialValue:
         confidence: float = 0.95,
         max_relative_width: float = 3.0,
         scale_to_clv: bool = True,
+        own_columns: Sequence[str] = OWN_ACTIVITY_COMPONENTS,
         influencer_share: float = 0.05,
         influencer_columns: Sequence[str] = ("civ", "spread"),
         random_state: int | None = 0,
@@ -300,6 +330,7 @@ class CustomerSocialValue:
         self.confidence = confidence
         self.max_relative_width = max_relative_width
         self.scale_to_clv = scale_to_clv
+        self.own_columns = own_columns
         self.influencer_share = influencer_share
         self.influencer_columns = influencer_columns
         self.random_state = random_state
@@ -355,10 +386,17 @@ class CustomerSocialValue:
         xs = x / scale  # positive rescaling keeps w >= 0 and conditions the solve
         icpt = self.fit_intercept
 
-        w_s, _ = _fit_one(xs, target, icpt)
+        # a component that carries exactly the signal of an earlier one (e.g. spend = purchase count when
+        # every order is worth 1) is counted once: two copies would split one weight at random
+        dup = _duplicates(x)
+        act = [j for j in range(k) if j not in dup]
+        w_s = np.zeros(k)
+        w_s[act], _ = _fit_one(xs[:, act], target, icpt)
         weights = w_s / scale
         counts = rng.multinomial(n, np.full(n, 1.0 / n), size=self.n_bootstrap)
-        boot = _fit_weighted(xs, target, counts, icpt) / scale
+        boot = np.zeros((self.n_bootstrap, k))
+        boot[:, act] = _fit_weighted(xs[:, act], target, counts, icpt)
+        boot = boot / scale
         alpha = 1.0 - self.confidence
         lower, upper = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
 
@@ -368,6 +406,12 @@ class CustomerSocialValue:
             if np.ptp(x[:, j]) == 0:
                 withheld.append(c)
                 messages.append(f"weight of {c!r} withheld: the component does not vary in the data")
+            elif j in dup:
+                withheld.append(c)
+                messages.append(
+                    f"weight of {c!r} withheld: it carries the same signal as {comps[dup[j]]!r} on this data "
+                    "(counted once)"
+                )
             elif lower[j] <= 1e-12 * abs(upper[j]) or weights[j] <= 0:
                 withheld.append(c)
                 messages.append(
@@ -456,7 +500,8 @@ class CustomerSocialValue:
         -------
         pandas.DataFrame
             Same index as ``X``: ``customer_id`` (when present), ``contrib_<component>`` (currency) for each
-            published component, ``csv``, ``csv_percentile`` (0-100), ``influencer_score`` (mean percentile
+            published component, ``csv``, ``own_activity_value`` (the contributions of ``own_columns``: the
+            customer's own recent activity, not social value), ``csv_percentile`` (0-100), ``influencer_score`` (mean percentile
             of the influence columns present) and ``influencer`` (top ``influencer_share``). ``attrs`` hold
             ``withheld`` (components whose weight was not published) and ``messages``.
         """
@@ -469,6 +514,8 @@ class CustomerSocialValue:
         for j, c in enumerate(w.index):
             out[f"contrib_{c}"] = xm[:, j] * w.iloc[j]
         out["csv"] = xm @ w.to_numpy() if not w.empty else 0.0
+        own = [f"contrib_{c}" for c in w.index if c in set(self.own_columns)]
+        out["own_activity_value"] = out[own].sum(axis=1) if own else 0.0
         out["csv_percentile"] = 100.0 * out["csv"].rank(pct=True, method="average") if len(X) else 0.0
         cols = [c for c in self.influencer_columns if c in X.columns]
         if cols:
@@ -506,6 +553,7 @@ class CustomerSocialValue:
         "confidence",
         "max_relative_width",
         "scale_to_clv",
+        "own_columns",
         "influencer_share",
         "influencer_columns",
         "random_state",
@@ -545,6 +593,7 @@ class CustomerSocialValue:
         p = data["params"]
         p["components"] = tuple(p["components"])
         p["influencer_columns"] = tuple(p["influencer_columns"])
+        p["own_columns"] = tuple(p.get("own_columns", OWN_ACTIVITY_COMPONENTS))
         model = cls(**p)
         model.components_ = list(data["components"])
         model.weights_ = pd.Series(data["weights"], dtype=float).reindex(model.components_)

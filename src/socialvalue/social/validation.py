@@ -75,6 +75,7 @@ __all__ = [
     "ValidationResult",
     "follower_targets",
     "neighbour_activity_benchmark",
+    "published_value_benchmark",
     "social_components_at",
 ]
 
@@ -547,3 +548,145 @@ def neighbour_activity_benchmark(
         gain=pd.DataFrame(gain_rows).set_index(["target", "model"]),
         info=info,
     )
+
+
+def _ts_naive(value: Any) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
+
+
+def published_value_benchmark(
+    scores: pd.DataFrame,
+    tables: Mapping[str, Any],
+    split: Any,
+    end: Any,
+    *,
+    score_columns: Mapping[str, str] | None = None,
+    n_bootstrap: int = 500,
+    random_state: int = 0,
+) -> dict[str, pd.DataFrame]:
+    r"""Rank members' activity after ``split`` by a run's published value and by single baselines.
+
+    The run must have been made as of ``split`` (its scores see nothing later). Two outcomes in
+    :math:`[s, e)`: ``own_activity`` (items the member created; members with at least one item before
+    :math:`s`) and ``follower_activity`` (items created by the member's followers, the :math:`y_v` of the
+    module docstring; members with at least one follower). Baselines, all from data before :math:`s`:
+    items in the last 365 days, minus the days since the last item (recency), items to date, follower count
+    and the followers' items in the last 365 days (their audience's recent activity).
+
+    Parameters
+    ----------
+    scores
+        The run's ``scores`` (``customer_id`` and the columns of ``score_columns``).
+    tables
+        ``content`` (``author_id``, ``created_at``) and ``relationships`` (``src_id`` follows ``dst_id``).
+    split, end
+        The run's as-of date and the end of the outcome window.
+    score_columns
+        Name -> column of ``scores`` for the run's scores to judge; default the published value
+        (``value_score``) and the learned customer social value (``csv``).
+    n_bootstrap
+        Resamples of members for the percentile 95% intervals and the paired differences.
+    random_state
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    dict of pandas.DataFrame
+        ``metrics``: index (outcome, candidate), columns ``kind`` (``run`` or ``baseline``), ``spearman``,
+        ``spearman_lower``, ``spearman_upper``, ``capture``, ``capture_lower``, ``capture_upper`` (top-decile
+        capture), ``n``. ``versus_best``: per outcome and run score, the best baseline (highest Spearman),
+        the differences in Spearman and capture and their paired bootstrap 95% intervals.
+    """
+    cols = dict(score_columns or {"published value": "value_score", "learned value (csv)": "csv"})
+    s, e = _ts_naive(split), _ts_naive(end)
+    content = _frame(tables, "content", ("author_id", "created_at"))
+    rel = _frame(tables, "relationships", ("src_id", "dst_id"))
+    ids = scores["customer_id"].astype(str).to_numpy()
+    idx = pd.Index(ids)
+    authors = content["author_id"].astype(str)
+    at = pd.to_datetime(content["created_at"])
+    if at.dt.tz is not None:
+        at = at.dt.tz_convert("UTC").dt.tz_localize(None)
+    before, after = at < s, (at >= s) & (at < e)
+    last_year = before & (at >= s - pd.Timedelta(days=365))
+
+    def per_member(mask: pd.Series) -> np.ndarray:
+        return authors[mask].value_counts().reindex(idx).fillna(0.0).to_numpy(float)
+
+    n_after, n_before, n_year = per_member(after), per_member(before), per_member(last_year)
+    last = at[before].groupby(authors[before]).max().reindex(idx)
+    recency = -((s - last).dt.days.to_numpy(float))
+    recency = np.where(np.isnan(recency), -1e9, recency)
+    ties = rel[rel["src_id"].astype(str) != rel["dst_id"].astype(str)][["src_id", "dst_id"]].astype(str)
+    ties = ties.drop_duplicates()
+
+    def over_followers(per: np.ndarray) -> np.ndarray:
+        val = pd.Series(per, index=idx)
+        got = ties.assign(v=ties["src_id"].map(val).fillna(0.0).to_numpy()).groupby("dst_id")["v"].sum()
+        return got.reindex(idx).fillna(0.0).to_numpy(float)
+
+    n_followers = ties["dst_id"].value_counts().reindex(idx).fillna(0.0).to_numpy(float)
+    candidates = {
+        **{name: ("run", scores[col].to_numpy(float)) for name, col in cols.items()},
+        "items in the last 365 days": ("baseline", n_year),
+        "recency (minus days since the last item)": ("baseline", recency),
+        "items to date": ("baseline", n_before),
+        "follower count": ("baseline", n_followers),
+        "followers' items in the last 365 days": ("baseline", over_followers(n_year)),
+    }
+    outcomes = {
+        "own_activity": (n_after, n_before > 0),
+        "follower_activity": (over_followers(n_after), n_followers > 0),
+    }
+    rng = np.random.default_rng(random_state)
+    rows, versus = [], []
+    for outcome, (y_all, keep) in outcomes.items():
+        y = y_all[keep]
+        draws = rng.integers(0, len(y), size=(n_bootstrap, len(y)))
+        point, boot = {}, {}
+        for name, (_, score) in candidates.items():
+            x = np.nan_to_num(score[keep])
+            m = ranking_metrics(y, x)
+            point[name] = (m.spearman, m.top_decile_capture)
+            boot[name] = np.array(
+                [(r.spearman, r.top_decile_capture) for r in (ranking_metrics(y[d], x[d]) for d in draws)]
+            )
+        for name, (kind, _) in candidates.items():
+            lo, hi = np.quantile(boot[name], [0.025, 0.975], axis=0)
+            rows.append(
+                {
+                    "outcome": outcome,
+                    "candidate": name,
+                    "kind": kind,
+                    "spearman": point[name][0],
+                    "spearman_lower": lo[0],
+                    "spearman_upper": hi[0],
+                    "capture": point[name][1],
+                    "capture_lower": lo[1],
+                    "capture_upper": hi[1],
+                    "n": int(keep.sum()),
+                }
+            )
+        base = [n for n, (k, _) in candidates.items() if k == "baseline"]
+        best = max(base, key=lambda n: point[n])
+        for name in cols:
+            diff = boot[name] - boot[best]
+            lo, hi = np.quantile(diff, [0.025, 0.975], axis=0)
+            versus.append(
+                {
+                    "outcome": outcome,
+                    "candidate": name,
+                    "best_baseline": best,
+                    "spearman_diff": point[name][0] - point[best][0],
+                    "spearman_diff_lower": lo[0],
+                    "spearman_diff_upper": hi[0],
+                    "capture_diff": point[name][1] - point[best][1],
+                    "capture_diff_lower": lo[1],
+                    "capture_diff_upper": hi[1],
+                }
+            )
+    return {
+        "metrics": pd.DataFrame(rows).set_index(["outcome", "candidate"]),
+        "versus_best": pd.DataFrame(versus).set_index(["outcome", "candidate"]),
+    }
