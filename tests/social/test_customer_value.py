@@ -259,3 +259,32 @@ def test_json_round_trip(fitted):
     pd.testing.assert_frame_equal(back.weight_intervals_, model.weight_intervals_)
     with pytest.raises(ConfigError, match="not a saved CustomerSocialValue"):
         CustomerSocialValue.from_json('{"format": "other"}')
+
+
+def test_a_duplicated_component_is_counted_once_and_own_activity_is_kept_apart():
+    """Spend = purchase count (every order worth 1): the copy is withheld; own activity is not social value."""
+    rng = np.random.default_rng(3)
+    n = 2000
+    x = pd.DataFrame(
+        {
+            "clv": rng.gamma(1.5, 80.0, n),
+            "civ": rng.gamma(0.6, 25.0, n) * (rng.random(n) < 0.3),
+            "n_orders_365d": rng.poisson(3.0, n).astype(float),
+        }
+    )
+    x["spend_365d"] = x["n_orders_365d"]
+    y = 0.5 * x["clv"] + 2.0 * x["civ"] + 20.0 * x["n_orders_365d"] + rng.normal(0.0, 10.0, n)
+    model = CustomerSocialValue(
+        components=("clv", "civ", "n_orders_365d", "spend_365d"), n_bootstrap=100, random_state=0
+    ).fit(x, y)
+    assert "spend_365d" in model.report_.withheld
+    assert any("same signal as 'n_orders_365d'" in m for m in model.report_.messages)
+    assert model.weights_["n_orders_365d"] == pytest.approx(20.0, rel=0.05)
+    out = model.transform(x)
+    np.testing.assert_allclose(out["own_activity_value"], out["contrib_n_orders_365d"])
+    np.testing.assert_allclose(
+        out["csv"] - out["contrib_clv"] - out["own_activity_value"], out["contrib_civ"], atol=1e-9
+    )
+    again = CustomerSocialValue.from_json(model.to_json())
+    assert again.own_columns == model.own_columns
+    np.testing.assert_allclose(again.transform(x)["own_activity_value"], out["own_activity_value"])
