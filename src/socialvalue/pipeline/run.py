@@ -503,7 +503,19 @@ def _social_stage(
     else:
         diag = {"weights": {}, "messages": list(fallbacks), "fallback": fallbacks[0]}
     diag["graph"] = graph_info
-    diag["targets"] = _two_targets(learner, x_cal, holdout, feats_cal, cfg)
+    diag["targets"], fitted_targets = _two_targets(learner, x_cal, holdout, feats_cal, cfg)
+    # value through others: its holdout champion is published beside the customer value
+    network = diag["targets"].get("through_others", {}).get("contest")
+    if network is not None:
+        out["network_source"] = network["champion"]
+        out["network_score"] = _network_score(
+            network["champion"], fitted_targets.get("through_others"), x_now, feats
+        )
+    else:  # nobody brought value through others in the holdout: nothing to rank
+        out["network_source"] = "none (no value through others in the holdout)"
+        out["network_score"] = 0.0
+    out["network_percentile"] = 100.0 * out["network_score"].rank(pct=True, method="average").fillna(0.0)
+    diag["network_champion"] = network
     champion = _value_contest(model, x_cal, y, feats_cal, cfg)
     diag["champion"] = champion.as_dict()
     out["value_source"] = champion.champion
@@ -562,6 +574,7 @@ def _two_targets(
 
     ids = x_cal["customer_id"]
     out: dict[str, Any] = {}
+    fitted: dict[str, Any] = {}
     for name, (cols, words) in _TARGETS.items():
         y = np.zeros(len(x_cal))
         for c in cols:
@@ -573,6 +586,7 @@ def _two_targets(
         except (SocialValueError, ValueError, np.linalg.LinAlgError) as exc:
             entry["fallback"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         else:
+            fitted[name] = model
             entry["weights"] = model.report_.to_diagnostics()["weights"]
             entry["messages"] = list(model.report_.messages)
             if not model.published_weights_.empty:
@@ -586,7 +600,19 @@ def _two_targets(
         if y.any():
             entry["contest"] = contest(name.replace("_", " ") + " value", cands, y, outcome=words).as_dict()
         out[name] = entry
-    return out
+    return out, fitted
+
+
+def _network_score(name: str, fitted: Any, x_now: pd.DataFrame, feats: pd.DataFrame) -> np.ndarray:
+    """The score of the value-through-others champion ``name`` for every customer at as_of."""
+    ids = x_now["customer_id"]
+    if name == "customer value (learned on this target)":
+        return np.asarray(fitted.predict(x_now.fillna(0.0)), dtype=float)
+    if name == "CLV alone":
+        return x_now["clv"].to_numpy(dtype=float)
+    if name == "followers' purchases in the last 365 days":
+        return x_now["audience_orders_365d"].to_numpy(dtype=float)
+    return _by_id(feats, ids, _VALUE_BASELINES[name])
 
 
 def _by_id(frame: pd.DataFrame, ids: pd.Series, column: str) -> np.ndarray:
@@ -939,6 +965,7 @@ def _run_stages(
             for k, v in (
                 ("purchases", clv["diag"].get("champion")),
                 ("value", social["diag"].get("champion")),
+                ("value through others", social["diag"].get("network_champion")),
                 ("churn", seg["churn"].get("champion")),
             )
             if v
