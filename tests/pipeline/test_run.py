@@ -182,3 +182,19 @@ def test_result_rows_beyond_one_row_group_are_readable_in_the_same_session(tmp_p
             got = store.query_df("SELECT as_of, count(*) AS n, sum(clv) AS s FROM scores GROUP BY ALL")
             assert got["n"].tolist() == [n]
             assert got["s"].iloc[0] == pytest.approx(n * (n - 1) / 2)
+
+
+def test_influence_value_names_its_largest_contributors(demo_run):
+    """Issue 14: each top customer's influence value is traceable to the customers whose purchases it credits."""
+    result = demo_run["result"]
+    contributors = result.diagnostics["influence_contributors"]
+    assert contributors
+    scored = set(result.scores["customer_id"].astype(str))
+    civ = result.scores.set_index("customer_id")["influence_value"]
+    for influencer, rows in contributors.items():
+        assert influencer in scored and 1 <= len(rows) <= 3
+        assert all(r["customer_id"] in scored and 0 < r["share"] <= 1 + 1e-9 for r in rows)
+        assert [r["civ"] for r in rows] == sorted((r["civ"] for r in rows), reverse=True)
+        assert civ[influencer] >= 0
+    html = (demo_run["root"] / "report.html").read_text()
+    assert "largest contributors" in html.lower()

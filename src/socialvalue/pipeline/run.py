@@ -749,6 +749,26 @@ def _transitions(store: Store, scores: pd.DataFrame, as_of: pd.Timestamp) -> dic
     }
 
 
+def _top_contributors(contributors: pd.DataFrame, scores: pd.DataFrame, top: int = 25) -> dict[str, Any]:
+    """The few largest contributors to the influence value of the top customers (scored customers only)."""
+    if contributors is None or contributors.empty or "civ" not in contributors:
+        return {}
+    scored = set(scores["customer_id"].astype(str))
+    lead = scores.nlargest(top, "csv")["customer_id"].astype(str).tolist()
+    c = contributors.assign(
+        influencer_id=contributors["influencer_id"].astype(str),
+        customer_id=contributors["customer_id"].astype(str),
+    )
+    c = c[c["influencer_id"].isin(set(lead)) & c["customer_id"].isin(scored) & (c["civ"] > 0)]
+    return {
+        str(k): [
+            {"customer_id": r.customer_id, "civ": float(r.civ), "share": float(r.civ_share)}
+            for r in g.sort_values("rank").head(3).itertuples()
+        ]
+        for k, g in c.groupby("influencer_id", sort=True)
+    }
+
+
 # -- stage: actions -----------------------------------------------------------------------------------------
 def _campaign_values(
     store: Store, scores: pd.DataFrame, playbook: Any, cfg: RunConfig
@@ -975,6 +995,7 @@ def _run_stages(
         "csv": social["diag"],
         "transitions": transitions,
         "network": _network_picture(social["edges"], scores, cfg.social.network_top),
+        "influence_contributors": _top_contributors(social["contributors"], scores),
         "uplift_estimated": uplift_diag is not None,
         "uplift": uplift_diag,
         "budget": cfg.actions.budget if cfg.actions.budget is not None else playbook.budget,

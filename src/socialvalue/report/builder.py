@@ -676,6 +676,18 @@ def _influencers(doc: _Doc, d: ReportData, has_social: bool) -> None:
     if "spread" in ranked.columns:
         cols["spread"] = "expected spread (people)"
     table = ranked[list(cols)].rename(columns=cols)
+    contributors = d.diagnostics.get("influence_contributors") or {}
+    if contributors:
+        # whose purchases the influence value credits: the few largest, with their share of it
+        table["largest contributors"] = [
+            ", ".join(
+                f"{c['customer_id']} ({c['share']:.0%})"
+                for c in contributors.get(str(cid), [])
+                if c["customer_id"] in scored
+            )
+            or "-"
+            for cid in ranked["customer_id"].astype(str)
+        ]
     table.insert(0, "rank", range(1, len(table) + 1))
     doc.p(f"Top {fmt_count(len(table))} influencers by customer social value:", "note")
     doc.table(
