@@ -265,16 +265,46 @@ def _fast_auc(y: np.ndarray, s: np.ndarray) -> float:
     return float((r[y].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
 
 
+def _tie_groups(s: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each score's tie group in ascending score order (computed once; resamples only reweight)."""
+    _, inverse = np.unique(s, return_inverse=True)
+    return inverse.ravel(), int(inverse.max()) + 1 if inverse.size else 0
+
+
+def _weighted_auc(groups: np.ndarray, n_groups: int, y: np.ndarray, w: np.ndarray) -> float:
+    r"""ROC AUC of customers weighted by ``w`` (bootstrap counts), from the precomputed tie groups.
+
+    .. math:: \mathrm{AUC} = \frac{1}{W_1 W_0}\sum_g P_g\,\big(N_{<g} + \tfrac12 N_g\big)
+
+    with :math:`P_g`, :math:`N_g` the weighted positives and negatives of tie group :math:`g` and
+    :math:`N_{<g}` the negatives of lower scores: the rank formula of :func:`_fast_auc`, in linear time.
+    """
+    pos = np.bincount(groups, weights=w * y, minlength=n_groups)
+    neg = np.bincount(groups, weights=w * (1.0 - y), minlength=n_groups)
+    w1, w0 = pos.sum(), neg.sum()
+    if w1 == 0 or w0 == 0:
+        return float("nan")
+    below = np.cumsum(neg) - neg
+    return float(np.dot(pos, below + 0.5 * neg) / (w1 * w0))
+
+
 def _gain_interval(
     y: np.ndarray, s: np.ndarray, ref: np.ndarray, *, draws: int, level: float, seed: int
 ) -> tuple[float, float]:
-    """Paired-bootstrap interval of ``AUC(s) - AUC(ref)`` over the same resampled customers."""
+    """Paired-bootstrap interval of ``AUC(s) - AUC(ref)`` over the same resampled customers.
+
+    A resample is a vector of counts (how often each customer was drawn); the AUC of the weighted sample is
+    computed from tie groups sorted once, so each draw costs two bincounts instead of two sorts.
+    """
     rng = np.random.default_rng(seed)
     n = y.size
+    yf = np.asarray(y, dtype=np.float64)
+    gs, ns = _tie_groups(np.asarray(s, dtype=np.float64))
+    gr, nr = _tie_groups(np.asarray(ref, dtype=np.float64))
     gains = np.empty(draws)
-    for b in range(draws):
-        idx = rng.integers(0, n, n)
-        gains[b] = _fast_auc(y[idx], s[idx]) - _fast_auc(y[idx], ref[idx])
+    for b in range(draws):  # a loop over bootstrap draws, each vectorised over customers
+        w = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
+        gains[b] = _weighted_auc(gs, ns, yf, w) - _weighted_auc(gr, nr, yf, w)
     gains = gains[np.isfinite(gains)]
     if gains.size == 0:
         return float("nan"), float("nan")

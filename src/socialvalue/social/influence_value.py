@@ -435,8 +435,9 @@ def influence_contributors(credits: pd.DataFrame, *, top: int = 3) -> pd.DataFra
         civ=("civ", "sum"),
     )
     g = g.reset_index()
-    total = g.groupby("influencer_id")["civ"].transform(lambda x: x.clip(lower=0.0).sum())
-    g["civ_share"] = (g["civ"].clip(lower=0.0) / total.where(total > 0)).fillna(0.0)
+    positive = g["civ"].clip(lower=0.0)
+    total = positive.groupby(g["influencer_id"]).transform("sum")  # vectorised: no Python call per group
+    g["civ_share"] = (positive / total.where(total > 0)).fillna(0.0)
     g = g.sort_values(["influencer_id", "civ", "customer_id"], ascending=[True, False, True], kind="stable")
     g["rank"] = g.groupby("influencer_id").cumcount() + 1
     g = g.loc[g["rank"] <= top]
