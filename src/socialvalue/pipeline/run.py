@@ -186,7 +186,7 @@ def _clv_stage(
             shrinkage_orders=m.shrinkage_orders,
         )
 
-    def value(purchase: Any, frame: pd.DataFrame) -> tuple[Any, Any]:
+    def value(purchase: Any, frame: pd.DataFrame, interval: float | None) -> tuple[Any, Any]:
         spend = spend_ladder(frame)
         return spend, value_customers(
             purchase,
@@ -197,15 +197,16 @@ def _clv_stage(
             unit_days=unit_days,
             horizon_periods=cfg.run.horizon_periods,
             forecast_periods=float(cfg.run.holdout_periods),
+            interval=interval,
         )
 
-    spend_fit, valuation = value(now_fit, now)
+    spend_fit, valuation = value(now_fit, now, 0.9)
     out = valuation.frame.drop(columns=["expected_spend"])
     # CLV at the calibration end, for the referred customers' value inside the learned social value
     clv_cal = pd.Series(dtype=float, name="clv")
     cond = None
     if len(buyers_cal):
-        _, cal_val = value(cal_fit, buyers_cal)
+        _, cal_val = value(cal_fit, buyers_cal, None)  # a learning input: no interval needed
         clv_cal = pd.Series(
             cal_val.frame["clv"].to_numpy(), index=buyers_cal["customer_id"].to_numpy(), name="clv"
         )

@@ -56,7 +56,7 @@ def value_customers(
     unit_days: float,
     horizon_periods: int | None,
     forecast_periods: float,
-    interval: float = 0.9,
+    interval: float | None = 0.9,
 ) -> Valuation:
     """P(alive), expected purchases over ``forecast_periods``, expected spend and CLV of each buyer.
 
@@ -78,7 +78,7 @@ def value_customers(
     forecast_periods
         Horizon of ``expected_transactions`` (the churn horizon), in units.
     interval
-        Level of the CLV interval.
+        Level of the CLV interval; None skips it (``clv_lower`` and ``clv_upper`` then equal ``clv``).
     """
     units_per_year = 365.25 / unit_days
     spend_data = spend_frame(features)
@@ -92,9 +92,13 @@ def value_customers(
         h = horizon_periods or round(units_per_year)
         d = period_rate(annual_rate, units_per_year)
         annuity = float(np.sum((1.0 + d) ** -np.arange(1, h + 1, dtype=float)))
-        est, lo, hi = model.expected_rate(features, interval=interval)
         base = margin * expected_spend * annuity
-        clv, lower, upper = base * est, base * lo, base * hi
+        if interval is None:
+            clv = base * model.expected_rate(features)
+            lower = upper = clv
+        else:
+            est, lo, hi = model.expected_rate(features, interval=interval)
+            clv, lower, upper = base * est, base * lo, base * hi
         note = (
             "" if horizon_periods else " (the rate model has no dropout, so one year rather than a lifetime)"
         )
@@ -113,11 +117,18 @@ def value_customers(
             horizon = f"{_unit_name(unit_days, horizon_periods)}, discounted at {pct}"
         if isinstance(spend_model, GammaGamma):
             out = spend_model.predict_clv(model, features, margin=margin, interval=interval, **kwargs)
-            clv, lower, upper = (out[c].to_numpy(float) for c in ("estimate", "lower", "upper"))
         else:
             dert = discounted_purchases(model, features, interval=interval, **kwargs)
-            base = margin * expected_spend
-            clv, lower, upper = (base * dert[c].to_numpy(float) for c in ("estimate", "lower", "upper"))
+            out = (
+                dert * (margin * expected_spend)
+                if interval is None
+                else dert.mul(margin * expected_spend, axis=0)
+            )
+        if interval is None:
+            clv = np.asarray(out, dtype=float)
+            lower = upper = clv
+        else:
+            clv, lower, upper = (out[c].to_numpy(float) for c in ("estimate", "lower", "upper"))
     frame = pd.DataFrame(
         {
             "customer_id": features["customer_id"].to_numpy(),
