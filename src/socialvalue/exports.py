@@ -31,7 +31,6 @@ import itertools
 import logging
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -41,7 +40,7 @@ import pandas as pd
 from socialvalue.atomic import atomic_path
 from socialvalue.errors import ConfigError, StoreError
 from socialvalue.privacy import pseudonymize as _pseudonymize
-from socialvalue.privacy import record_export_subjects
+from socialvalue.privacy import record_export, record_export_subjects
 from socialvalue.store import Store
 
 __all__ = [
@@ -280,17 +279,6 @@ def _write(frame: pd.DataFrame, path: Path, fmt: ExportFormat) -> Path:
     return path
 
 
-def _record(store: Store, path: Path, as_of: str, fmt: str, pseudonymized: bool) -> None:
-    store.con.execute(
-        "CREATE TABLE IF NOT EXISTS _exports (path VARCHAR PRIMARY KEY, as_of DATE, format VARCHAR, "
-        "pseudonymized BOOLEAN, written_at TIMESTAMP)"
-    )
-    store.con.execute(
-        "INSERT OR REPLACE INTO _exports VALUES (?, ?, ?, ?, ?)",
-        [str(path.resolve()), as_of, fmt, pseudonymized, datetime.now(UTC).replace(tzinfo=None)],
-    )
-
-
 def _file_stem(action: str) -> str:
     """A file name for an action's audience list: the name itself when it is a plain playbook name."""
     if _SAFE_NAME.fullmatch(action):
@@ -416,7 +404,9 @@ def export_results(
 
     for kind_paths in written.values():
         for p in kind_paths:
-            _record(store, p, as_of, p.suffix.lstrip("."), pseudonymize)
+            record_export(
+                store, str(p.resolve()), p.suffix.lstrip("."), as_of=as_of, pseudonymized=pseudonymize
+            )
     for path, ids, cells in subjects:
         record_export_subjects(store, str(path.resolve()), ids.tolist(), cells.tolist())
     logger.info("exported %d files to %s", sum(len(v) for v in written.values()), out)

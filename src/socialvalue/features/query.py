@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from socialvalue.features.registry import Feature, FeatureConfig, Source, registry
 from socialvalue.features.sources import base_ctes, sources
 from socialvalue.features.split import TimeFrame
+from socialvalue.sqlsafe import ident  # every output column quoted: ``T`` keeps its case, no keyword clash
 
 __all__ = ["compose", "render", "source_queries", "sql_hash", "to_spark"]
 
@@ -26,13 +27,8 @@ _POPULATION = (
 
 
 def _source_query(source: Source, feats: list[Feature]) -> str:
-    cols = ",\n    ".join(f"{f.expr} AS {_q(f.name)}" for f in feats)
+    cols = ",\n    ".join(f"{f.expr} AS {ident(f.name)}" for f in feats)
     return f"SELECT {source.key} AS customer_id,\n    {cols}\n  {source.sql}\n  GROUP BY {source.key}"
-
-
-def _q(name: str) -> str:
-    # Quote every output column: ``T`` must keep its case and no name may collide with a keyword.
-    return f'"{name}"'
 
 
 def _plan(
@@ -97,10 +93,10 @@ def compose(
         if f.source == "customers":
             value = f.expr
         else:
-            value = f"{alias[f.source]}.{_q(f.name)}"
+            value = f"{alias[f.source]}.{ident(f.name)}"
             if f.fill is not None:
                 value = f"COALESCE({value}, {f.fill})"
-        cols.append(f"CAST({value} AS {f.sql_type}) AS {_q(f.name)}")
+        cols.append(f"CAST({value} AS {f.sql_type}) AS {ident(f.name)}")
     joins = "\n  ".join(
         f"LEFT JOIN src_{name} {a} ON {a}.customer_id = p.customer_id" for name, a in alias.items()
     )
@@ -113,7 +109,7 @@ def compose(
         + f"\n  FROM population p\n  {joins}\n  WHERE {where}\n)"
     )
     final = [
-        f"CAST({f.expr} AS {f.sql_type}) AS {_q(f.name)}" if f.source == "final" else _q(f.name) for f in out
+        f"CAST({f.expr} AS {f.sql_type}) AS {ident(f.name)}" if f.source == "final" else ident(f.name) for f in out
     ]
     return "WITH " + ",\n".join(ctes) + "\nSELECT customer_id,\n  " + ",\n  ".join(final) + "\nFROM joined"
 

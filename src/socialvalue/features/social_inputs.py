@@ -34,6 +34,7 @@ from socialvalue.config import ConfigModel
 from socialvalue.social.engagement import EngagementConfig, content_score, interaction_score, loyalty_score
 from socialvalue.social.influence_value import (
     InfluenceConfig,
+    credit_totals,
     influence_contributors,
     influence_credits,
     influence_value,
@@ -438,12 +439,13 @@ def influence_credit_frame(
     referrals = referral_frames(store, as_of, ids=ids)["referrals"]
     inputs = _civ_inputs(store, as_of, cfg, ids, referrals)
     credits = influence_credits(**inputs, config=cfg.influence)
-    totals = influence_value(**inputs, config=cfg.influence)
+    # the totals from the same rows: one attribution pass, not two
+    totals = credit_totals(credits, margin=cfg.influence.margin)
     if len(credits):
         credits = credits.assign(
             influencer_id=ids.decode(credits["influencer_id"]), customer_id=ids.decode(credits["customer_id"])
         )
-    totals = _decoded(totals, ids)[["customer_id", "civ", "credited_value"]]
+    totals = _decoded(totals, ids)
     return {
         "credits": credits,
         "contributors": influence_contributors(credits, top=top),

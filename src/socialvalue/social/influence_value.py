@@ -407,6 +407,26 @@ def influence_credits(
     )
 
 
+def credit_totals(credits: pd.DataFrame, *, margin: float) -> pd.DataFrame:
+    """Per influencer, ``civ`` and ``credited_value`` summed from :func:`influence_credits` rows.
+
+    The same totals as :func:`influence_value` (``credited_value`` = credited revenue clipped at 0; ``civ`` =
+    margin on the excess clipped at 0, capped at ``credited_value``) without a second attribution pass.
+    Influencers with exposures but no credited purchase are absent (their totals are 0).
+    """
+    _require(credits, ("influencer_id", "credited_revenue", "excess_revenue"), "credits")
+    g = credits.groupby("influencer_id", sort=True)[["credited_revenue", "excess_revenue"]].sum()
+    credited = g["credited_revenue"].clip(lower=0.0)
+    civ = np.minimum(margin * g["excess_revenue"].clip(lower=0.0), credited)
+    return pd.DataFrame(
+        {
+            "customer_id": g.index.to_numpy(),
+            "civ": civ.to_numpy(float),
+            "credited_value": credited.to_numpy(float),
+        }
+    )
+
+
 def influence_contributors(credits: pd.DataFrame, *, top: int = 3) -> pd.DataFrame:
     """The few customers who contribute most to each influencer's CIV (for the report and the API).
 
