@@ -109,7 +109,8 @@ def compose(
         + f"\n  FROM population p\n  {joins}\n  WHERE {where}\n)"
     )
     final = [
-        f"CAST({f.expr} AS {f.sql_type}) AS {ident(f.name)}" if f.source == "final" else ident(f.name) for f in out
+        f"CAST({f.expr} AS {f.sql_type}) AS {ident(f.name)}" if f.source == "final" else ident(f.name)
+        for f in out
     ]
     return "WITH " + ",\n".join(ctes) + "\nSELECT customer_id,\n  " + ",\n  ".join(final) + "\nFROM joined"
 
