@@ -34,6 +34,7 @@ _LAZY: dict[str, str] = {
     "BetaGeoBetaBinom": "socialvalue.models",
     "GammaGamma": "socialvalue.models",
     "compare_models": "socialvalue.models",
+    "lifetimes_clv": "socialvalue.models",
     "score_frame": "socialvalue.models",
     "CustomerSocialValue": "socialvalue.social",
     "InfluenceModel": "socialvalue.social",
@@ -72,6 +73,7 @@ __all__ = [
     "build_features",
     "compare_models",
     "generate_demo",
+    "lifetimes_clv",
     "pseudonymize",
     "run_pipeline",
     "score_frame",
@@ -90,6 +92,7 @@ if TYPE_CHECKING:  # pragma: no cover
         ModifiedBetaGeo,
         ParetoNBD,
         compare_models,
+        lifetimes_clv,
         score_frame,
     )
     from socialvalue.pipeline import RunConfig, run_pipeline

@@ -12,6 +12,10 @@ REST service) can catch one type and map it once to an exit code or an HTTP stat
     ├── ErasedCustomerError  a load that would bring back a customer erased under privacy law
     ├── UnknownCustomerError an erasure of an id the store has no row about (also a LookupError)
     └── StoreError           the DuckDB store cannot be opened, migrated or queried as asked
+
+and one warning category (not an error: the result is returned, flagged)::
+
+    DegenerateFitWarning     a fit reached a degenerate or boundary solution (also a UserWarning)
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 __all__ = [
     "ConfigError",
     "ConvergenceError",
+    "DegenerateFitWarning",
     "ErasedCustomerError",
     "NotFittedError",
     "SchemaError",
@@ -103,3 +108,11 @@ class UnknownCustomerError(SocialValueError, LookupError):
 
 class StoreError(SocialValueError, RuntimeError):
     """The store cannot be opened, migrated or queried as asked."""
+
+
+class DegenerateFitWarning(UserWarning):
+    """A fitted model sits at a degenerate or boundary solution; it is returned, flagged.
+
+    The message names the parameter, its value and the remedy; the model's ``degenerate_`` attribute lists the
+    same findings (empty for a sound fit). Raised as an error instead with ``on_degenerate="raise"``.
+    """

@@ -210,7 +210,9 @@ def test_demo_csv_ranks_true_value_better_than_clv_and_civ_finds_true_influencer
     buyers = feats.loc[feats["frequency"].notna()]
     bg = BetaGeo().fit(buyers)
     gg = GammaGamma().fit(buyers.loc[buyers["frequency"] > 0])
-    clv = customer_lifetime_value(bg, gg, buyers, discount_rate=continuous_rate(0.10, 365.25))
+    clv = customer_lifetime_value(
+        bg, gg, buyers, discount_rate=continuous_rate(0.10, 365.25), method="continuous"
+    )
     clv = pd.Series(clv.to_numpy(), index=buyers["customer_id"].to_numpy())
     frame = feats[["customer_id"]].merge(social_components(store, cal, clv=clv), on="customer_id", how="left")
     frame["clv"] = frame["customer_id"].map(clv).fillna(0.0).to_numpy()

@@ -13,6 +13,7 @@ from socialvalue.models.btyd import (
     ParetoNBD,
     compare_models,
     customer_lifetime_value,
+    lifetimes_clv,
 )
 from socialvalue.models.churn import ChurnClassifier, ChurnConfig, ChurnReport, churn_report, model_churn_risk
 from socialvalue.models.churn_social import social_churn_features
@@ -52,6 +53,7 @@ __all__ = [
     "compare_models",
     "customer_lifetime_value",
     "lifecycle_stage",
+    "lifetimes_clv",
     "load_scoring_config",
     "model_churn_risk",
     "rfm_scores",

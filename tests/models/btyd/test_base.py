@@ -37,7 +37,13 @@ def test_not_fitted(cls, call, cdnow):
 
 def test_sklearn_contract(cdnow):
     model = BetaGeo(penalizer_coef=0.1, resolution=1.0)
-    assert model.get_params() == {"penalizer_coef": 0.1, "tol": 1e-12, "max_iter": 2000, "resolution": 1.0}
+    assert model.get_params() == {
+        "penalizer_coef": 0.1,
+        "tol": 1e-12,
+        "max_iter": 2000,
+        "resolution": 1.0,
+        "on_degenerate": "warn",
+    }
     assert not hasattr(model, "params_")
     assert model.fit(cdnow) is model
     assert model.set_params(penalizer_coef=0.0) is model and model.penalizer_coef == 0.0
@@ -52,7 +58,8 @@ def test_sklearn_contract(cdnow):
 def test_summary(bg):
     s = bg.summary()
     assert list(s.index) == ["r", "alpha", "a", "b"]
-    assert list(s.columns) == ["estimate", "se", "lower", "upper"]
+    assert list(s.columns) == ["estimate", "se", "lower", "upper", "note"]
+    assert (s["note"] == "").all() and bg.degenerate_ == []
     assert (s["lower"] < s["estimate"]).all() and (s["estimate"] < s["upper"]).all()
     np.testing.assert_allclose(s["se"], [bg.se_[k] for k in s.index])
     assert (bg.summary(level=0.99)["upper"] > s["upper"]).all()

@@ -69,12 +69,12 @@ def test_discrete_clv_matches_lifetimes(models, lifetimes_models, cdnow, freq, l
 def test_clv_is_margin_times_spend_times_dert(models, cdnow):
     bg, gg = models
     delta = continuous_rate(0.15, 52)
-    clv = customer_lifetime_value(bg, gg, cdnow, margin=0.3, discount_rate=delta)
+    clv = customer_lifetime_value(bg, gg, cdnow, margin=0.3, discount_rate=delta, method="continuous")
     dert = bg.predict_dert(cdnow, delta)
     spend = gg.predict_spend(cdnow)
     np.testing.assert_allclose(clv.to_numpy(), 0.3 * dert.to_numpy() * spend.to_numpy(), rtol=1e-12)
     np.testing.assert_allclose(
-        discounted_purchases(bg, cdnow, discount_rate=delta).to_numpy(), dert.to_numpy()
+        discounted_purchases(bg, cdnow, discount_rate=delta, method="continuous").to_numpy(), dert.to_numpy()
     )
     assert clv.name == "clv"
     assert list(clv.index) == list(cdnow.index)
@@ -85,7 +85,7 @@ def test_continuous_dert_is_the_limit_of_fine_discrete_sums(models, cdnow):
     bg, _ = models
     delta = 0.01
     head = cdnow.head(30)
-    cont = discounted_purchases(bg, head, discount_rate=delta).to_numpy()
+    cont = discounted_purchases(bg, head, discount_rate=delta, method="continuous").to_numpy()
     length = 0.5
     disc = discounted_purchases(
         bg,
@@ -101,7 +101,9 @@ def test_continuous_dert_is_the_limit_of_fine_discrete_sums(models, cdnow):
 
 def test_dert_formula_mbgnbd_and_no_spend_model(cdnow):
     mbg = ModifiedBetaGeo().fit(cdnow)
-    clv = customer_lifetime_value(mbg, None, cdnow.head(10), margin=5.0, discount_rate=0.003)
+    clv = customer_lifetime_value(
+        mbg, None, cdnow.head(10), margin=5.0, discount_rate=0.003, method="continuous"
+    )
     np.testing.assert_allclose(clv.to_numpy(), 5.0 * mbg.predict_dert(cdnow.head(10), 0.003).to_numpy())
 
 
@@ -109,9 +111,19 @@ def test_clv_intervals(models, cdnow):
     bg, gg = models
     head = cdnow.head(40)
     delta = continuous_rate(0.15, 52)
-    d = customer_lifetime_value(bg, gg, head, margin=0.3, discount_rate=delta, interval=0.9)
+    d = customer_lifetime_value(
+        bg, gg, head, margin=0.3, discount_rate=delta, method="continuous", interval=0.9
+    )
     b = customer_lifetime_value(
-        bg, gg, head, margin=0.3, discount_rate=delta, interval=0.9, interval_method="bootstrap", n_draws=1000
+        bg,
+        gg,
+        head,
+        margin=0.3,
+        discount_rate=delta,
+        method="continuous",
+        interval=0.9,
+        interval_method="bootstrap",
+        n_draws=1000,
     )
     for out in (d, b):
         assert list(out.columns) == ["estimate", "lower", "upper"]
@@ -119,7 +131,9 @@ def test_clv_intervals(models, cdnow):
     np.testing.assert_allclose(d["estimate"], b["estimate"])
     np.testing.assert_allclose(b["upper"] - b["lower"], d["upper"] - d["lower"], rtol=0.25)
     # a wider level gives a wider interval; combined uncertainty exceeds the transaction part alone
-    wide = customer_lifetime_value(bg, gg, head, margin=0.3, discount_rate=delta, interval=0.99)
+    wide = customer_lifetime_value(
+        bg, gg, head, margin=0.3, discount_rate=delta, method="continuous", interval=0.99
+    )
     assert ((wide["upper"] - wide["lower"]) > (d["upper"] - d["lower"])).all()
     only_tx = bg.predict_dert(head, delta, interval=0.9)
     assert ((d["upper"] / d["estimate"]) > (only_tx["upper"] / only_tx["estimate"])).all()
@@ -137,12 +151,12 @@ def test_validation(models, cdnow):
     with pytest.raises(ConfigError, match="period_length"):
         customer_lifetime_value(bg, gg, cdnow, discount_rate=0.01, method="discrete")
     with pytest.raises(ConfigError, match="discount_rate"):
-        customer_lifetime_value(bg, gg, cdnow, discount_rate=0.0)
+        customer_lifetime_value(bg, gg, cdnow, discount_rate=0.0, method="continuous")
     with pytest.raises(ConfigError, match="method"):
         customer_lifetime_value(bg, gg, cdnow, discount_rate=0.01, method="monthly")
     with pytest.raises(ConfigError, match="interval"):
-        customer_lifetime_value(bg, gg, cdnow, discount_rate=0.01, interval=1.5)
+        customer_lifetime_value(bg, gg, cdnow, discount_rate=0.01, method="continuous", interval=1.5)
     with pytest.raises(NotFittedError):
-        customer_lifetime_value(BetaGeo(), gg, cdnow, discount_rate=0.01)
+        customer_lifetime_value(BetaGeo(), gg, cdnow, discount_rate=0.01, method="continuous")
     with pytest.raises(NotFittedError):
-        customer_lifetime_value(bg, GammaGamma(), cdnow, discount_rate=0.01)
+        customer_lifetime_value(bg, GammaGamma(), cdnow, discount_rate=0.01, method="continuous")

@@ -59,7 +59,8 @@ def test_cdnow_published_estimates(fitted):
     assert fitted.n_obs_ == 2357
     assert fitted.n_unique_ == 1016
     summary = fitted.summary()
-    assert list(summary.columns) == ["estimate", "se", "lower", "upper"]
+    assert list(summary.columns) == ["estimate", "se", "lower", "upper", "note"]
+    assert (summary["note"] == "").all() and fitted.degenerate_ == []
     assert (summary["lower"] < summary["estimate"]).all() and (summary["estimate"] < summary["upper"]).all()
     assert set(fitted.se_) == {"r", "alpha", "s", "beta"}
 

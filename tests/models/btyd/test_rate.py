@@ -61,7 +61,7 @@ def test_poisson_data_without_heterogeneity_uses_a_heavy_prior():
 def test_refuses_bad_input_with_one_clear_message():
     with pytest.raises(NotFittedError, match="not fitted yet"):
         RateModel().predict_purchases(pd.DataFrame({"frequency": [1.0], "T": [2.0]}), 1)
-    with pytest.raises(SchemaError, match="customers without a purchase have no frequency"):
+    with pytest.raises(SchemaError, match=r"frequency \(first at row 0\).*partly empty row is not"):
         RateModel().fit(pd.DataFrame({"frequency": [np.nan, 1.0], "T": [1.0, 2.0]}))
     with pytest.raises(SchemaError, match="missing column"):
         RateModel().fit(pd.DataFrame({"frequency": [1.0]}))

@@ -51,7 +51,9 @@ What the base provides
 ----------------------
 ``fit(data, weights=None) -> self`` sets ``params_`` (dict), ``log_likelihood_`` (unpenalised, at the
 optimum, summed over the weighted customers), ``se_`` (dict), ``cov_`` (natural-scale covariance, ndarray),
-``n_obs_`` (sum of weights), ``n_unique_`` (rows after compression), ``n_iter_`` and ``optimizer_result_``.
+``n_obs_`` (sum of weights), ``n_unique_`` (rows after compression), ``n_iter_``, ``optimizer_result_``,
+``n_no_purchase_`` (rows of customers without a purchase, left out), ``fingerprint_`` (the fitted data's
+:func:`~socialvalue.models.persist.data_fingerprint`) and ``degenerate_`` (see below).
 ``summary()``, ``to_json()``/``from_json()``, ``get_params()``, and for predictions the helpers
 ``_check_fitted()``, ``_theta`` (natural parameter vector), ``_columns_of(data, cols)``, ``_unique_rows()``,
 ``_interval(fn, level, method, link, n_draws, seed)``, ``_delta_var(fn, link)``, ``_draw_params(n, rng)`` and
@@ -70,6 +72,26 @@ Transaction-model protocol (what :mod:`socialvalue.models.btyd.clv` needs from a
 Both must accept any positive parameter vector (they are re-evaluated at perturbed or drawn parameters for
 intervals).
 
+Customers without a purchase
+----------------------------
+A feature table from :func:`socialvalue.build_features` also holds customers who have not bought yet: their
+``frequency``, ``recency``, ``T`` (``n_periods``, ``monetary_value``) are all empty. ``fit`` leaves them out
+(the models describe customers from their first purchase on; the count is ``n_no_purchase_``) and every
+prediction gives them the population's value, that of a customer whose history starts now
+(``frequency = recency = T = 0``): P(alive) at the first purchase, the unconditional :math:`E[X(t)]`, the
+population mean spend. A partly empty row (``frequency`` NaN with a finite ``T``) stays an error naming the row.
+
+Degenerate fits
+---------------
+After a fit, :meth:`BTYDModel._degenerate_findings` looks for a solution the data do not support: a parameter
+at the optimiser's bound :math:`e^{\pm 30}`, a relative standard error above 10, or a near-singular Hessian
+(smallest eigenvalue of the log-parameters' correlation matrix below 1e-6); the Gamma-Gamma adds its own rules
+(:func:`~socialvalue.models.btyd.gammagamma.gamma_gamma_degeneracy`). The findings are kept in ``degenerate_``
+(a list of sentences, empty for a sound fit) and, by the ``on_degenerate`` setting, raised as a
+:class:`~socialvalue.errors.DegenerateFitWarning` (default), raised as a :class:`ConvergenceError`, or only
+recorded. :meth:`BTYDModel.summary` never overflows: its bounds are computed in log space, clipped to the float
+range, and its ``note`` column flags the degenerate rows.
+
 Intervals (``interval=0.9`` on any prediction) come from the asymptotic normal distribution of the
 log-parameters, with covariance the inverse Hessian of the negative log-likelihood. Two methods:
 
@@ -84,6 +106,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
 
@@ -91,8 +114,14 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from socialvalue.errors import ConfigError, ConvergenceError, NotFittedError, SchemaError
-from socialvalue.models.btyd._data import columns_of, unique_rows
+from socialvalue.errors import (
+    ConfigError,
+    ConvergenceError,
+    DegenerateFitWarning,
+    NotFittedError,
+    SchemaError,
+)
+from socialvalue.models.btyd._data import columns_of, customer_columns, prediction_columns, unique_rows
 from socialvalue.models.btyd._optim import _LOG_BOUND, _dot, _Optimiser, _single_thread_blas
 
 __all__ = ["BTYDModel", "IntervalMethod", "Link"]
@@ -104,6 +133,22 @@ JSON_FORMAT_VERSION = 1
 
 IntervalMethod = Literal["delta", "bootstrap"]
 Link = Literal["log", "logit", "identity"]
+OnDegenerate = Literal["warn", "raise", "ignore"]
+
+#: A fit is degenerate when a relative standard error, se(log theta), exceeds this: the 95% interval then spans
+#: a factor above e^39 each way, i.e. the data do not pin the parameter down at all.
+MAX_RELATIVE_SE = 10.0
+#: ... or when the smallest eigenvalue of the log-parameters' correlation matrix is below this (a near-singular
+#: Hessian: some combination of parameters is not identified; sound CDNOW fits have 0.003-0.06).
+MIN_CORR_EIGENVALUE = 1e-6
+#: ... or when a log-parameter is within this of the optimiser's bound +-_LOG_BOUND.
+_BOUND_MARGIN = 1.0
+#: exp() arguments in summary() are clipped to these, so every printed bound is a finite float.
+_LOG_FLOAT_MAX = float(np.log(np.finfo(np.float64).max)) - 1e-9
+_LOG_FLOAT_MIN = float(np.log(np.finfo(np.float64).tiny))
+
+#: (parameters concerned, short note for summary(), sentence for degenerate_ and the warning)
+Finding = tuple[tuple[str, ...], str, str]
 
 _REGISTRY: dict[str, type[BTYDModel]] = {}
 
@@ -124,11 +169,21 @@ class BTYDModel(_Optimiser):
     resolution
         If given, round the time columns (all compressed columns except ``frequency``) to multiples of this
         value, in the model's time unit, before collapsing rows to unique combinations. ``None`` keeps them.
+    on_degenerate
+        What ``fit`` does when the solution is degenerate (see "Degenerate fits" in the module docstring):
+        ``"warn"`` (a :class:`~socialvalue.errors.DegenerateFitWarning`, the default), ``"raise"`` (a
+        :class:`~socialvalue.errors.ConvergenceError`) or ``"ignore"`` (only ``degenerate_`` records it).
     """
 
     _param_names: ClassVar[tuple[str, ...]] = ()
     _columns: ClassVar[tuple[str, ...]] = ()
     _compress_columns: ClassVar[tuple[str, ...] | None] = None
+    #: What to do about a degenerate fit, named in the warning (``{name}`` is the class name).
+    _remedy: ClassVar[str] = (
+        "set penalizer_coef, e.g. {name}(penalizer_coef=0.001); or compare other purchase models "
+        "(socialvalue.models.btyd.compare_models) or use the plain rate model "
+        "socialvalue.models.btyd.rate.RateModel"
+    )
 
     def __init__(
         self,
@@ -137,11 +192,13 @@ class BTYDModel(_Optimiser):
         tol: float = 1e-12,
         max_iter: int = 2000,
         resolution: float | None = None,
+        on_degenerate: OnDegenerate = "warn",
     ) -> None:
         self.penalizer_coef = penalizer_coef
         self.tol = tol
         self.max_iter = max_iter
         self.resolution = resolution
+        self.on_degenerate = on_degenerate
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -179,6 +236,10 @@ class BTYDModel(_Optimiser):
             raise ConfigError(f"max_iter must be >= 1, got {self.max_iter!r}")
         if self.resolution is not None and not (self.resolution > 0):
             raise ConfigError(f"resolution must be > 0 or None, got {self.resolution!r}")
+        if self.on_degenerate not in ("warn", "raise", "ignore"):
+            raise ConfigError(
+                f"on_degenerate must be 'warn', 'raise' or 'ignore', got {self.on_degenerate!r}"
+            )
 
     # ------------------------------------------------------------------ subclass hooks
     def _loglik(self, params: np.ndarray, data: dict[str, np.ndarray]) -> np.ndarray:
@@ -216,22 +277,41 @@ class BTYDModel(_Optimiser):
         return []
 
     # ------------------------------------------------------------------ data handling
-    # Data helpers (see _data.py), kept as methods for subclasses.
-    _columns_of = staticmethod(columns_of)
+    # Data helpers (see _data.py), kept as methods for subclasses. Predictions read customers without a
+    # purchase as a history that starts now (frequency = recency = T = 0); fit leaves them out.
+    _columns_of = staticmethod(prediction_columns)
     _unique_rows = staticmethod(unique_rows)
 
     def _prepare(
         self, data: pd.DataFrame | Mapping[str, Any], weights: str | None
     ) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
-        cols, _ = self._columns_of(data, self._columns)
+        cols, _, none = customer_columns(data, self._columns)
         n = len(next(iter(cols.values())))
         if n == 0:
             raise SchemaError("cannot fit on zero rows")
         w = None
         if weights is not None:
-            w = self._columns_of(data, [weights])[0][weights]
+            w = columns_of(data, [weights])[0][weights]
             if not (w.sum() > 0):
                 raise SchemaError(f"weights column {weights!r} sums to zero")
+        self._n_no_purchase = 0
+        if none is not None:
+            # Customers without a purchase carry no information for a model that starts at the first purchase.
+            self._n_no_purchase = int(none.sum())
+            if self._n_no_purchase == n:
+                raise SchemaError(
+                    f"{type(self).__name__}: all {n} row(s) are customers without a purchase yet "
+                    f"({', '.join(c for c in self._columns)} empty): nothing to fit"
+                )
+            logger.info(
+                "%s: leaving out %d row(s) of customers without a purchase yet",
+                type(self).__name__,
+                self._n_no_purchase,
+            )
+            keep = ~none
+            cols = {c: a[keep] for c, a in cols.items()}
+            w = None if w is None else w[keep]
+            n -= self._n_no_purchase
         comp = self._columns if self._compress_columns is None else self._compress_columns
         if not comp or any(c not in comp for c in self._columns):  # nothing (safe) to compress on
             self._raise_problems(cols)
@@ -284,7 +364,23 @@ class BTYDModel(_Optimiser):
         # machine each threaded BLAS call can stall for milliseconds.
         with _single_thread_blas():
             self._fit(data, weights)
+        from socialvalue.models.persist import data_fingerprint
+
+        self.n_no_purchase_ = self._n_no_purchase
+        self.fingerprint_ = data_fingerprint(data, [*self._columns, *([weights] if weights else [])])
+        self._act_on_degeneracy()
         return self
+
+    def _act_on_degeneracy(self) -> None:
+        if not self.degenerate_ or self.on_degenerate == "ignore":
+            return
+        name = type(self).__name__
+        message = (
+            f"{name}: degenerate fit: {'; '.join(self.degenerate_)}. Remedy: {self._remedy.format(name=name)}"
+        )
+        if self.on_degenerate == "raise":
+            raise ConvergenceError(message, getattr(self, "optimizer_result_", None))
+        warnings.warn(message, DegenerateFitWarning, stacklevel=3)
 
     def _fit(self, data: pd.DataFrame | Mapping[str, Any], weights: str | None) -> None:
         d, w, n = self._prepare(data, weights)
@@ -376,12 +472,67 @@ class BTYDModel(_Optimiser):
         self._theta_ = np.asarray(params, dtype=np.float64)
         self._cov_log_ = np.asarray(cov_log, dtype=np.float64)
         self.params_ = {n: float(v) for n, v in zip(self._param_names, self._theta_, strict=True)}
-        self.cov_ = self._cov_log_ * np.outer(self._theta_, self._theta_)
-        self.se_ = {n: float(np.sqrt(v)) for n, v in zip(self._param_names, np.diag(self.cov_), strict=True)}
+        with np.errstate(
+            over="ignore", invalid="ignore"
+        ):  # a degenerate fit may overflow: inf, flagged below
+            self.cov_ = self._cov_log_ * np.outer(self._theta_, self._theta_)
+            se = np.sqrt(np.diag(self.cov_))
+        self.se_ = {n: float(v) for n, v in zip(self._param_names, se, strict=True)}
         self.log_likelihood_ = float(log_likelihood)
         self.n_obs_ = float(n_obs)
         self.n_unique_ = int(n_unique)
         self.n_iter_ = int(n_iter)
+        self._findings = self._degenerate_findings()
+        self.degenerate_ = [sentence for _, _, sentence in self._findings]
+
+    # ------------------------------------------------------------------ degenerate fits
+    def _degenerate_findings(self) -> list[Finding]:
+        """Signs of a degenerate or boundary solution (see the module docstring), one per finding.
+
+        Subclasses add their own rules (e.g. Gamma-Gamma's vanished heterogeneity) and call this.
+        """
+        theta, cov = self._theta_, self._cov_log_
+        names = self._param_names
+        out: list[Finding] = []
+        with np.errstate(all="ignore"):
+            log_theta = np.log(theta)
+            se_log = np.sqrt(np.diag(cov))
+        for j in np.flatnonzero(np.abs(log_theta) >= _LOG_BOUND - _BOUND_MARGIN):
+            side = "upper" if log_theta[j] > 0 else "lower"
+            out.append(
+                (
+                    (names[j],),
+                    f"at the optimiser's {side} bound",
+                    f"{names[j]} = {theta[j]:.3g} is at the optimiser's {side} bound exp({'' if side == 'upper' else '-'}"
+                    f"{_LOG_BOUND:g}): the likelihood keeps improving as it runs off",
+                )
+            )
+        for j in np.flatnonzero(se_log > MAX_RELATIVE_SE):
+            out.append(
+                (
+                    (names[j],),
+                    f"relative SE {se_log[j]:.3g}",
+                    f"{names[j]} = {theta[j]:.3g} has a relative standard error of {se_log[j]:.3g} "
+                    f"(above {MAX_RELATIVE_SE:g}): the data do not identify it",
+                )
+            )
+        if len(names) > 1 and np.all(np.isfinite(cov)) and np.all(se_log > 0):
+            corr = cov / np.outer(se_log, se_log)
+            evals, evecs = np.linalg.eigh((corr + corr.T) / 2)
+            if evals[0] < MIN_CORR_EIGENVALUE:
+                weight = np.abs(evecs[:, 0])
+                involved = tuple(names[j] for j in np.flatnonzero(weight >= 0.3 * weight.max()))
+                values = " and ".join(f"{n} = {self.params_[n]:.3g}" for n in involved)
+                out.append(
+                    (
+                        involved,
+                        f"near-singular Hessian ({', '.join(involved)})",
+                        f"{values} are not separately identified: the Hessian is near singular (smallest "
+                        f"eigenvalue of the parameters' correlation matrix {evals[0]:.2g}, below "
+                        f"{MIN_CORR_EIGENVALUE:g})",
+                    )
+                )
+        return out
 
     # ------------------------------------------------------------------ fitted helpers
     def _check_fitted(self) -> None:
@@ -394,26 +545,47 @@ class BTYDModel(_Optimiser):
         return self._theta_
 
     def summary(self, level: float = 0.95) -> pd.DataFrame:
-        r"""Estimates, standard errors and Wald intervals.
+        r"""Estimates, standard errors and Wald intervals, with a note on degenerate rows.
 
         The interval is Wald on the log scale, :math:`\hat\theta \exp(\pm z\, \mathrm{se}(\log\hat\theta))`,
-        which stays positive; ``se`` is on the natural scale (delta method from the log-scale Hessian).
+        which stays positive; ``se`` is on the natural scale (delta method from the log-scale Hessian,
+        :math:`\hat\theta\,\mathrm{se}(\log\hat\theta)`). Everything is computed in log space and clipped
+        to the float range, so a degenerate fit prints finite numbers without a warning and says so in ``note``.
 
         Returns
         -------
         pandas.DataFrame
             Index: parameter names; columns ``estimate``, ``se``, ``lower``, ``upper`` (``level`` interval,
-            95% by default).
+            95% by default) and ``note`` (empty for a sound parameter; else the findings of ``degenerate_``
+            about it, and "clipped to the float range" where a bound or the SE would overflow).
         """
         self._check_fitted()
+        _check_level(level)
         z = stats.norm.ppf(0.5 + level / 2)
-        se_log = np.sqrt(np.diag(self._cov_log_))
+        with np.errstate(all="ignore"):
+            log_theta = np.log(self._theta_)
+            se_log = np.sqrt(np.maximum(np.diag(self._cov_log_), 0.0))
+            log_se = log_theta + np.log(se_log)
+            log_lo, log_hi = log_theta - z * se_log, log_theta + z * se_log
+            clipped = (log_se > _LOG_FLOAT_MAX) | (log_hi > _LOG_FLOAT_MAX) | (log_lo < _LOG_FLOAT_MIN)
+            cols = {
+                "se": np.exp(np.minimum(log_se, _LOG_FLOAT_MAX)),  # se(log) = 0 gives exp(-inf) = 0
+                "lower": np.exp(np.clip(log_lo, _LOG_FLOAT_MIN, _LOG_FLOAT_MAX)),
+                "upper": np.exp(np.clip(log_hi, _LOG_FLOAT_MIN, _LOG_FLOAT_MAX)),
+            }
+        notes: list[list[str]] = [[] for _ in self._param_names]
+        for params, note, _ in getattr(self, "_findings", []):
+            for p in params:
+                notes[self._param_names.index(p)].append(note)
+        for j in np.flatnonzero(clipped):
+            notes[j].append("clipped to the float range")
         return pd.DataFrame(
             {
                 "estimate": self._theta_,
-                "se": np.sqrt(np.diag(self.cov_)),
-                "lower": self._theta_ * np.exp(-z * se_log),
-                "upper": self._theta_ * np.exp(z * se_log),
+                "se": cols["se"],
+                "lower": cols["lower"],
+                "upper": cols["upper"],
+                "note": ["; ".join(n) for n in notes],
             },
             index=pd.Index(self._param_names, name="parameter"),
         )
@@ -517,6 +689,8 @@ class BTYDModel(_Optimiser):
             "n_obs": self.n_obs_,
             "n_unique": self.n_unique_,
             "n_iter": self.n_iter_,
+            "n_no_purchase": getattr(self, "n_no_purchase_", 0),
+            "fingerprint": getattr(self, "fingerprint_", None),
         }
         return json.dumps(doc, indent=2)
 
@@ -560,6 +734,10 @@ class BTYDModel(_Optimiser):
             n_unique=doc["n_unique"],
             n_iter=doc["n_iter"],
         )
+        # Documents written before these were recorded still load: no fingerprint, nobody left out.
+        fingerprint = doc.get("fingerprint")
+        model.fingerprint_ = dict(fingerprint) if isinstance(fingerprint, dict) else None
+        model.n_no_purchase_ = int(doc.get("n_no_purchase", 0) or 0)
         return model
 
 

@@ -1,7 +1,17 @@
-"""Data handling of the BTYD models: column validation and collapsing rows to their distinct patterns.
+"""Data handling of the BTYD models: column validation, customers without a purchase, collapsing rows.
 
 Pure numpy/pandas. Everything here is written for columns of tens of millions of rows: few temporaries,
 no sorting where counting or hashing does.
+
+Customers without a purchase
+----------------------------
+A feature table (:func:`socialvalue.build_features`) holds every customer, buyers or not; a customer with no
+purchase yet has ``frequency``, ``recency``, ``T``, ``n_periods`` and ``monetary_value`` all empty (NULL, read
+as NaN). The BTYD models describe customers from their first purchase on, so such a row carries no information
+for a fit and its prediction is the population's, that of a customer whose history starts now
+(``frequency = recency = T = 0``). :func:`customer_columns` recognises them: a row is *without purchase* when
+every one of these columns the model reads is empty. A row only partly empty (``frequency`` NaN with a finite
+``T``), negative or infinite stays an error that names the column and the first offending row.
 """
 
 from __future__ import annotations
@@ -12,15 +22,51 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from socialvalue.errors import SchemaError
+from socialvalue.errors import ConfigError, SchemaError
 
-__all__ = ["columns_of", "unique_rows"]
+__all__ = [
+    "PURCHASE_COLUMNS",
+    "check_table",
+    "columns_of",
+    "customer_columns",
+    "prediction_columns",
+    "unique_rows",
+]
+
+#: Columns a feature table leaves empty for a customer without a purchase (see the module docstring).
+PURCHASE_COLUMNS = ("frequency", "recency", "T", "n_periods", "monetary_value")
 
 
-def columns_of(
-    data: pd.DataFrame | Mapping[str, Any], cols: Sequence[str]
-) -> tuple[dict[str, np.ndarray], pd.Index]:
-    """Required columns of ``data`` as float64 arrays (copies never needed: we never write), plus the index."""
+def check_table(data: Any, name: str = "data") -> None:
+    """Refuse anything but a DataFrame or a mapping of column name to values, naming what was passed.
+
+    Raises
+    ------
+    ConfigError
+        E.g. a model passed where the data belong (arguments in the wrong order) or a bare numpy array.
+    """
+    if isinstance(data, pd.DataFrame | Mapping):
+        return
+    kind = type(data).__name__
+    if hasattr(data, "fit") and (hasattr(data, "params_") or hasattr(data, "get_params")):
+        hint = f"a {kind} model — a model went where the data belong; check the order of the arguments"
+    elif isinstance(data, np.ndarray):
+        hint = "a numpy array — name its columns, e.g. pd.DataFrame({'frequency': ..., 'recency': ..., 'T': ...})"
+    elif isinstance(data, pd.Series):
+        hint = "a pandas Series — pass the whole frame (one column per input), not one column"
+    else:
+        hint = f"a {kind}"
+    raise ConfigError(f"{name} must be a pandas DataFrame or a mapping of column name to values, got {hint}")
+
+
+def _as_float(data: pd.DataFrame | Mapping[str, Any], c: str) -> np.ndarray:
+    try:
+        return np.asarray(data[c], dtype=np.float64).ravel()
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(f"column {c!r} is not numeric: {exc}", [{"column": c}]) from exc
+
+
+def _missing(data: pd.DataFrame | Mapping[str, Any], cols: Sequence[str]) -> None:
     missing = [c for c in cols if c not in data]
     if missing:
         have = list(data.columns) if isinstance(data, pd.DataFrame) else list(data)
@@ -28,25 +74,98 @@ def columns_of(
             f"missing column(s) {missing}; expected {list(cols)}, got {have[:20]}",
             [{"column": c, "expected": "present"} for c in missing],
         )
+
+
+def _finish(
+    data: pd.DataFrame | Mapping[str, Any],
+    out: dict[str, np.ndarray],
+    problems: list[dict[str, Any]],
+    hint: str,
+) -> pd.Index:
+    if problems:
+        desc = "; ".join(f"{p['column']} (first at row {p['row']})" for p in problems)
+        raise SchemaError(f"non-finite or negative values in {desc}{hint}", problems)
+    n = {len(v) for v in out.values()}
+    if len(n) > 1:
+        raise SchemaError(f"columns have different lengths {sorted(n)}")
+    return data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(next(iter(n), 0))
+
+
+def columns_of(
+    data: pd.DataFrame | Mapping[str, Any], cols: Sequence[str]
+) -> tuple[dict[str, np.ndarray], pd.Index]:
+    """Required columns of ``data`` as float64 arrays (copies never needed: we never write), plus the index.
+
+    Every value must be finite and >= 0 (see :func:`customer_columns` for the model columns, which accept
+    customers without a purchase).
+    """
+    check_table(data)
+    _missing(data, cols)
     out: dict[str, np.ndarray] = {}
     problems: list[dict[str, Any]] = []
     for c in cols:
-        try:
-            arr = np.asarray(data[c], dtype=np.float64).ravel()
-        except (TypeError, ValueError) as exc:
-            raise SchemaError(f"column {c!r} is not numeric: {exc}", [{"column": c}]) from exc
+        arr = _as_float(data, c)
         # Fast path without temporaries: a finite sum and a non-negative minimum mean all rows are fine.
         if arr.size and not (np.isfinite(arr.sum()) and arr.min() >= 0):
             bad = ~np.isfinite(arr) | (arr < 0)
             problems.append({"column": c, "row": int(np.flatnonzero(bad)[0]), "expected": "finite >= 0"})
         out[c] = arr
-    if problems:
-        desc = "; ".join(f"{p['column']} (first at row {p['row']})" for p in problems)
-        raise SchemaError(f"non-finite or negative values in {desc}", problems)
-    n = {len(v) for v in out.values()}
-    if len(n) > 1:
-        raise SchemaError(f"columns have different lengths {sorted(n)}")
-    index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(next(iter(n), 0))
+    return out, _finish(data, out, problems, "")
+
+
+def customer_columns(
+    data: pd.DataFrame | Mapping[str, Any], cols: Sequence[str]
+) -> tuple[dict[str, np.ndarray], pd.Index, np.ndarray | None]:
+    """The model columns of ``data`` with customers without a purchase recognised (see the module docstring).
+
+    Returns
+    -------
+    (dict, pandas.Index, numpy.ndarray or None)
+        The columns as float64 arrays, with the rows of customers without a purchase set to 0 (a history that
+        starts now); the index; and the boolean mask of those rows (``None`` when there are none).
+
+    Raises
+    ------
+    SchemaError
+        A missing or non-numeric column, or a negative, infinite or partly empty row (its first one named).
+    """
+    check_table(data)
+    _missing(data, cols)
+    out = {c: _as_float(data, c) for c in cols}
+    bad_cols = [c for c, a in out.items() if a.size and not (np.isfinite(a.sum()) and a.min() >= 0)]
+    if not bad_cols:  # the usual case, decided without a temporary
+        return out, _finish(data, out, [], ""), None
+    purchase = [c for c in cols if c in PURCHASE_COLUMNS]
+    none = None
+    if purchase and all(c in bad_cols for c in purchase):
+        none = np.isnan(out[purchase[0]])
+        for c in purchase[1:]:
+            none &= np.isnan(out[c])
+        if none.any():
+            for c in purchase:
+                out[c] = np.where(none, 0.0, out[c])
+        else:
+            none = None
+    problems: list[dict[str, Any]] = []
+    for c in bad_cols:
+        a = out[c]
+        bad = ~np.isfinite(a) | (a < 0)
+        if bad.any():
+            problems.append({"column": c, "row": int(np.flatnonzero(bad)[0]), "expected": "finite >= 0"})
+    hint = ""
+    if problems and purchase and any(np.isnan(out[p["column"]][p["row"]]) for p in problems):
+        hint = (
+            f" (a customer without a purchase has all of {', '.join(purchase)} empty and is accepted; "
+            "a partly empty row is not)"
+        )
+    return out, _finish(data, out, problems, hint), none
+
+
+def prediction_columns(
+    data: pd.DataFrame | Mapping[str, Any], cols: Sequence[str]
+) -> tuple[dict[str, np.ndarray], pd.Index]:
+    """:func:`customer_columns` without the mask: customers without a purchase read as a history starting now."""
+    out, index, _ = customer_columns(data, cols)
     return out, index
 
 

@@ -22,6 +22,10 @@ with ``frequency``, ``recency``, ``T`` (calibration period) and ``holdout_transa
 * :func:`information_criteria` — log-likelihood, AIC, BIC.
 * :func:`compare_models` — fit every applicable model and rank them on holdout error.
 
+Every function checks its arguments first: a frame where the model belongs (or the reverse), or a spend model
+(Gamma-Gamma) where a purchase model belongs, is a :class:`~socialvalue.errors.ConfigError` naming what was
+passed and the expected order; an unfitted model is a :class:`~socialvalue.errors.NotFittedError`.
+
 References
 ----------
 .. [1] Fader, P. S., Hardie, B. G. S. & Lee, K. L. (2005). "Counting your customers" the easy way: an
@@ -41,6 +45,7 @@ from numpy.typing import ArrayLike
 
 from socialvalue.errors import ConfigError, SchemaError, SocialValueError
 from socialvalue.models.btyd._base import BTYDModel
+from socialvalue.models.btyd._data import check_table
 
 __all__ = [
     "compare_models",
@@ -55,6 +60,38 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _METRICS = ("mae", "rmse", "total_error", "neg_corr")
+_PURCHASE_MODELS = (
+    "a fitted purchase model (BetaGeo, ModifiedBetaGeo, ParetoNBD, BetaGeoBetaBinom, RateModel, ...)"
+)
+_UNCONDITIONAL = ("expected_purchases", "expected_transactions", "expected_number_of_purchases_up_to_time")
+_CONDITIONAL = (
+    "predict_purchases",
+    "conditional_expected_transactions",
+    "conditional_expected_number_of_purchases_up_to_time",
+)
+
+
+def _check_model(model: Any, call: str, interface: tuple[str, ...]) -> None:
+    """A fitted model with one of the methods in ``interface``, or a ConfigError naming the likely mistake."""
+    kind = type(model).__name__
+    if isinstance(model, pd.DataFrame | pd.Series | Mapping | np.ndarray):
+        raise ConfigError(f"model must be {_PURCHASE_MODELS}, got a {kind} — the order is {call}")
+    if hasattr(model, "predict_spend") and not any(hasattr(model, n) for n in _CONDITIONAL):
+        raise ConfigError(
+            f"model must be {_PURCHASE_MODELS}, got a {kind}: a spend model, it predicts no purchases ({call})"
+        )
+    if not any(hasattr(model, n) for n in interface):
+        raise ConfigError(f"model must be {_PURCHASE_MODELS} with {interface[0]}(...), got a {kind} ({call})")
+    check = getattr(model, "_check_fitted", None)
+    if callable(check):
+        check()
+
+
+def _check_frame(frame: Any, call: str, name: str = "frame") -> None:
+    if isinstance(frame, pd.DataFrame):
+        return
+    check_table(frame, name)  # names a model or an array passed here
+    raise ConfigError(f"{name} must be a pandas DataFrame, got a {type(frame).__name__} ({call})")
 
 
 def _unconditional(model: Any, t: np.ndarray) -> np.ndarray:
@@ -95,6 +132,7 @@ def cumulative_expected_transactions(model: Any, first_purchase: ArrayLike, time
     pandas.Series
         Indexed by ``t``, named ``"model"``.
     """
+    _check_model(model, "cumulative_expected_transactions(model, first_purchase, times)", _UNCONDITIONAL)
     t0, counts = np.unique(np.asarray(first_purchase, dtype=np.float64), return_counts=True)
     tt = np.asarray(times, dtype=np.float64).ravel()
     if t0.size == 0:
@@ -129,6 +167,7 @@ def tracking(
         Indexed by ``t``: ``actual`` and ``model`` cumulative totals, ``actual_incremental`` and
         ``model_incremental`` per period (the first period counts from time 0).
     """
+    _check_model(model, "tracking(model, first_purchase, repeat_times, times)", _UNCONDITIONAL)
     tt = np.asarray(times, dtype=np.float64).ravel()
     if np.any(np.diff(tt) <= 0):
         raise ConfigError("times must be strictly increasing")
@@ -171,6 +210,9 @@ def holdout_predictions(
     ``duration`` is a column name or one number for everybody; customers sharing a duration (normally all of
     them: the holdout ends on one date) are predicted together.
     """
+    call = "holdout_predictions(model, frame, duration)"
+    _check_model(model, call, _CONDITIONAL)
+    _check_frame(frame, call)
     d = _durations(frame, duration)
     out = np.empty(len(frame))
     for value in np.unique(d):
@@ -196,6 +238,9 @@ def conditional_expectations(
         Indexed by ``frequency`` (``"0"``, ``"1"``, ..., ``f"{max_frequency}+"``): ``n_customers``, ``actual``
         and ``model`` (means over the customers in the group).
     """
+    call = "conditional_expectations(model, frame, ...)"
+    _check_model(model, call, _CONDITIONAL)
+    _check_frame(frame, call)
     if max_frequency < 1:
         raise ConfigError(f"max_frequency must be >= 1, got {max_frequency!r}")
     actual = _actuals(frame, holdout)
@@ -230,6 +275,9 @@ def holdout_errors(
         ``mae`` and ``rmse`` of :math:`\hat y_i - y_i`, Pearson ``corr``, ``actual_total``,
         ``predicted_total`` and ``total_error`` = predicted / actual total - 1.
     """
+    call = "holdout_errors(model, frame, ...)"
+    _check_model(model, call, _CONDITIONAL)
+    _check_frame(frame, call)
     actual = _actuals(frame, holdout)
     pred = holdout_predictions(model, frame, duration).to_numpy()
     err = pred - actual
@@ -255,6 +303,11 @@ def information_criteria(model: BTYDModel) -> dict[str, float]:
     ``n`` is the (weighted) number of customers the model was fitted on. Compare only models fitted on the same
     data (a BG/BB on period counts and a Pareto/NBD on continuous times have different likelihoods).
     """
+    if not isinstance(model, BTYDModel):
+        raise ConfigError(
+            f"information_criteria needs a fitted socialvalue BTYD model (it reads its log-likelihood), got a "
+            f"{type(model).__name__}"
+        )
     model._check_fitted()
     ll, k, n = float(model.log_likelihood_), len(model.params_), float(model.n_obs_)
     return {
@@ -281,13 +334,14 @@ def _default_models(discrete: bool) -> dict[str, BTYDModel]:
     from socialvalue.models.btyd.mbgnbd import ModifiedBetaGeo
     from socialvalue.models.btyd.paretonbd import ParetoNBD
 
+    # degenerate fits are reported in the table's "degenerate" column, not warned about
     models: dict[str, BTYDModel] = {
-        "BG/NBD": BetaGeo(),
-        "MBG/NBD": ModifiedBetaGeo(),
-        "Pareto/NBD": ParetoNBD(),
+        "BG/NBD": BetaGeo(on_degenerate="ignore"),
+        "MBG/NBD": ModifiedBetaGeo(on_degenerate="ignore"),
+        "Pareto/NBD": ParetoNBD(on_degenerate="ignore"),
     }
     if discrete:
-        models["BG/BB"] = BetaGeoBetaBinom()
+        models["BG/BB"] = BetaGeoBetaBinom(on_degenerate="ignore")
     return models
 
 
@@ -329,8 +383,14 @@ def compare_models(
     pandas.DataFrame
         One row per model, best first: ``rank``, ``n_params``, ``log_likelihood``, ``aic``, ``bic``, ``mae``,
         ``rmse``, ``corr``, ``predicted_total``, ``actual_total``, ``total_error``, ``fit_seconds``, ``error``
-        (the message of a model that failed to fit, which is then ranked last). The input is not modified.
+        (the message of a model that failed to fit, which is then ranked last) and ``degenerate`` (the model's
+        ``degenerate_`` findings joined, or None for a sound fit; such a fit is still ranked). The default
+        models record degeneracy without warning; models passed in follow their own ``on_degenerate``. The
+        input is not modified.
     """
+    _check_frame(
+        calibration_frame, "compare_models(calibration_frame, holdout, duration, models)", "calibration_frame"
+    )
     if metric not in _METRICS:
         raise ConfigError(f"metric must be one of {list(_METRICS)}, got {metric!r}")
     missing = [c for c in ("frequency", "recency", "T") if c not in calibration_frame]
@@ -345,18 +405,30 @@ def compare_models(
         candidates = _default_models(discrete)
     elif isinstance(models, Mapping):
         candidates = dict(models)
+    elif isinstance(models, BTYDModel | pd.DataFrame | str):
+        raise ConfigError(
+            f"models must be a mapping of name to model or a sequence of models, got a {type(models).__name__}"
+        )
     else:
         candidates = {type(m).__name__: m for m in models}
+    for name, model in candidates.items():
+        if not (isinstance(model, BTYDModel) and hasattr(model, "predict_purchases")):
+            what = "a spend model, it predicts no purchases" if hasattr(model, "predict_spend") else "not one"
+            raise ConfigError(
+                f"compare_models compares socialvalue purchase models (BetaGeo, ModifiedBetaGeo, ParetoNBD, "
+                f"BetaGeoBetaBinom); models[{name!r}] is a {type(model).__name__}: {what}"
+            )
     rows = []
     for name, model in candidates.items():
         data = calibration_frame
         if "n_periods" in getattr(model, "_columns", ()) and "n_periods" not in data:
             data = data.assign(n_periods=data["T"])  # a new frame: the caller's is left alone
-        row: dict[str, Any] = {"model": name, "error": None}
+        row: dict[str, Any] = {"model": name, "error": None, "degenerate": None}
         start = time.perf_counter()
         try:
             model.fit(data, weights=weights)
             row["fit_seconds"] = time.perf_counter() - start
+            row["degenerate"] = "; ".join(model.degenerate_) or None
             row.update(information_criteria(model))
             row.update(holdout_errors(model, data, holdout=holdout, duration=duration))
             if not np.isfinite(row["rmse"]):
@@ -369,7 +441,7 @@ def compare_models(
     out = pd.DataFrame(rows).set_index("model")
     cols = [
         "n_params", "log_likelihood", "aic", "bic", "mae", "rmse", "corr",
-        "predicted_total", "actual_total", "total_error", "fit_seconds", "error",
+        "predicted_total", "actual_total", "total_error", "fit_seconds", "error", "degenerate",
     ]  # fmt: skip
     out = out.reindex(columns=cols)
     score = {

@@ -4,6 +4,11 @@ A customer's transaction values are :math:`z_i \sim \mathrm{Gamma}(p, \nu)` arou
 scale :math:`\nu \sim \mathrm{Gamma}(q, v)`; spend is assumed independent of the purchase process, so CLV is
 (expected transactions) x (expected spend per transaction). Data: ``frequency`` :math:`x` (repeat purchases)
 and ``monetary_value`` :math:`\bar z` (their mean value), fitted on customers with :math:`x > 0`.
+
+A fit is *degenerate* (:func:`gamma_gamma_degeneracy`, shared with the spend ladder) when a shape parameter runs
+off: :math:`q` above ``degenerate_shape`` means the customers' spend scales :math:`\nu` no longer differ (their
+coefficient of variation :math:`1/\sqrt q` is below 1%), :math:`p` above it that a customer's order values no
+longer vary (CV :math:`1/\sqrt p`); :math:`q \le 1` leaves the population mean :math:`pv/(q-1)` undefined.
 """
 
 from __future__ import annotations
@@ -17,16 +22,67 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import special
 
-from socialvalue.errors import SchemaError
-from socialvalue.models.btyd._base import BTYDModel, IntervalMethod, _check_level
+from socialvalue.errors import ConfigError, SchemaError
+from socialvalue.models.btyd._base import BTYDModel, Finding, IntervalMethod, OnDegenerate, _check_level
 from socialvalue.models.btyd._optim import _dot
 
 if TYPE_CHECKING:
     from socialvalue.models.btyd.clv import DiscountMethod
 
-__all__ = ["GammaGamma"]
+__all__ = ["DEGENERATE_SHAPE", "GammaGamma", "gamma_gamma_degeneracy"]
 
 logger = logging.getLogger(__name__)
+
+#: A Gamma-Gamma shape parameter (p or q) above this makes the fit degenerate: the coefficient of variation it
+#: governs, 1/sqrt(shape), is below 1% (the spend ladder's and the pipeline's ``degenerate_shape`` default).
+DEGENERATE_SHAPE = 1e4
+
+
+def gamma_gamma_degeneracy(params: Mapping[str, float], max_shape: float = DEGENERATE_SHAPE) -> list[Finding]:
+    r"""Why a Gamma-Gamma solution is degenerate (empty list when it is not): one definition for every caller.
+
+    * :math:`q >` ``max_shape``: the customers' spend scales :math:`\nu \sim \mathrm{Gamma}(q, v)` have
+      coefficient of variation :math:`1/\sqrt q` below :math:`1/\sqrt{\texttt{max\_shape}}`: the
+      heterogeneity the model exists for has vanished (and :math:`q, v` run off together, only :math:`v/q`
+      being identified);
+    * :math:`p >` ``max_shape``: a customer's transaction values :math:`z \sim \mathrm{Gamma}(p, \nu)` no
+      longer vary (CV :math:`1/\sqrt p`), as with a fixed-price catalogue;
+    * :math:`q \le 1`: the population mean spend :math:`pv/(q-1)` is undefined (infinite).
+
+    Returns
+    -------
+    list of (parameters, short note, sentence)
+        The sentences are what :attr:`GammaGamma.degenerate_` holds.
+    """
+    p, q, v = (float(params[k]) for k in ("p", "q", "v"))
+    out: list[Finding] = []
+    if q > max_shape:
+        out.append(
+            (
+                ("q", "v"),
+                f"q > {max_shape:g}: no spread of spend between customers",
+                f"q = {q:.3g} (v = {v:.3g}) is above {max_shape:g}: the customers' spend scales no longer differ "
+                f"(coefficient of variation 1/sqrt(q) = {1 / np.sqrt(q):.2%})",
+            )
+        )
+    if p > max_shape:
+        out.append(
+            (
+                ("p",),
+                f"p > {max_shape:g}: order values do not vary",
+                f"p = {p:.3g} is above {max_shape:g}: a customer's order values no longer vary "
+                f"(coefficient of variation 1/sqrt(p) = {1 / np.sqrt(p):.2%}), as with one fixed price",
+            )
+        )
+    if not q > 1:
+        out.append(
+            (
+                ("q",),
+                "q <= 1: mean spend undefined",
+                f"q = {q:.3g} is not above 1: the population mean spend p v / (q - 1) is undefined",
+            )
+        )
+    return out
 
 
 class GammaGamma(BTYDModel):
@@ -44,18 +100,30 @@ class GammaGamma(BTYDModel):
     only data-dependent term, :math:`(px+q)\ln(v + x\bar z)`, on the total spend :math:`x\bar z` only, so each
     optimiser step costs one logarithm per distinct total (customers sharing a total are merged).
 
+    Data: ``frequency`` and ``monetary_value``, one row per customer; customers with ``frequency`` 0 are left
+    out of the fit (they have no repeat spend) and predicted at the population mean :math:`pv/(q-1)`, and so
+    are customers without a purchase yet (both columns empty, as :func:`socialvalue.build_features` leaves
+    them; ``n_no_purchase_`` counts them). A partly empty row is an error naming the row.
+
     Parameters
     ----------
-    penalizer_coef, tol, max_iter
+    penalizer_coef, tol, max_iter, on_degenerate
         See :class:`~socialvalue.models.btyd._base.BTYDModel`.
     resolution
         If given, round each customer's total repeat spend :math:`x\bar z` to multiples of it (in currency
         units, e.g. ``0.01``) before merging; ``None`` merges exact duplicates only.
+    degenerate_shape
+        ``p`` or ``q`` above this makes the fit degenerate (see :func:`gamma_gamma_degeneracy`): a
+        :class:`~socialvalue.errors.DegenerateFitWarning` names the parameter and the remedy (a
+        ``penalizer_coef`` such as 0.001, or the shrunk-mean fallback
+        :class:`~socialvalue.models.btyd.shrunk_spend.ShrunkMeanSpend`).
 
     Attributes
     ----------
     params_ : dict
         ``p``, ``q``, ``v``.
+    degenerate_ : list of str
+        Why the fit is degenerate (empty when it is not).
 
     References
     ----------
@@ -68,6 +136,38 @@ class GammaGamma(BTYDModel):
     _param_names: ClassVar[tuple[str, ...]] = ("p", "q", "v")
     _columns: ClassVar[tuple[str, ...]] = ("frequency", "monetary_value")
     _compress_columns: ClassVar[tuple[str, ...] | None] = ()
+    _remedy: ClassVar[str] = (
+        "set penalizer_coef, e.g. GammaGamma(penalizer_coef=0.001); or use the shrunk-mean fallback "
+        "socialvalue.models.btyd.shrunk_spend.ShrunkMeanSpend (socialvalue.models.btyd.ladder.fit_spend_ladder "
+        "tries both)"
+    )
+
+    def __init__(
+        self,
+        *,
+        penalizer_coef: float = 0.0,
+        tol: float = 1e-12,
+        max_iter: int = 2000,
+        resolution: float | None = None,
+        on_degenerate: OnDegenerate = "warn",
+        degenerate_shape: float = DEGENERATE_SHAPE,
+    ) -> None:
+        super().__init__(
+            penalizer_coef=penalizer_coef,
+            tol=tol,
+            max_iter=max_iter,
+            resolution=resolution,
+            on_degenerate=on_degenerate,
+        )
+        self.degenerate_shape = degenerate_shape
+
+    def _validate_settings(self) -> None:
+        super()._validate_settings()
+        if not (self.degenerate_shape > 1):
+            raise ConfigError(f"degenerate_shape must be > 1, got {self.degenerate_shape!r}")
+
+    def _degenerate_findings(self) -> list[Finding]:
+        return gamma_gamma_degeneracy(self.params_, self.degenerate_shape) + super()._degenerate_findings()
 
     def _check_data(self, data: dict[str, np.ndarray]) -> list[str]:
         x, m = data["frequency"], data["monetary_value"]
@@ -265,7 +365,7 @@ class GammaGamma(BTYDModel):
         *,
         margin: float = 1.0,
         discount_rate: float,
-        method: DiscountMethod = "continuous",
+        method: DiscountMethod | None = None,
         period_length: float | None = None,
         n_periods: int | None = None,
         interval: float | None = None,
@@ -273,9 +373,21 @@ class GammaGamma(BTYDModel):
         n_draws: int = 500,
         seed: int | None = 0,
     ) -> pd.Series | pd.DataFrame:
-        """CLV with this spend model; see :func:`socialvalue.models.btyd.clv.customer_lifetime_value`."""
-        from socialvalue.models.btyd.clv import customer_lifetime_value
+        """CLV with this spend model; see :func:`socialvalue.models.btyd.clv.customer_lifetime_value`.
 
+        ``method`` must be given: ``"continuous"`` (``discount_rate`` per time unit, infinite horizon) or
+        ``"discrete"`` (``discount_rate`` per period, ``period_length`` x ``n_periods``). lifetimes'
+        ``GammaGammaFitter.customer_lifetime_value(bgf, ..., time=12, discount_rate=0.01, freq="D")`` is
+        :func:`socialvalue.models.btyd.clv.lifetimes_clv`.
+        """
+        from socialvalue.models.btyd.clv import (
+            _check_spend_model,
+            _check_transaction_model,
+            customer_lifetime_value,
+        )
+
+        _check_transaction_model(transaction_model, "GammaGamma.predict_clv(transaction_model, data)", self)
+        _check_spend_model(self, "GammaGamma.predict_clv(transaction_model, data)")
         return customer_lifetime_value(
             transaction_model,
             self,

@@ -16,9 +16,13 @@ Spend models (:func:`fit_spend_ladder`)
        (:class:`~socialvalue.models.btyd.shrunk_spend.ShrunkMeanSpend`), which always fits when anyone spent.
 
 A fit is *usable* when the optimiser converged to an interior optimum with finite standard errors and finite
-predictions; a Gamma-Gamma fit whose shape parameters run off to the boundary (``p`` or ``q`` above
-``degenerate_shape``: no heterogeneity left to model, as with a fixed-price catalogue), or whose population mean
-spend is far from the data's (a penalty strong enough to move it), is passed over too.
+predictions, and the model does not find it degenerate (its ``degenerate_``, see
+:mod:`socialvalue.models.btyd._base`: a parameter at the bound, a relative standard error above 10, a near-singular
+Hessian); a Gamma-Gamma fit whose shape parameters run off to the boundary (``p`` or ``q`` above
+``degenerate_shape``: no heterogeneity left to model, as with a fixed-price catalogue; the one definition is
+:func:`~socialvalue.models.btyd.gammagamma.gamma_gamma_degeneracy`), or whose population mean spend is far from
+the data's (a penalty strong enough to move it), is passed over too. The ladders fit with
+``on_degenerate="ignore"``: a degenerate rung is recorded as the reason it was passed over, not warned about.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from socialvalue.errors import SchemaError, SocialValueError
+from socialvalue.models.btyd.gammagamma import DEGENERATE_SHAPE
 from socialvalue.models.btyd.rate import RateModel
 from socialvalue.models.btyd.shrunk_spend import ShrunkMeanSpend
 
@@ -91,8 +96,23 @@ def _short(exc: BaseException) -> str:
     return text.removesuffix("; try a larger penalizer_coef").removesuffix("; try a penalizer_coef > 0")
 
 
+def _quiet(model: Any) -> Any:
+    """The model set to record, not warn about, a degenerate fit (the ladder passes such a rung over)."""
+    if hasattr(model, "set_params") and "on_degenerate" in model.get_params():
+        model.set_params(on_degenerate="ignore")
+    return model
+
+
+def _degenerate(model: Any) -> str | None:
+    found = getattr(model, "degenerate_", None)
+    return f"degenerate fit ({'; '.join(found)})" if found else None
+
+
 def _usable_purchase(model: Any, frame: pd.DataFrame, horizon: float) -> str | None:
     """Why a fitted purchase model cannot be used on ``frame`` (None when it can)."""
+    degenerate = _degenerate(model)
+    if degenerate:
+        return degenerate
     pred = np.asarray(model.predict_purchases(frame, horizon), dtype=np.float64)
     alive = np.asarray(model.probability_alive(frame), dtype=np.float64)
     if not (np.all(np.isfinite(pred)) and np.all(np.isfinite(alive))):
@@ -148,9 +168,13 @@ def fit_purchase_ladder(
     comparison = None
     fitted_cal: dict[str, Any] = {}
     if len(calibration):
-        models = {name: make() for name, make in candidates.items()}
+        models = {name: _quiet(make()) for name, make in candidates.items()}
         comparison = compare_models(calibration, holdout, duration, models=models, metric=metric)
         errors = {str(n): e for n, e in comparison["error"].items() if isinstance(e, str) and e}
+        for n in comparison.index:
+            degenerate = None if str(n) in errors else _degenerate(models[str(n)])
+            if degenerate:
+                errors[str(n)] = degenerate
         ok = [str(n) for n in comparison.index if str(n) not in errors]
         failed_cal = {
             n: f"could not be fitted on the calibration period ({_short(Exception(e))})"
@@ -181,7 +205,7 @@ def fit_purchase_ladder(
         if name in failed_cal:
             rungs.append(Rung(name, False, failed_cal[name]))
             continue
-        model = candidates[name]()
+        model = _quiet(candidates[name]())
         try:
             model.fit(current)
             problem = _usable_purchase(model, current, horizon)
@@ -217,14 +241,12 @@ def spend_frame(features: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _usable_spend(
-    model: Any, repeat: pd.DataFrame, degenerate_shape: float, mean_tolerance: float
-) -> str | None:
+def _usable_spend(model: Any, repeat: pd.DataFrame, mean_tolerance: float) -> str | None:
+    # q <= 1, p or q above degenerate_shape (gamma_gamma_degeneracy) and the generic signs of a degenerate fit
+    degenerate = _degenerate(model)
+    if degenerate:
+        return degenerate
     p, q, v = model.params_["p"], model.params_["q"], model.params_["v"]
-    if not (q > 1):
-        return f"q = {q:.3g} <= 1: the population mean spend is undefined"
-    if p > degenerate_shape or q > degenerate_shape:
-        return f"degenerate fit (p = {p:.3g}, q = {q:.3g}): spend barely varies between customers"
     # the model's population mean must match the data's: a penalty strong enough to move it is distorting
     implied = p * v / (q - 1)
     x, z = repeat["frequency"].to_numpy(float), repeat["monetary_value"].to_numpy(float)
@@ -245,7 +267,7 @@ def fit_spend_ladder(
     *,
     penalizer: float = 0.0,
     fallback_penalizer: float = 0.01,
-    degenerate_shape: float = 1e4,
+    degenerate_shape: float = DEGENERATE_SHAPE,
     shrinkage_orders: float = 1.0,
     mean_tolerance: float = 0.25,
 ) -> LadderFit:
@@ -258,7 +280,8 @@ def fit_spend_ladder(
     penalizer, fallback_penalizer
         ``penalizer_coef`` of the first and second Gamma-Gamma rungs.
     degenerate_shape
-        A Gamma-Gamma fit with ``p`` or ``q`` above this is degenerate.
+        A Gamma-Gamma fit with ``p`` or ``q`` above this is degenerate (the ``GammaGamma`` setting of the same
+        name, :func:`~socialvalue.models.btyd.gammagamma.gamma_gamma_degeneracy`).
     shrinkage_orders
         ``default_k`` of the shrunk mean (pseudo-orders at the population mean when it cannot be estimated).
     mean_tolerance
@@ -281,10 +304,10 @@ def fit_spend_ladder(
         if len(repeat) < 2:
             rungs.append(Rung(name, False, f"{len(repeat)} repeat buyer(s): too few to fit"))
             continue
-        model = GammaGamma(penalizer_coef=coef)
+        model = GammaGamma(penalizer_coef=coef, degenerate_shape=degenerate_shape, on_degenerate="ignore")
         try:
             model.fit(repeat)
-            problem = _usable_spend(model, repeat, degenerate_shape, mean_tolerance)
+            problem = _usable_spend(model, repeat, mean_tolerance)
         except SocialValueError as exc:
             problem = f"did not fit ({_short(exc)})"
         if problem is None:

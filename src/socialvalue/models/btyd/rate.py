@@ -20,6 +20,11 @@ else (Poisson data, no heterogeneity to speak of) a heavy prior of ``max_prior_w
 histories. The model has no dropout process, so :math:`P(\text{alive}) =
 1` and its lifetime value must be taken over a finite horizon.
 
+Customers without a purchase yet (``frequency`` and ``T`` both empty, as :func:`socialvalue.build_features`
+leaves them) are left out of the fit and predicted at the population rate :math:`r/\alpha` (a history that
+starts now). The fitted model is saved as JSON (:meth:`RateModel.to_json`, read back by
+:func:`socialvalue.models.persist.load_model`), with the fingerprint of the data it was fitted on.
+
 References
 ----------
 .. [1] Ehrenberg, A. S. C. (1959). The pattern of consumer purchases. *Journal of the Royal Statistical
@@ -38,22 +43,21 @@ import pandas as pd
 from scipy import stats
 
 from socialvalue.errors import ConfigError, NotFittedError, SchemaError
+from socialvalue.models import persist
+from socialvalue.models.btyd._data import customer_columns
 
 __all__ = ["RateModel"]
 
 
-def _columns(data: pd.DataFrame | Mapping[str, Any], names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    missing = [c for c in names if c not in data]
-    if missing:
-        raise SchemaError(f"RateModel: missing column(s) {', '.join(missing)}")
-    out = {c: np.asarray(data[c], dtype=np.float64) for c in names}
-    for c, v in out.items():
-        if not np.all(np.isfinite(v)) or np.any(v < 0):
-            raise SchemaError(
-                f"RateModel: non-finite or negative values in {c} (customers without a purchase have no "
-                "frequency: keep only buyers)"
-            )
-    return out
+def _columns(
+    data: pd.DataFrame | Mapping[str, Any], names: tuple[str, ...]
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """The columns (customers without a purchase set to 0) and the mask of those customers (or None)."""
+    try:
+        out, _, none = customer_columns(data, names)
+    except SchemaError as exc:
+        raise SchemaError(f"RateModel: {exc}", exc.problems) from exc
+    return out, none
 
 
 class RateModel:
@@ -70,6 +74,10 @@ class RateModel:
         ``r`` and ``alpha`` of the gamma prior, ``rate`` = :math:`r/\alpha` (repeat purchases per time unit).
     n_obs_ : int
         Customers fitted on.
+    n_no_purchase_ : int
+        Rows of customers without a purchase yet, left out of the fit.
+    fingerprint_ : dict
+        :func:`~socialvalue.models.persist.data_fingerprint` of the fitted columns.
 
     Examples
     --------
@@ -102,10 +110,18 @@ class RateModel:
         """
         if not self.max_prior_weight > 0:
             raise ConfigError(f"max_prior_weight must be > 0, got {self.max_prior_weight!r}")
-        cols = _columns(data, self._columns)
+        cols, none = _columns(data, self._columns)
         x, t = cols["frequency"], cols["T"]
         if x.size == 0:
             raise SchemaError("RateModel: cannot fit on zero rows")
+        n_none = 0 if none is None else int(none.sum())
+        if n_none == x.size:
+            raise SchemaError(
+                f"RateModel: all {n_none} row(s) are customers without a purchase yet (frequency and T empty): "
+                "nothing to fit"
+            )
+        if n_none:
+            x, t = x[~none], t[~none]
         mean_t = float(t.mean())
         # Jeffreys prior on the pooled Poisson rate: a shop where nobody bought twice yet still gets a small,
         # honest rate (and a finite interval) instead of exactly zero
@@ -118,6 +134,8 @@ class RateModel:
             alpha = float(np.clip(rate / var_rate, 1e-6, heavy))
         self.params_ = {"r": rate * alpha, "alpha": alpha, "rate": rate}
         self.n_obs_ = int(x.size)
+        self.n_no_purchase_ = n_none
+        self.fingerprint_ = persist.data_fingerprint(data, self._columns)
         return self
 
     def _check_fitted(self) -> None:
@@ -126,7 +144,7 @@ class RateModel:
 
     def _posterior(self, data: pd.DataFrame | Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         self._check_fitted()
-        cols = _columns(data, self._columns)
+        cols, _ = _columns(data, self._columns)  # customers without a purchase: x = T = 0, the prior
         return self.params_["r"] + cols["frequency"], self.params_["alpha"] + cols["T"]
 
     def expected_rate(self, data: pd.DataFrame | Mapping[str, Any], *, interval: float | None = None) -> Any:
@@ -152,5 +170,36 @@ class RateModel:
     def probability_alive(self, data: pd.DataFrame | Mapping[str, Any]) -> pd.Series:
         """1 for every customer: the model has no dropout process."""
         index = data.index if isinstance(data, pd.DataFrame) else None
-        n = len(next(iter(_columns(data, self._columns).values())))
+        n = len(next(iter(_columns(data, self._columns)[0].values())))
         return pd.Series(np.ones(n), index=index, name="p_alive")
+
+    # ------------------------------------------------------------------ persistence
+    def to_json(self) -> str:
+        """Settings, the fitted prior and the data fingerprint as a ``socialvalue.model`` JSON document."""
+        self._check_fitted()
+        state = {"params": self.params_, "n_obs": self.n_obs_, "n_no_purchase": self.n_no_purchase_}
+        return persist.dump_document(type(self).__name__, self.get_params(), state, self.fingerprint_)
+
+    @classmethod
+    def from_json(cls, text: str) -> RateModel:
+        """Rebuild a fitted model saved by :meth:`to_json`.
+
+        Raises
+        ------
+        ConfigError
+            Not a saved ``RateModel`` or a malformed document.
+        """
+        doc = persist.load_document(text, cls.__name__)
+        try:
+            model = cls(**doc["settings"])
+            state = doc["state"]
+            model.params_ = {k: float(state["params"][k]) for k in ("r", "alpha", "rate")}
+            model.n_obs_ = int(state["n_obs"])
+            model.n_no_purchase_ = int(state.get("n_no_purchase", 0))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"the saved RateModel is malformed: {exc}") from exc
+        model.fingerprint_ = doc.get("fingerprint")
+        return model
+
+
+persist.register(RateModel.__name__, RateModel.from_json)

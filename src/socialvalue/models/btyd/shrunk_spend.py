@@ -14,7 +14,11 @@ with :math:`\bar z_i` the customer's mean order value over :math:`n_i` orders, :
 population mean, :math:`\tau^2` the variance of true customer means and :math:`\sigma^2` the order-to-order
 variance, estimated from customers' mean values and counts. With no spread between customers (a fixed-price
 catalogue) every customer gets :math:`\mu`; with no information on the within-customer spread, ``k`` is
-``default_k``.
+``default_k``. Customers without orders (or without a positive mean value, e.g. the empty rows
+:func:`socialvalue.build_features` gives customers without a purchase) get :math:`\mu`.
+
+The fitted model is saved as JSON (:meth:`ShrunkMeanSpend.to_json`, read back by
+:func:`socialvalue.models.persist.load_model`), with the fingerprint of the data it was fitted on.
 
 References
 ----------
@@ -32,6 +36,8 @@ import numpy as np
 import pandas as pd
 
 from socialvalue.errors import ConfigError, NotFittedError, SchemaError
+from socialvalue.models import persist
+from socialvalue.models.btyd._data import check_table
 
 __all__ = ["ShrunkMeanSpend"]
 
@@ -48,6 +54,10 @@ class ShrunkMeanSpend:
     ----------
     params_ : dict
         ``mean`` (population mean order value) and ``k`` (pseudo-orders of shrinkage).
+    n_obs_ : int
+        Customers with a positive mean order value, fitted on.
+    fingerprint_ : dict
+        :func:`~socialvalue.models.persist.data_fingerprint` of the fitted columns.
 
     Examples
     --------
@@ -68,6 +78,7 @@ class ShrunkMeanSpend:
 
     @staticmethod
     def _cols(data: pd.DataFrame | Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        check_table(data)
         missing = [c for c in ShrunkMeanSpend._columns if c not in data]
         if missing:
             raise SchemaError(f"ShrunkMeanSpend: missing column(s) {', '.join(missing)}")
@@ -110,6 +121,7 @@ class ShrunkMeanSpend:
                 k = float("inf")
         self.params_ = {"mean": mu, "k": k}
         self.n_obs_ = int(z.size)
+        self.fingerprint_ = persist.data_fingerprint(data, self._columns)
         return self
 
     def predict_spend(self, data: pd.DataFrame | Mapping[str, Any]) -> pd.Series:
@@ -127,3 +139,33 @@ class ShrunkMeanSpend:
         out = (1 - w) * mu + w * np.where(has, z, 0.0)
         index = data.index if isinstance(data, pd.DataFrame) else None
         return pd.Series(out, index=index, name="expected_spend")
+
+    # ------------------------------------------------------------------ persistence
+    def to_json(self) -> str:
+        """Settings, the fitted mean and credibility constant and the data fingerprint as JSON."""
+        if not hasattr(self, "params_"):
+            raise NotFittedError("this ShrunkMeanSpend is not fitted yet; call fit(data) first")
+        state = {"params": self.params_, "n_obs": self.n_obs_}  # k may be inf: written as Infinity
+        return persist.dump_document(type(self).__name__, self.get_params(), state, self.fingerprint_)
+
+    @classmethod
+    def from_json(cls, text: str) -> ShrunkMeanSpend:
+        """Rebuild a fitted model saved by :meth:`to_json`.
+
+        Raises
+        ------
+        ConfigError
+            Not a saved ``ShrunkMeanSpend`` or a malformed document.
+        """
+        doc = persist.load_document(text, cls.__name__)
+        try:
+            model = cls(**doc["settings"])
+            model.params_ = {k: float(doc["state"]["params"][k]) for k in ("mean", "k")}
+            model.n_obs_ = int(doc["state"]["n_obs"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"the saved ShrunkMeanSpend is malformed: {exc}") from exc
+        model.fingerprint_ = doc.get("fingerprint")
+        return model
+
+
+persist.register(ShrunkMeanSpend.__name__, ShrunkMeanSpend.from_json)

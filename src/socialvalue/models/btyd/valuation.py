@@ -105,7 +105,7 @@ def value_customers(
         horizon = f"{_unit_name(unit_days, h)}{note}, discounted at {pct}"
     else:
         if horizon_periods is None:
-            kwargs = {"discount_rate": continuous_rate(annual_rate, units_per_year)}
+            kwargs = {"discount_rate": continuous_rate(annual_rate, units_per_year), "method": "continuous"}
             horizon = f"lifetime (infinite horizon, continuous discounting at {pct})"
         else:
             kwargs = {
