@@ -121,8 +121,15 @@ from socialvalue.errors import (
     NotFittedError,
     SchemaError,
 )
-from socialvalue.models.btyd._data import columns_of, customer_columns, prediction_columns, unique_rows
+from socialvalue.models.btyd._data import (
+    check_table,
+    columns_of,
+    customer_columns,
+    prediction_columns,
+    unique_rows,
+)
 from socialvalue.models.btyd._optim import _LOG_BOUND, _dot, _Optimiser, _single_thread_blas
+from socialvalue.models.persist import data_fingerprint
 
 __all__ = ["BTYDModel", "IntervalMethod", "Link"]
 
@@ -341,10 +348,16 @@ class BTYDModel(_Optimiser):
         one (BG/NBD, MBG/NBD, Gamma-Gamma; 6-10 iterations), else L-BFGS-B with the analytic gradient followed
         by Newton steps on a finite-difference Hessian. Standard errors come from the Hessian at the optimum.
 
+        Rows of customers without a purchase yet (all the model's columns empty, as in a feature table) are
+        left out and counted in ``n_no_purchase_``; ``fingerprint_`` records the fitted data
+        (:func:`~socialvalue.models.persist.data_fingerprint` of the model's columns and ``weights``) and
+        ``degenerate_`` what makes the solution degenerate (empty when nothing does).
+
         Parameters
         ----------
         data
-            One row per customer (or per pattern, with ``weights``) holding the model's columns.
+            One row per customer (or per pattern, with ``weights``) holding the model's columns: a DataFrame or
+            a mapping of column name to values.
         weights
             Optional name of a column of non-negative counts (customers sharing the row's pattern).
 
@@ -354,20 +367,29 @@ class BTYDModel(_Optimiser):
 
         Raises
         ------
+        ConfigError
+            ``data`` is not a DataFrame or a mapping (e.g. a model passed in its place), or a bad setting.
         SchemaError
-            Missing, non-numeric, negative or inconsistent columns.
+            Missing, non-numeric, negative, partly empty or inconsistent columns (the first bad row named).
         ConvergenceError
-            The optimiser failed; ``.result`` holds scipy's ``OptimizeResult``.
+            The optimiser failed (``.result`` holds scipy's ``OptimizeResult``), or the fit is degenerate and
+            ``on_degenerate="raise"``.
+
+        Warns
+        -----
+        DegenerateFitWarning
+            The fit is degenerate (``on_degenerate="warn"``, the default): the parameter, its value and the
+            remedy are named.
         """
         self._validate_settings()
+        check_table(data)
         # BLAS on one thread for the whole fit: its vector operations are tiny or memory-bound, and on a busy
         # machine each threaded BLAS call can stall for milliseconds.
         with _single_thread_blas():
             self._fit(data, weights)
-        from socialvalue.models.persist import data_fingerprint
-
-        self.n_no_purchase_ = self._n_no_purchase
+        # SHA-256 of the fitted columns: ~0.45 s for BG/NBD + Gamma-Gamma on 10 million customers
         self.fingerprint_ = data_fingerprint(data, [*self._columns, *([weights] if weights else [])])
+        self.n_no_purchase_ = self._n_no_purchase
         self._act_on_degeneracy()
         return self
 
