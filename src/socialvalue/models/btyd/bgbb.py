@@ -109,9 +109,15 @@ def bgbb_loglik(
 class BetaGeoBetaBinom(BTYDModel):
     r"""BG/BB model (Fader, Hardie & Shang 2010) fitted on the compressed ``(x, t_x, n)`` table with weights.
 
+    Customers without a purchase yet (``frequency``, ``recency`` and ``n_periods`` all empty, as
+    :func:`socialvalue.build_features` leaves them) are left out of ``fit`` (counted in ``n_no_purchase_``) and
+    predicted as a customer whose history starts now (:math:`x = t_x = n = 0`): the population's unconditional
+    expectations. A partly empty row is a :class:`~socialvalue.errors.SchemaError` naming its column and row; a
+    degenerate solution raises a :class:`~socialvalue.errors.DegenerateFitWarning` (see ``degenerate_``).
+
     Parameters
     ----------
-    penalizer_coef, tol, max_iter
+    penalizer_coef, tol, max_iter, on_degenerate
         See :class:`~socialvalue.models.btyd._base.BTYDModel` (``resolution`` is not meaningful here: the data
         are whole periods).
 
@@ -120,7 +126,8 @@ class BetaGeoBetaBinom(BTYDModel):
     params_ : dict
         ``alpha``, ``beta`` (transaction probability :math:`p`), ``gamma``, ``delta`` (dropout
         probability :math:`\theta`).
-    log_likelihood_, se_, cov_, n_obs_, n_unique_ : see the base class.
+    log_likelihood_, se_, cov_, n_obs_, n_unique_, n_no_purchase_, degenerate_, fingerprint_ : see the base
+        class.
 
     Examples
     --------

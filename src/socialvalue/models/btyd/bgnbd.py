@@ -55,9 +55,17 @@ class BetaGeo(BTYDModel):
         + \ln\Big[(\alpha+T)^{-(r+x)}
         + \delta_{x>0}\frac{a}{b+x-1}(\alpha+t_x)^{-(r+x)}\Big]
 
+    Customers without a purchase yet (``frequency``, ``recency`` and ``T`` all empty, as
+    :func:`socialvalue.build_features` leaves them) are left out of ``fit`` (counted in ``n_no_purchase_``) and
+    predicted as a customer whose history starts now (:math:`x = t_x = T = 0`): P(alive) 1, expected purchases
+    the population's unconditional :math:`E[X(t)]`. A partly empty, negative or infinite row is a
+    :class:`~socialvalue.errors.SchemaError` naming its column and first row. A degenerate solution (see
+    ``degenerate_``) raises a :class:`~socialvalue.errors.DegenerateFitWarning` naming the parameter and the
+    remedy.
+
     Parameters
     ----------
-    penalizer_coef, tol, max_iter, resolution
+    penalizer_coef, tol, max_iter, resolution, on_degenerate
         See :class:`~socialvalue.models.btyd._base.BTYDModel`. ``resolution`` rounds ``recency`` and ``T``
         (e.g. ``1.0`` for days when the time unit is days, ``1/7`` for days when it is weeks).
 
@@ -66,6 +74,12 @@ class BetaGeo(BTYDModel):
     params_ : dict
         ``r``, ``alpha``, ``a``, ``b``.
     log_likelihood_, se_, cov_, n_obs_, n_unique_ : see the base class.
+    n_no_purchase_ : int
+        Rows of customers without a purchase yet, left out of the fit.
+    degenerate_ : list of str
+        Why the solution is degenerate (empty when it is not).
+    fingerprint_ : dict
+        :func:`~socialvalue.models.persist.data_fingerprint` of the fitted columns (saved by ``to_json``).
 
     References
     ----------

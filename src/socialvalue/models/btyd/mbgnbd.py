@@ -30,6 +30,8 @@ class ModifiedBetaGeo(BetaGeo):
     (\frac{\alpha+T}{\alpha+T+t})^{r+x}\,{}_2F_1(r+x, b+x+1; a+b+x; \frac{t}{\alpha+T+t})]`.
     Parameters, attributes and methods are those of :class:`~socialvalue.models.btyd.bgnbd.BetaGeo`
     (``params_``: ``r``, ``alpha``, ``a``, ``b``); the predictions match lifetimes' ``ModifiedBetaGeoFitter``.
+    Customers without a purchase yet are handled as there, except that their P(alive) is the model's at the
+    first purchase, :math:`b/(a+b)` (a customer may drop out at time zero).
 
     References
     ----------

@@ -220,16 +220,25 @@ class ParetoNBD(BTYDModel):
     ``(frequency, recency, T)`` rows with weights (set ``resolution`` to bound their number on large data);
     the gradient is by central differences of the vectorised likelihood.
 
+    Customers without a purchase yet (``frequency``, ``recency`` and ``T`` all empty, as
+    :func:`socialvalue.build_features` leaves them) are left out of ``fit`` (counted in ``n_no_purchase_``) and
+    predicted as a customer whose history starts now (:math:`x = t_x = T = 0`): P(alive) 1, expected purchases
+    the population's unconditional :math:`E[X(t)]`. A partly empty, negative or infinite row is a
+    :class:`~socialvalue.errors.SchemaError` naming its column and first row. A degenerate solution (see
+    ``degenerate_``) raises a :class:`~socialvalue.errors.DegenerateFitWarning` naming the parameter and the
+    remedy.
+
     Parameters
     ----------
-    penalizer_coef, tol, max_iter, resolution
+    penalizer_coef, tol, max_iter, resolution, on_degenerate
         See :class:`~socialvalue.models.btyd._base.BTYDModel`.
 
     Attributes
     ----------
     params_ : dict
         ``r``, ``alpha``, ``s``, ``beta``.
-    log_likelihood_, se_, cov_, n_obs_, n_unique_ : see the base class.
+    log_likelihood_, se_, cov_, n_obs_, n_unique_, n_no_purchase_, degenerate_, fingerprint_ : see the base
+        class.
 
     References
     ----------

@@ -63,6 +63,9 @@ def _columns(
 class RateModel:
     r"""Steady purchase rates shrunk towards the population rate (gamma-Poisson, no dropout).
 
+    Customers without a purchase yet (``frequency`` and ``T`` both empty) are left out of ``fit`` and predicted
+    at the population rate; a partly empty row is a :class:`~socialvalue.errors.SchemaError` naming its row.
+
     Parameters
     ----------
     max_prior_weight
