@@ -216,3 +216,84 @@ def test_newton_and_lbfgsb_agree(cls, cdnow):
         assert newton.params_[name] == pytest.approx(lbfgs.params_[name], rel=1e-6)
         assert newton.se_[name] == pytest.approx(lbfgs.se_[name], rel=1e-3)
     assert newton.log_likelihood_ == pytest.approx(lbfgs.log_likelihood_, rel=1e-12)
+
+
+def test_fingerprint_is_saved_and_restored(bg, cdnow):
+    """``to_json`` records persist.data_fingerprint of the fitted columns; ``from_json`` restores it, and
+    persist.load_model rebuilds the model; documents written before fingerprints still load."""
+    from socialvalue.models import persist
+
+    expected = persist.data_fingerprint(cdnow, ["frequency", "recency", "T"])
+    assert bg.fingerprint_ == expected and expected["rows"] == 2357
+    doc = json.loads(bg.to_json())
+    assert doc["fingerprint"] == expected and doc["n_no_purchase"] == 0
+    back = persist.load_model(bg.to_json())
+    assert type(back) is BetaGeo and back.fingerprint_ == expected and back.params_ == bg.params_
+    old = {k: v for k, v in doc.items() if k not in ("fingerprint", "n_no_purchase")}
+    old["settings"] = {k: v for k, v in doc["settings"].items() if k != "on_degenerate"}
+    legacy = BTYDModel.from_json(json.dumps(old))
+    assert legacy.fingerprint_ is None and legacy.params_ == bg.params_ and legacy.on_degenerate == "warn"
+    # another data set, or the same one with weights, has another fingerprint
+    weighted = BetaGeo().fit(cdnow.assign(w=1.0), weights="w")
+    assert weighted.fingerprint_["columns"] == ["frequency", "recency", "T", "w"]
+    assert weighted.fingerprint_["sha256"] != expected["sha256"]
+    assert BetaGeo(on_degenerate="ignore").fit(cdnow.head(100)).fingerprint_["rows"] == 100
+
+
+def test_summary_never_overflows_and_flags_boundary_parameters(bg):
+    """A transplanted boundary state: alpha at the optimiser's bound e^30 with a huge log-scale variance."""
+    import warnings
+
+    twin = BetaGeo.from_json(bg.to_json())
+    theta = twin._theta_.copy()
+    theta[1] = np.exp(29.5)
+    cov = twin._cov_log_.copy()
+    cov[1, 1] = 1e6  # se(log alpha) = 1000: bounds e^(+-1960) overflow any float
+    twin._set_fitted(params=theta, cov_log=cov, log_likelihood=-1.0, n_obs=1.0, n_unique=1, n_iter=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = twin.summary()
+    values = s[["estimate", "se", "lower", "upper"]].to_numpy()
+    assert np.isfinite(values).all()
+    note = s.loc["alpha", "note"]
+    assert "at the optimiser's upper bound" in note and "relative SE 1e+03" in note
+    assert "clipped to the float range" in note
+    assert s.loc["alpha", "lower"] == pytest.approx(np.finfo(float).tiny)
+    assert s.loc["alpha", "upper"] > 1e307
+    assert s.loc["r", "note"] == "" and s.loc["r", "upper"] == pytest.approx(bg.summary().loc["r", "upper"])
+    assert any(f"alpha = {np.exp(29.5):.3g} is at the optimiser's upper bound" in d for d in twin.degenerate_)
+
+
+def test_degenerate_purchase_model_on_few_customers_is_flagged(cdnow):
+    """The BG/NBD on the first 100 CDNOW customers: a and b run off to 0 (the dropout probability's beta
+    distribution splits into 0 and 1) with relative standard errors in the thousands; the fit says so and
+    names the remedy instead of returning silently. An L2 penalty (lifetimes' penalizer_coef) pulls towards 0
+    and cannot help here, so the remedy does not propose it (it does for parameters running off upwards)."""
+    import warnings
+
+    from socialvalue.errors import DegenerateFitWarning
+
+    few = cdnow.head(100)
+    with pytest.warns(DegenerateFitWarning) as record:
+        model = BetaGeo().fit(few)
+    text = str(record[0].message)
+    a, b = model.params_["a"], model.params_["b"]
+    assert a < 1e-4 and b < 1e-4
+    assert text.startswith(f"BetaGeo: degenerate fit: a = {a:.3g} has a relative standard error of ")
+    assert f"a = {a:.3g} and b = {b:.3g} are not separately identified" in text
+    assert text.endswith(
+        "Remedy: fit on more customers (penalizer_coef pulls parameters towards 0 and does not help here); or "
+        "compare other purchase models (socialvalue.models.btyd.compare_models) or use the plain rate model "
+        "socialvalue.models.btyd.rate.RateModel"
+    )
+    with pytest.raises(ConvergenceError, match="degenerate fit"):
+        BetaGeo(on_degenerate="raise").fit(few)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert BetaGeo(on_degenerate="ignore").fit(few).degenerate_ == model.degenerate_
+        s = model.summary()
+        assert BetaGeo().fit(cdnow.head(1000)).degenerate_ == []  # more customers: a sound fit
+    assert np.isfinite(s[["se", "lower", "upper"]].to_numpy()).all()
+    assert s.loc["r", "note"] == "" and "near-singular Hessian (a, b)" in s.loc["a", "note"]
+    with pytest.raises(ConfigError, match="on_degenerate must be"):
+        BetaGeo(on_degenerate="shout").fit(few)

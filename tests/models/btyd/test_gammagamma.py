@@ -1,13 +1,23 @@
-"""Gamma-Gamma: published CDNOW estimates, lifetimes parity, compression, simulation recovery."""
+"""Gamma-Gamma: published CDNOW estimates, lifetimes parity, compression, simulation recovery, degenerate fits."""
 
 from __future__ import annotations
+
+import json
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from socialvalue.errors import NotFittedError, SchemaError
-from socialvalue.models.btyd import GammaGamma
+from socialvalue.errors import (
+    ConfigError,
+    ConvergenceError,
+    DegenerateFitWarning,
+    NotFittedError,
+    SchemaError,
+)
+from socialvalue.models.btyd import BTYDModel, GammaGamma
+from socialvalue.models.btyd.gammagamma import DEGENERATE_SHAPE, gamma_gamma_degeneracy
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +105,98 @@ def test_recovers_simulated_parameters():
     summary = model.summary()
     for name, value in truth.items():
         assert summary.loc[name, "lower"] <= value <= summary.loc[name, "upper"], (name, summary)
+
+
+def _no_heterogeneity(n: int = 1_000, seed: int = 1) -> pd.DataFrame:
+    """Spend without heterogeneity: every customer has the same scale nu = 0.1, so each order value is
+    Gamma(p = 4, nu) with mean 40 for everybody (the Gamma-Gamma's nu ~ Gamma(q, v) degenerates, q -> inf)."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, 8, size=n)
+    return pd.DataFrame({"frequency": x, "monetary_value": rng.gamma(4.0 * x, 1 / 0.1) / x})
+
+
+def test_degenerate_fit_warns_naming_the_parameter_its_value_and_the_remedy():
+    data = _no_heterogeneity()
+    with pytest.warns(DegenerateFitWarning) as record:
+        model = GammaGamma().fit(data)
+    assert len(record) == 1
+    text = str(record[0].message)
+    q, v = model.params_["q"], model.params_["v"]
+    assert q > DEGENERATE_SHAPE and f"q = {q:.3g}" in text and f"v = {v:.3g}" in text
+    assert "coefficient of variation 1/sqrt(q)" in text
+    assert "penalizer_coef, e.g. GammaGamma(penalizer_coef=0.001)" in text
+    assert "socialvalue.models.btyd.shrunk_spend.ShrunkMeanSpend" in text
+    assert any(s.startswith(f"q = {q:.3g}") for s in model.degenerate_)
+    assert any("near singular" in s for s in model.degenerate_)
+    # the population mean is still the data's (40): the fit is flagged, not wrong
+    assert model.expected_spend() == pytest.approx(40.0, rel=0.02)
+
+
+def test_summary_of_a_degenerate_fit_is_finite_silent_and_flagged():
+    with pytest.warns(DegenerateFitWarning):
+        model = GammaGamma().fit(_no_heterogeneity())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow, no RuntimeWarning
+        summary = model.summary()
+        extreme = model.summary(level=1 - 1e-12)
+    for table in (summary, extreme):
+        values = table[["estimate", "se", "lower", "upper"]].to_numpy()
+        assert np.isfinite(values).all() and (values >= 0).all()
+        assert table.loc["p", "note"] == ""
+        for name in ("q", "v"):
+            assert "no spread of spend between customers" in table.loc[name, "note"]
+            assert "near-singular Hessian (q, v)" in table.loc[name, "note"]
+    # at 1 - 1e-12 the upper bounds of q and v exceed the float range: clipped (finite), and said so
+    for name in ("q", "v"):
+        assert "clipped to the float range" in extreme.loc[name, "note"]
+        assert extreme.loc[name, "upper"] > 1e300
+        assert "clipped" not in summary.loc[name, "note"]
+    assert summary.loc["p", "lower"] < summary.loc["p", "estimate"] < summary.loc["p", "upper"]
+
+
+def test_degenerate_fit_can_raise_or_be_recorded_silently_and_the_penalty_cures_it():
+    data = _no_heterogeneity()
+    with pytest.raises(
+        ConvergenceError, match=r"GammaGamma: degenerate fit: q = .*Remedy: set penalizer_coef"
+    ):
+        GammaGamma(on_degenerate="raise").fit(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quiet = GammaGamma(on_degenerate="ignore").fit(data)
+        cured = GammaGamma(penalizer_coef=0.001).fit(data)  # the remedy the warning names
+    assert quiet.degenerate_ and cured.degenerate_ == []
+    assert cured.params_["q"] < 10
+    with pytest.raises(ConfigError, match="on_degenerate"):
+        GammaGamma(on_degenerate="loud").fit(data)
+    with pytest.raises(ConfigError, match="degenerate_shape"):
+        GammaGamma(degenerate_shape=1.0).fit(data)
+    # saved and reloaded, the model knows it is degenerate (the findings are recomputed from the parameters)
+    back = BTYDModel.from_json(quiet.to_json())
+    assert back.degenerate_ == quiet.degenerate_ and back.get_params() == quiet.get_params()
+
+
+def test_sound_fit_is_not_degenerate_and_the_shared_rule(fitted, cdnow):
+    """CDNOW (p=6.25, q=3.74, v=15.44: FHL 2005 JMR) is sound; the rule shared with the spend ladder flags
+    q or p above the threshold and q <= 1 (undefined population mean)."""
+    assert fitted.degenerate_ == [] and (fitted.summary()["note"] == "").all()
+    assert gamma_gamma_degeneracy(fitted.params_) == []
+    notes = [n for _, n, _ in gamma_gamma_degeneracy({"p": 2e4, "q": 0.8, "v": 3.0})]
+    assert notes == ["p > 10000: order values do not vary", "q <= 1: mean spend undefined"]
+    assert gamma_gamma_degeneracy({"p": 6.0, "q": 50.0, "v": 3.0}, max_shape=40)[0][0] == ("q", "v")
+    # a stricter setting flags CDNOW's p = 6.25
+    strict = GammaGamma(degenerate_shape=5.0, on_degenerate="ignore").fit(cdnow)
+    assert strict.degenerate_ == [
+        "p = 6.25 is above 5: a customer's order values no longer vary (coefficient of variation 1/sqrt(p) = "
+        "40.00%), as with one fixed price"
+    ]
+
+
+def test_old_documents_without_new_settings_still_load(fitted):
+    doc = json.loads(fitted.to_json())
+    for key in ("degenerate_shape", "on_degenerate"):
+        doc["settings"].pop(key)
+    for key in ("fingerprint", "n_no_purchase"):
+        doc.pop(key)
+    back = GammaGamma.from_json(json.dumps(doc))
+    assert back.params_ == fitted.params_ and back.fingerprint_ is None and back.n_no_purchase_ == 0
+    assert back.degenerate_shape == DEGENERATE_SHAPE

@@ -185,10 +185,11 @@ class BTYDModel(_Optimiser):
     _param_names: ClassVar[tuple[str, ...]] = ()
     _columns: ClassVar[tuple[str, ...]] = ()
     _compress_columns: ClassVar[tuple[str, ...] | None] = None
-    #: What to do about a degenerate fit, named in the warning (``{name}`` is the class name).
-    _remedy: ClassVar[str] = (
-        "set penalizer_coef, e.g. {name}(penalizer_coef=0.001); or compare other purchase models "
-        "(socialvalue.models.btyd.compare_models) or use the plain rate model "
+    #: What to do about a degenerate fit, named in the warning (``{name}`` is the class name): the L2 penalty
+    #: pulls parameters towards 0, so it is proposed only when a parameter concerned runs off to a large value.
+    _remedy_penalty: ClassVar[str] = "set penalizer_coef, e.g. {name}(penalizer_coef=0.001)"
+    _remedy_other: ClassVar[str] = (
+        "compare other purchase models (socialvalue.models.btyd.compare_models) or use the plain rate model "
         "socialvalue.models.btyd.rate.RateModel"
     )
 
@@ -396,9 +397,8 @@ class BTYDModel(_Optimiser):
     def _act_on_degeneracy(self) -> None:
         if not self.degenerate_ or self.on_degenerate == "ignore":
             return
-        name = type(self).__name__
         message = (
-            f"{name}: degenerate fit: {'; '.join(self.degenerate_)}. Remedy: {self._remedy.format(name=name)}"
+            f"{type(self).__name__}: degenerate fit: {'; '.join(self.degenerate_)}. Remedy: {self._remedy()}"
         )
         if self.on_degenerate == "raise":
             raise ConvergenceError(message, getattr(self, "optimizer_result_", None))
@@ -508,6 +508,18 @@ class BTYDModel(_Optimiser):
         self.degenerate_ = [sentence for _, _, sentence in self._findings]
 
     # ------------------------------------------------------------------ degenerate fits
+    def _remedy(self) -> str:
+        """What to do about the findings: a penalty when a parameter concerned runs off upwards, else others."""
+        concerned = {p for params, _, _ in self._findings for p in params}
+        large = any(self.params_[p] > 1 for p in concerned)
+        other = self._remedy_other
+        if not large:
+            other = (
+                "fit on more customers (penalizer_coef pulls parameters towards 0 and does not help here); or "
+                + other
+            )
+        return (self._remedy_penalty.format(name=type(self).__name__) + "; or " if large else "") + other
+
     def _degenerate_findings(self) -> list[Finding]:
         """Signs of a degenerate or boundary solution (see the module docstring), one per finding.
 

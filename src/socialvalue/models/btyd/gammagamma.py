@@ -136,10 +136,9 @@ class GammaGamma(BTYDModel):
     _param_names: ClassVar[tuple[str, ...]] = ("p", "q", "v")
     _columns: ClassVar[tuple[str, ...]] = ("frequency", "monetary_value")
     _compress_columns: ClassVar[tuple[str, ...] | None] = ()
-    _remedy: ClassVar[str] = (
-        "set penalizer_coef, e.g. GammaGamma(penalizer_coef=0.001); or use the shrunk-mean fallback "
-        "socialvalue.models.btyd.shrunk_spend.ShrunkMeanSpend (socialvalue.models.btyd.ladder.fit_spend_ladder "
-        "tries both)"
+    _remedy_other: ClassVar[str] = (
+        "use the shrunk-mean fallback socialvalue.models.btyd.shrunk_spend.ShrunkMeanSpend "
+        "(socialvalue.models.btyd.ladder.fit_spend_ladder tries both)"
     )
 
     def __init__(
