@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from socialvalue.errors import ConfigError, SchemaError
-from socialvalue.models.btyd import BetaGeo, BetaGeoBetaBinom, ParetoNBD
+from socialvalue.errors import ConfigError, NotFittedError, SchemaError
+from socialvalue.models.btyd import BetaGeo, BetaGeoBetaBinom, GammaGamma, ParetoNBD, RateModel
 from socialvalue.models.btyd.diagnostics import (
     compare_models,
     conditional_expectations,
@@ -172,6 +172,10 @@ def test_compare_models_adds_bgbb_on_whole_periods():
     # Continuous-time models on 6 whole periods may sit on a boundary: reported, ranked behind, never NaN-ranked.
     failed = table["error"].notna()
     assert (table.loc[failed, "rank"] > table.loc[~failed, "rank"].max()).all()
+    # a boundary solution that did fit is reported in the "degenerate" column (no warning from the defaults)
+    assert pd.isna(table.loc["BG/BB", "degenerate"])
+    flagged = table["degenerate"].dropna()
+    assert len(flagged) >= 1 and all("not separately identified" in text for text in flagged)
     assert abs(table.loc["BG/BB", "total_error"]) < 0.03
     only = compare_models(frame, models=[BetaGeoBetaBinom()], discrete=True)
     assert list(only.index) == ["BetaGeoBetaBinom"]
@@ -209,3 +213,33 @@ def test_lifetimes_fitter_scored_by_the_same_code(days, split, pnbd):
     np.testing.assert_allclose(
         cumulative_expected_transactions(ref, t0, weeks), cumulative_expected_transactions(pnbd, t0, weeks)
     )
+
+
+def test_models_and_frames_in_the_wrong_place_are_named(split, pnbd):
+    """Each helper checks what it was given before computing: the frame where the model belongs, a spend
+    model where a purchase model belongs, an unfitted model."""
+    with pytest.raises(ConfigError, match=r"got a DataFrame — the order is holdout_errors\(model, frame"):
+        holdout_errors(split, pnbd)
+    with pytest.raises(
+        ConfigError, match=r"frame must be a pandas DataFrame or a mapping.*got a ParetoNBD model"
+    ):
+        holdout_predictions(pnbd, pnbd)
+    with pytest.raises(ConfigError, match="got a GammaGamma: a spend model, it predicts no purchases"):
+        conditional_expectations(GammaGamma(), split)
+    with pytest.raises(ConfigError, match="got a GammaGamma: a spend model"):
+        cumulative_expected_transactions(GammaGamma(), [0.0], [1.0])
+    with pytest.raises(ConfigError, match=r"got a DataFrame — the order is tracking\(model"):
+        tracking(split, [0.0], [1.0], [2.0])
+    with pytest.raises(NotFittedError):
+        holdout_errors(BetaGeo(), split)
+    with pytest.raises(ConfigError, match="information_criteria needs a fitted socialvalue BTYD model"):
+        information_criteria(RateModel().fit(split))
+    with pytest.raises(ConfigError, match=r"models\['GG'\] is a GammaGamma: a spend model"):
+        compare_models(split, models={"GG": GammaGamma(), "BG": BetaGeo()})
+    with pytest.raises(ConfigError, match="calibration_frame must be a pandas DataFrame"):
+        compare_models({"frequency": [1]})
+    with pytest.raises(ConfigError, match="models must be a mapping of name to model or a sequence"):
+        compare_models(split, models=BetaGeo())
+    # the plain rate model (the ladder's last rung) is a purchase model for the holdout helpers
+    rate = RateModel().fit(split)
+    assert holdout_errors(rate, split)["actual_total"] == split["holdout_transactions"].sum()

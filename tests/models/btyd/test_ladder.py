@@ -84,3 +84,48 @@ def test_no_buyers_at_all_is_data_it_cannot_use():
     empty = pd.DataFrame({"frequency": [], "recency": [], "T": []})
     with pytest.raises(SchemaError, match="no customer has a completed purchase"):
         fit_purchase_ladder(empty, empty, {"BG/NBD": BetaGeo})
+
+
+def _no_spread(n: int = 1_000, seed: int = 1) -> pd.DataFrame:
+    """Every customer draws order values Gamma(4, 0.1) (mean 40): no heterogeneity, the Gamma-Gamma degenerates."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, 8, size=n).astype(float)
+    m = rng.gamma(4.0 * x, 1 / 0.1) / x
+    return pd.DataFrame({"frequency": x, "monetary_value": m, "n_orders": x + 1, "mean_order_value": m})
+
+
+def test_degenerate_gamma_gamma_is_passed_over_quietly_with_the_shared_reason():
+    """The ladder fits with on_degenerate="ignore" (no DegenerateFitWarning: filterwarnings=error would fail
+    here) and records GammaGamma.degenerate_, the rule of gammagamma.gamma_gamma_degeneracy."""
+    fit = fit_spend_ladder(_no_spread(), fallback_penalizer=0.0)
+    assert fit.name == "shrunk mean spend" and fit.fallback
+    first = fit.rungs[0]
+    assert first.model == "Gamma-Gamma" and not first.used
+    assert first.reason.startswith("degenerate fit (q = ")
+    assert "the customers' spend scales no longer differ" in first.reason
+    assert fit.model.predict_spend(_no_spread(5)).to_numpy() == pytest.approx(40.0, rel=0.05)
+
+
+def test_degenerate_shape_is_the_gamma_gamma_setting():
+    """One threshold: the ladder's degenerate_shape is GammaGamma(degenerate_shape=...); at 5 the simulated
+    fitted p (~8; simulated 6) counts as 'order values do not vary'."""
+    fit = fit_spend_ladder(_spend(3_000, None), degenerate_shape=5.0, fallback_penalizer=0.0)
+    assert [r.used for r in fit.rungs] == [False, True]
+    assert fit.rungs[0].reason.startswith("degenerate fit (p = ")
+    assert "is above 5: a customer's order values no longer vary" in fit.rungs[0].reason
+    assert fit_spend_ladder(_spend(3_000, None)).name == "Gamma-Gamma"  # the default threshold (1e4)
+
+
+def test_degenerate_purchase_model_is_passed_over(cdnow):
+    """On the first 100 CDNOW customers the BG/NBD's a and b run off to 0 (relative SE ~4e3): it is not an
+    interior optimum, so the ladder takes the next candidate and says why."""
+    few = cdnow.head(100)
+    cal = few.assign(
+        holdout_transactions=np.random.default_rng(0).poisson(0.5, len(few)), holdout_duration=39.0
+    )
+    cal_fit, now_fit, comparison = fit_purchase_ladder(cal, few, {"BG/NBD": BetaGeo, "Pareto/NBD": ParetoNBD})
+    assert "not separately identified" in comparison.loc["BG/NBD", "degenerate"]
+    assert cal_fit.name == now_fit.name == "Pareto/NBD"
+    bg_rung = next(r for r in cal_fit.rungs if r.model == "BG/NBD")
+    assert not bg_rung.used and bg_rung.reason.startswith("degenerate fit (a = ")
+    assert bg_rung.reason.endswith("on the calibration period")

@@ -67,3 +67,46 @@ def test_refuses_bad_input_with_one_clear_message():
         RateModel().fit(pd.DataFrame({"frequency": [1.0]}))
     with pytest.raises(SchemaError, match="zero rows"):
         RateModel().fit(pd.DataFrame({"frequency": [], "T": []}))
+
+
+def test_json_round_trip_and_load_model():
+    """Saved as a socialvalue.model document (models.persist) with the data fingerprint; the reloaded model
+    predicts exactly the same, and persist.load_model rebuilds it from the text alone."""
+    import json
+
+    from socialvalue.errors import ConfigError
+    from socialvalue.models import persist
+
+    data, _ = _simulate(2_000, r=0.6, alpha=4.0, seed=3)
+    model = RateModel(max_prior_weight=5.0).fit(data)
+    text = model.to_json()
+    doc = json.loads(text)
+    assert doc["format"] == "socialvalue.model" and doc["model"] == "RateModel"
+    assert doc["fingerprint"] == persist.data_fingerprint(data, ["frequency", "T"]) == model.fingerprint_
+    for back in (RateModel.from_json(text), persist.load_model(text)):
+        assert type(back) is RateModel and back.get_params() == {"max_prior_weight": 5.0}
+        assert back.params_ == model.params_ and back.fingerprint_ == model.fingerprint_
+        np.testing.assert_array_equal(back.predict_purchases(data, 13), model.predict_purchases(data, 13))
+        for a, b in zip(
+            back.expected_rate(data, interval=0.9), model.expected_rate(data, interval=0.9), strict=True
+        ):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(NotFittedError):
+        RateModel().to_json()
+    with pytest.raises(ConfigError, match="not a RateModel"):
+        RateModel.from_json(text.replace('"RateModel"', '"ShrunkMeanSpend"'))
+    broken = dict(doc, state={"params": {"r": 1.0}})
+    with pytest.raises(ConfigError, match="malformed"):
+        RateModel.from_json(json.dumps(broken))
+
+
+def test_customers_without_a_purchase_are_left_out_and_get_the_population_rate():
+    data, _ = _simulate(1_000, r=0.6, alpha=4.0, seed=4)
+    nobody = pd.DataFrame({"frequency": [np.nan] * 3, "T": [np.nan] * 3})
+    both = pd.concat([data, nobody], ignore_index=True)
+    model = RateModel().fit(both)
+    assert model.params_ == RateModel().fit(data).params_
+    assert model.n_no_purchase_ == 3 and model.n_obs_ == 1_000
+    pred = model.predict_purchases(both, 10.0)
+    np.testing.assert_allclose(pred.iloc[-3:], 10.0 * model.params_["rate"], rtol=1e-15)
+    assert (model.probability_alive(both) == 1).all()

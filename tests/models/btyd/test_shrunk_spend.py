@@ -50,3 +50,29 @@ def test_customers_without_a_positive_mean_get_the_population_mean():
 def test_nobody_spent_is_a_clear_error():
     with pytest.raises(SchemaError, match="no customer has an order with a positive value"):
         ShrunkMeanSpend().fit(pd.DataFrame({"n_orders": [1.0], "mean_order_value": [0.0]}))
+
+
+@pytest.mark.parametrize("fixed", [False, True])
+def test_json_round_trip_and_load_model(fixed):
+    """Saved with the data fingerprint (models.persist); k = inf (a fixed-price catalogue) survives as JSON
+    Infinity; predictions after reloading equal the original's, also through persist.load_model."""
+    import json
+
+    from socialvalue.errors import ConfigError, NotFittedError
+    from socialvalue.models import persist
+
+    data, _ = _simulate(3_000, tau=5.0, sigma=15.0, seed=2)
+    if fixed:
+        data = data.assign(mean_order_value=29.9)
+    model = ShrunkMeanSpend(default_k=2.0).fit(data)
+    assert np.isinf(model.params_["k"]) == fixed
+    text = model.to_json()
+    assert json.loads(text)["fingerprint"] == persist.data_fingerprint(data, ["n_orders", "mean_order_value"])
+    for back in (ShrunkMeanSpend.from_json(text), persist.load_model(text)):
+        assert type(back) is ShrunkMeanSpend and back.get_params() == {"default_k": 2.0}
+        assert back.params_ == model.params_ and back.fingerprint_ == model.fingerprint_
+        np.testing.assert_array_equal(back.predict_spend(data), model.predict_spend(data))
+    with pytest.raises(NotFittedError):
+        ShrunkMeanSpend().to_json()
+    with pytest.raises(ConfigError, match="not a ShrunkMeanSpend"):
+        ShrunkMeanSpend.from_json(text.replace('"ShrunkMeanSpend"', '"RateModel"'))

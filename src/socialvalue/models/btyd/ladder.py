@@ -171,15 +171,16 @@ def fit_purchase_ladder(
         models = {name: _quiet(make()) for name, make in candidates.items()}
         comparison = compare_models(calibration, holdout, duration, models=models, metric=metric)
         errors = {str(n): e for n, e in comparison["error"].items() if isinstance(e, str) and e}
-        for n in comparison.index:
-            degenerate = None if str(n) in errors else _degenerate(models[str(n)])
-            if degenerate:
-                errors[str(n)] = degenerate
-        ok = [str(n) for n in comparison.index if str(n) not in errors]
         failed_cal = {
             n: f"could not be fitted on the calibration period ({_short(Exception(e))})"
             for n, e in errors.items()
         }
+        for n in comparison.index:  # fitted, but at a degenerate solution: not usable either
+            degenerate = None if str(n) in errors else _degenerate(models[str(n)])
+            if degenerate:
+                errors[str(n)] = degenerate
+                failed_cal[str(n)] = f"{degenerate} on the calibration period"
+        ok = [str(n) for n in comparison.index if str(n) not in errors]
         order = ok + [n for n in order if n not in ok]
         fitted_cal = {n: models[n] for n in ok}
     else:

@@ -111,14 +111,14 @@ class ShrunkMeanSpend:
             # Var(z_i) = tau^2 + sigma^2 / n_i: regress the squared deviations on 1/n_i (moments, Bühlmann)
             dev2 = (z - mu) ** 2
             inv = 1.0 / n
-            if np.ptp(inv) > 0:
+            if dev2.max() <= 1e-12 * mu * mu:  # one price (up to rounding): no spread at all, everyone gets mu
+                k = float("inf")
+            elif np.ptp(inv) > 0:
                 slope, intercept = np.polyfit(inv, dev2, 1)
                 if intercept <= 0:
                     k = float("inf")  # no spread between customers beyond noise: everyone gets the mean
                 else:
                     k = float(max(slope, 0.0) / intercept)
-            elif dev2.max() <= 1e-12 * mu * mu:
-                k = float("inf")
         self.params_ = {"mean": mu, "k": k}
         self.n_obs_ = int(z.size)
         self.fingerprint_ = persist.data_fingerprint(data, self._columns)
