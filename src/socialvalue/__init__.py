@@ -47,6 +47,8 @@ _LAZY: dict[str, str] = {
 }
 #: public names that differ from the defining module's name
 _ALIASES: dict[str, str] = {"build_features": "build", "generate_demo": "generate"}
+#: submodules reachable as attributes (``sv.plot``), imported on first access
+_SUBMODULES: frozenset[str] = frozenset({"plot"})
 
 __all__ = [
     "BetaGeo",
@@ -74,6 +76,7 @@ __all__ = [
     "compare_models",
     "generate_demo",
     "lifetimes_clv",
+    "plot",
     "pseudonymize",
     "run_pipeline",
     "score_frame",
@@ -81,6 +84,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from socialvalue import plot
     from socialvalue.decisions import Playbook, allocate
     from socialvalue.demo import generate as generate_demo
     from socialvalue.features import build as build_features
@@ -104,6 +108,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")  # the import binds it as an attribute
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'socialvalue' has no attribute {name!r}")

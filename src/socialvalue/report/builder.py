@@ -526,7 +526,8 @@ def _clv_model(doc: _Doc, d: ReportData) -> None:
     if btyd.get("params"):
         doc.table(pd.DataFrame([btyd["params"]]), floatfmt="{:.4g}")
     if btyd.get("tracking"):
-        fig, sentence = charts.tracking_plot(btyd["tracking"], btyd.get("split_period"))
+        unit = (d.diagnostics.get("data_range") or {}).get("unit")
+        fig, sentence = charts.tracking_plot(btyd["tracking"], btyd.get("split_period"), unit)
         doc.chart(fig, sentence)
     if btyd.get("conditional"):
         fig, sentence = charts.conditional_expectations(btyd["conditional"])

@@ -1,7 +1,9 @@
 """Plotly figures of the report, each built from already-aggregated data (small, so the file stays small).
 
 Every builder returns ``(figure, sentence)``: the chart and a one-line "what this means" computed from the
-same numbers.
+same numbers. The charts a notebook user also draws (tracking, holdout by frequency, value concentration,
+value decomposition, heat maps) are drawn by the figure builders of :mod:`socialvalue.plot`, so the report and
+the notebook show the same figure; this module adds the report's sentences.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from socialvalue import plot
 from socialvalue.report.format import count, money, share
 from socialvalue.report.sentences import concentration_sentence, model_fit_sentence, tracking_sentence
 
@@ -31,58 +34,43 @@ __all__ = [
     "tracking_plot",
 ]
 
-_LAYOUT = dict(template="plotly_white", height=380, margin=dict(l=60, r=20, t=40, b=50))
-
 
 def _fig(**layout: object) -> go.Figure:
     fig = go.Figure()
-    fig.update_layout(**{**_LAYOUT, **layout})
+    fig.update_layout(**{**plot.LAYOUT, **layout})
     return fig
 
 
+def _unit(time_unit: str | None) -> str:
+    return {"W": "weeks", "D": "days", "M": "months"}.get(str(time_unit), "periods")
+
+
 def lorenz(values: dict[str, np.ndarray], points: int = 201) -> tuple[go.Figure, str]:
-    """Cumulative share of value against share of customers, sorted from most to least valuable."""
-    fig = _fig(
-        title="Value concentration (Pareto curve)",
-        xaxis_title="share of customers (most valuable first)",
-        yaxis_title="share of value",
-    )
-    grid = np.linspace(0, 1, points)
+    """Cumulative share of value against share of customers, sorted from most to least valuable.
+
+    The curves are :func:`socialvalue.plot.concentration_curve` drawn by
+    :func:`socialvalue.plot.concentration_figure` (the notebook's ``plot_value_concentration``); the sentence
+    cites the top 10% and 1% shares of the first series with positive value.
+    """
+    curves = {}
     sentence = ""
     for name, v in values.items():
-        v = np.sort(np.clip(np.asarray(v, dtype=float), 0, None))[::-1]
-        total = v.sum()
-        if v.size == 0 or total <= 0:
+        x, y = plot.concentration_curve(v, points)
+        if not x.size:
             continue
-        cum = np.r_[0.0, np.cumsum(v)] / total
-        share = np.interp(grid, np.linspace(0, 1, v.size + 1), cum)
-        fig.add_trace(go.Scatter(x=grid, y=share, mode="lines", name=name))
+        curves[name] = (x, y)
         if not sentence:
-            top10 = float(np.interp(0.10, np.linspace(0, 1, v.size + 1), cum))
-            top1 = float(np.interp(0.01, np.linspace(0, 1, v.size + 1), cum))
-            sentence = concentration_sentence(name, top10, top1)
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="equal value", line=dict(dash="dot")))
-    return fig, sentence or "No positive value to show."
+            sentence = concentration_sentence(name, plot.top_share(v, 0.10), plot.top_share(v, 0.01))
+    return plot.concentration_figure(curves), sentence or "No positive value to show."
 
 
 def heatmap(
     matrix: pd.DataFrame, title: str, x_title: str, y_title: str, fmt: str = ".0f", colorscale: str = "Blues"
 ) -> go.Figure:
-    """A heat map of ``matrix`` (index → y, columns → x) with values written in the cells."""
-    fig = _fig(title=title, xaxis_title=x_title, yaxis_title=y_title)
-    z = matrix.to_numpy(dtype=float)
-    text = np.vectorize(lambda v: "" if np.isnan(v) else format(v, fmt))(z) if z.size else z
-    fig.add_trace(
-        go.Heatmap(
-            z=z,
-            x=[str(c) for c in matrix.columns],
-            y=[str(i) for i in matrix.index],
-            text=text,
-            texttemplate="%{text}",
-            colorscale=colorscale,
-        )
+    """A heat map of ``matrix`` (index → y, columns → x) with values written in the cells (:func:`socialvalue.plot.matrix_figure`)."""
+    return plot.matrix_figure(
+        matrix, title=title, x_title=x_title, y_title=y_title, fmt=fmt, colorscale=colorscale
     )
-    return fig
 
 
 def rfm_heatmap(grid: pd.DataFrame, levels: int = 5) -> tuple[go.Figure, str]:
@@ -163,33 +151,40 @@ def lifecycle_bars(counts: pd.Series) -> tuple[go.Figure, str]:
     return fig, sentence
 
 
-def tracking_plot(tracking: dict[str, Sequence[float]], split: float | None) -> tuple[go.Figure, str]:
-    """Cumulative repeat transactions, actual vs model, by period (calibration then holdout)."""
-    fig = _fig(
-        title="Tracking cumulative repeat transactions", xaxis_title="period", yaxis_title="cumulative"
+def tracking_plot(
+    tracking: dict[str, Sequence[float]], split: float | None, time_unit: str | None = None
+) -> tuple[go.Figure, str]:
+    """Cumulative repeat transactions, actual vs model, by period (calibration then holdout).
+
+    Drawn by :func:`socialvalue.plot.tracking_figure` (the notebook's ``plot_cumulative_transactions``);
+    ``time_unit`` is the run's unit (``"W"``, ``"D"``) for the axis label.
+    """
+    fig = plot.tracking_figure(
+        list(tracking["period"]),
+        tracking["actual"],
+        tracking["model"],
+        t_cal=split,
+        time_unit=_unit(time_unit),
+        x_title=f"{_unit(time_unit)} since the cohort's first purchase",
     )
-    x = list(tracking["period"])
-    fig.add_trace(go.Scatter(x=x, y=list(tracking["actual"]), mode="lines", name="actual"))
-    fig.add_trace(
-        go.Scatter(x=x, y=list(tracking["model"]), mode="lines", name="model", line=dict(dash="dash"))
-    )
-    if split is not None:
-        fig.add_vline(x=split, line=dict(color="grey", dash="dot"))
     a, m = float(tracking["actual"][-1]), float(tracking["model"][-1])
     return fig, tracking_sentence(a, m)
 
 
 def conditional_expectations(cond: dict[str, Sequence[float]]) -> tuple[go.Figure, str]:
-    """Mean holdout transactions by calibration frequency, actual vs predicted (the papers' figure)."""
-    fig = _fig(
-        title="Holdout transactions by calibration frequency",
-        xaxis_title="repeat transactions in calibration",
-        yaxis_title="mean holdout transactions",
-    )
+    """Mean holdout transactions by calibration frequency, actual vs predicted (the papers' figure).
+
+    Drawn by :func:`socialvalue.plot.holdout_figure` (the notebook's
+    ``plot_calibration_purchases_vs_holdout_purchases``).
+    """
     x = [str(v) for v in cond["frequency"]]
-    fig.add_trace(go.Scatter(x=x, y=list(cond["actual"]), mode="lines+markers", name="actual"))
-    fig.add_trace(
-        go.Scatter(x=x, y=list(cond["model"]), mode="lines+markers", name="model", line=dict(dash="dash"))
+    fig = plot.holdout_figure(
+        x,
+        cond["actual"],
+        cond["model"],
+        title="Holdout transactions by calibration frequency",
+        x_title="repeat transactions in calibration",
+        y_title="mean holdout transactions",
     )
     return fig, model_fit_sentence(x, cond["actual"], cond["model"])
 
@@ -207,14 +202,11 @@ def calibration_plot(pred: Sequence[float], obs: Sequence[float]) -> go.Figure:
 
 
 def stacked_decomposition(frame: pd.DataFrame, title: str, currency: str = "") -> go.Figure:
-    """Stacked horizontal bars: one bar per row of ``frame`` (index = label), one segment per column."""
-    fig = _fig(title=title, barmode="relative", height=max(380, 22 * len(frame) + 120))
-    for col in frame.columns:
-        fig.add_trace(
-            go.Bar(y=[str(i) for i in frame.index], x=frame[col].to_numpy(), name=str(col), orientation="h")
-        )
-    fig.update_layout(yaxis=dict(autorange="reversed"), xaxis_title=f"value ({currency or 'currency'})")
-    return fig
+    """Stacked horizontal bars: one bar per row of ``frame`` (index = label), one segment per column.
+
+    Drawn by :func:`socialvalue.plot.decomposition_figure` (the notebook's ``plot_value_decomposition``).
+    """
+    return plot.decomposition_figure(frame, title, currency)
 
 
 def force_layout(n: int, edges: np.ndarray, *, iterations: int = 200, seed: int = 0) -> np.ndarray:
