@@ -189,8 +189,9 @@ def test_probability_alive_matrix_matches_lifetimes(lifetimes, pyplot, bg, summa
     ours = plot.probability_alive_matrix(bg, data=summary).to_numpy()
     ok = ~np.isnan(ours)
     assert theirs.shape == ours.shape
-    # separately fitted: the parameters agree to ~1e-6 relative (test_bgnbd), so do the probabilities
-    np.testing.assert_allclose(ours[ok], theirs[ok], rtol=2e-5)
+    # separately fitted: lifetimes' optimiser stops at tol=1e-7 (tighter, it reports no convergence), where
+    # its parameters differ from ours by up to 4e-7 relative; the cells then differ by up to 4.1e-6 relative
+    np.testing.assert_allclose(ours[ok], theirs[ok], rtol=1e-5)
     at_ref = plot.probability_alive_matrix(_with(bg, ref.params_), data=summary).to_numpy()
     np.testing.assert_allclose(at_ref[ok], theirs[ok], rtol=1e-9)
 

@@ -820,12 +820,14 @@ def transaction_tracking(
         ) from exc
     start = index.min()
     offset = index.asi8 - start.ordinal
-    seen = pd.DataFrame({"customer": frame[customer_id_col].to_numpy(), "q": offset})
-    seen = seen[seen["q"] <= periods].drop_duplicates()
-    first = seen.groupby("customer", sort=False)["q"].transform("min").to_numpy()
-    q = seen["q"].to_numpy()
-    births = q[q == first]
-    repeats = q[q > first]
+    codes = pd.factorize(frame[customer_id_col])[0].astype(np.int64)
+    keep = offset <= periods
+    # one key per (customer, period), sorted: each customer's first key is their birth
+    key = np.sort(codes[keep] * (periods + 1) + offset[keep])
+    key = key[np.r_[True, key[1:] != key[:-1]]]
+    customer, q = np.divmod(key, periods + 1)
+    first = np.r_[True, customer[1:] != customer[:-1]]
+    births, repeats = q[first], q[~first]
     times = np.arange(1, periods // mult + 1, dtype=np.float64)
     # a repeat in period q is counted by the end of that period, i.e. at time (q + 1) / m
     out = tracking(model, births / mult, (repeats + 1.0) / mult, times)
