@@ -275,6 +275,44 @@ _OURS = {
 }
 
 
+def test_customers_without_a_purchase_are_left_out(bg, summary, split):
+    """A feature table also lists customers who have not bought yet (all BTYD columns empty): as in ``fit``."""
+    empty = pd.DataFrame({c: [np.nan] * 3 for c in ("frequency", "recency", "T")})
+    pd.testing.assert_frame_equal(
+        plot.period_transactions(bg, pd.concat([summary, empty], ignore_index=True)),
+        plot.period_transactions(bg, summary),
+    )
+    more = pd.concat([split, empty.assign(holdout_transactions=2, holdout_duration=39.0)])
+    pd.testing.assert_frame_equal(
+        plot.calibration_vs_holdout(bg, more), plot.calibration_vs_holdout(bg, split)
+    )
+
+
+def test_feature_table_from_the_store(tmp_path, summary, split):
+    """``build_features`` on the CDNOW log in a store (39 + 39 weeks): the charts read it as they read the
+    papers' summary, and the counts are the papers' (FHL 2005: 1,411 without a repeat purchase)."""
+    from socialvalue import Store
+    from socialvalue.datasets import ingest_tables
+    from socialvalue.features import build
+
+    store = Store(tmp_path / "cdnow.duckdb")
+    try:
+        ingest_tables(store, cdnow.load_transactions())
+        cols = ["btyd", "holdout_transactions", "holdout_duration"]
+        feats = build(store, as_of="1997-10-01", unit="W", holdout_end="1998-07-01", select=cols)
+    finally:
+        store.close()
+    model = BetaGeo().fit(feats)
+    table = plot.period_transactions(model, feats)
+    pd.testing.assert_series_equal(table["actual"], plot.period_transactions(model, summary)["actual"])
+    held = plot.calibration_vs_holdout(model, feats)
+    np.testing.assert_allclose(
+        held["actual"], plot.calibration_vs_holdout(model, split)["actual"], rtol=1e-12
+    )
+    fig = plot.plot_probability_alive_matrix(model, data=feats, time_unit="W")
+    assert np.asarray(fig.data[0].z).shape == (39, 30) and "weeks" in fig.layout.yaxis.title.text
+
+
 def test_calibration_vs_holdout_by_recency(bg, split):
     """Other ``kind``: the first ``n`` distinct values, as lifetimes groups them."""
     table = plot.calibration_vs_holdout(bg, split, kind="time_since_last_purchase", n=5)

@@ -180,6 +180,16 @@ def _for_model(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _buyers(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without the customers who have not bought yet (empty ``frequency``, as in a feature table).
+
+    The models describe customers from their first purchase on and leave these rows out of ``fit`` too.
+    """
+    if "frequency" in frame.columns and frame["frequency"].isna().any():
+        return frame[frame["frequency"].notna().to_numpy()]
+    return frame
+
+
 def _unit_words(unit: str | None, data: Any = None) -> str:
     """``"weeks"`` for ``"W"``, the words themselves for words, ``"time units"`` when unknown."""
     if unit is None and isinstance(data, pd.DataFrame):
@@ -239,6 +249,8 @@ def period_transactions(
         A fitted purchase model with ``probability_of_purchases(n, t)``.
     data
         One row per customer: ``frequency`` and ``T`` (``n_periods`` for the BG/BB; ``T`` stands in).
+        Customers who have not bought yet (empty ``frequency``, as in a feature table) are left out, as
+        ``fit`` leaves them out.
     max_frequency
         The last bin, ``f"{max_frequency}+"``, pools ``frequency >= max_frequency``.
     weights
@@ -253,6 +265,8 @@ def period_transactions(
     _require(model, ("probability_of_purchases",), func)
     frame = _for_model(model, _frame(data, func))
     m = _whole(max_frequency, "max_frequency", func, minimum=1)
+    _has_columns(frame, ["frequency"], func)
+    frame = _buyers(frame)
     length = "n_periods" if _discrete(model) else "T"
     _has_columns(frame, ["frequency", length, *([weights] if weights is not None else [])], func)
     x = frame["frequency"].to_numpy(dtype=np.float64)
@@ -602,6 +616,8 @@ def _calibration_frame(model: Any, matrix: Any, func: str) -> pd.DataFrame:
         k: v for k, v in _LIFETIMES_CALIBRATION.items() if k in frame.columns and v not in frame.columns
     }
     frame = _for_model(model, frame.rename(columns=renames))
+    if "frequency" in frame.columns:
+        frame = _buyers(frame)
     length = "n_periods" if _discrete(model) else "T"
     _has_columns(frame, ["frequency", "recency", length, "holdout_transactions", "holdout_duration"], func)
     return frame
@@ -625,7 +641,8 @@ def calibration_vs_holdout(
     calibration_holdout_matrix
         One row per customer, in lifetimes' names (``frequency_cal``, ``recency_cal``, ``T_cal``,
         ``frequency_holdout``, ``duration_holdout``) or socialvalue's (``frequency``, ``recency``, ``T``,
-        ``holdout_transactions``, ``holdout_duration``).
+        ``holdout_transactions``, ``holdout_duration``). Customers who had not bought by the end of the
+        calibration (empty ``frequency``) are left out.
     kind
         ``"frequency_cal"``, ``"recency_cal"``, ``"T_cal"`` or ``"time_since_last_purchase"`` (``T - recency``);
         socialvalue's column names are accepted too.
