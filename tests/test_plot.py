@@ -424,7 +424,9 @@ def test_value_decomposition_adds_up_to_the_customer_social_value(scores):
     total = sum(float(t.x[0]) for t in fig.data)
     assert total == pytest.approx(float(row["csv"]), rel=1e-12)
     names = [t.name for t in fig.data]
-    assert "Own recent activity" in names and "Referral value" in names
+    drawn = parts.loc[who]
+    assert len(names) == int((drawn != 0).sum())  # the parts worth something to this customer
+    assert ("Own recent activity" in names) == (row["own_activity_value"] != 0)
     if "contrib_clv" in scores.columns:  # the CLV inside the CSV is its weighted contribution
         assert names[0] == "CLV" and float(fig.data[0].x[0]) == pytest.approx(float(row["contrib_clv"]))
     else:  # the CLV weight was withheld: no CLV part
@@ -447,6 +449,7 @@ def test_value_decomposition_of_a_table_without_the_model_columns():
     assert parts.loc["b", "other"] == pytest.approx(1.5)
     fig = plot.plot_value_decomposition(scores, "b", currency="EUR")
     assert sum(float(t.x[0]) for t in fig.data) == pytest.approx(7.0)
+    assert [t.name for t in fig.data] == ["CLV", "Influence value", "Other"]  # no referral value for "b"
     with pytest.raises(ConfigError, match="not in the scores"):
         plot.plot_value_decomposition(scores, "zz")
 

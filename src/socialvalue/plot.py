@@ -52,6 +52,7 @@ from socialvalue.models.btyd.diagnostics import conditional_expectations, holdou
 
 __all__ = [
     "LAYOUT",
+    "MATRIX_HEIGHT",
     "MATRIX_TEXT_MAX_CELLS",
     "SOCIAL_COMPONENTS",
     "calibration_vs_holdout",
@@ -85,6 +86,8 @@ LAYOUT: dict[str, Any] = dict(template="plotly_white", height=380, margin=dict(l
 
 #: A heat map writes its values in the cells up to this many cells (beyond, they only show on hover).
 MATRIX_TEXT_MAX_CELLS = 400
+#: Height in pixels of the frequency/recency heat maps (a grid needs more room than a line chart).
+MATRIX_HEIGHT = 520
 
 _PURCHASE = "a fitted purchase model (BetaGeo, ModifiedBetaGeo, ParetoNBD or BetaGeoBetaBinom)"
 _UNITS = {"W": "weeks", "D": "days", "M": "months", "H": "hours", "Y": "years", "Q": "quarters"}
@@ -552,11 +555,12 @@ def plot_frequency_recency_matrix(
         matrix,
         title=title or f"Expected purchases in the next {T:g} {unit}, by frequency and recency",
         x_title=xlabel,
-        y_title=ylabel or f"customer's recency ({unit} from first to last purchase; age {r_max})",
+        y_title=ylabel or f"recency ({unit}), age {r_max}",
         colorbar_title="expected purchases",
         fmt=".2f",
     )
     fig.update_yaxes(autorange="reversed")
+    fig.update_layout(height=MATRIX_HEIGHT)
     return fig
 
 
@@ -598,7 +602,7 @@ def plot_probability_alive_matrix(
         matrix,
         title=title,
         x_title=xlabel,
-        y_title=ylabel or f"customer's recency ({unit} from first to last purchase; age {r_max})",
+        y_title=ylabel or f"recency ({unit}), age {r_max}",
         colorbar_title="P(alive)",
         fmt=".2f",
         colorscale="RdYlGn",
@@ -606,6 +610,7 @@ def plot_probability_alive_matrix(
         zmax=1.0,
     )
     fig.update_yaxes(autorange="reversed")
+    fig.update_layout(height=MATRIX_HEIGHT)
     return fig
 
 
@@ -1270,7 +1275,7 @@ def plot_value_decomposition(
     """One customer's social value (CSV) as a stacked bar of its parts (:func:`value_components`).
 
     The segments are the weighted CLV, each social component, the customer's own recent activity and any
-    remainder; they add up to the customer's ``csv``.
+    remainder (those worth exactly 0 for this customer are not drawn); they add up to the customer's ``csv``.
 
     Parameters
     ----------
@@ -1295,6 +1300,7 @@ def plot_value_decomposition(
     if len(rows) > 1:
         raise SchemaError(f"{func}: customer {customer_id!r} has {len(rows)} rows (pass one as_of)")
     parts = value_components(rows)
+    parts = parts.loc[:, (parts != 0).any(axis=0)]  # a component worth nothing to this customer is not drawn
     parts = parts.rename(columns=lambda c: _COMPONENT_LABELS.get(c, c.replace("_", " ").capitalize()))
     cur = _currency_of(rows, currency)
     total = float(rows["csv"].iloc[0])
