@@ -153,7 +153,7 @@ def customer_columns(
         if bad.any():
             problems.append({"column": c, "row": int(np.flatnonzero(bad)[0]), "expected": "finite >= 0"})
     hint = ""
-    if problems and purchase and any(np.isnan(out[p["column"]][p["row"]]) for p in problems):
+    if any(p["column"] in purchase and np.isnan(out[p["column"]][p["row"]]) for p in problems):
         hint = (
             f" (a customer without a purchase has all of {', '.join(purchase)} empty and is accepted; "
             "a partly empty row is not)"
