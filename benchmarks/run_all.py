@@ -20,6 +20,7 @@ ORDER = (
     "features",
     "btyd_fit",
     "btyd_compare",
+    "plot",
     "scoring",
     "pagerank",
     "influence",

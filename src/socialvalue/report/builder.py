@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from socialvalue import plot
 from socialvalue.report import charts, sentences
 from socialvalue.report.format import count as fmt_count
 from socialvalue.report.format import human_columns, human_label
@@ -600,9 +601,12 @@ def _social(doc: _Doc, d: ReportData) -> None:
     doc.chart(fig, sentences.social_share_sentence(totals, s))
     _clv_note(doc, d)
     if has_social:
-        top = s.nlargest(15, "csv").set_index("customer_id")[comps]
+        # the same parts as the notebook's plot_value_decomposition: they add up to each customer's CSV
+        top = plot.value_components(s.nlargest(15, "csv"))
+        top = top.loc[:, (top != 0).any()]
         first = top.iloc[0]
-        through = 1 - first.get("clv", 0) / first.sum() if first.sum() > 0 else 0.0
+        own = float(first.get("clv", 0.0)) + float(first.get("own_activity_value", 0.0))
+        through = 1 - own / first.sum() if first.sum() > 0 else 0.0
         doc.chart(
             charts.stacked_decomposition(
                 human_columns(top), "Top 15 customers by social value: decomposition", d.currency
