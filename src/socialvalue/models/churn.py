@@ -12,7 +12,9 @@ scores estimate the risk:
   number of transactions :math:`E_H` over the horizon, the probability of no purchase in it (below).
 * :class:`ChurnClassifier` — scikit-learn's ``HistGradientBoostingClassifier`` on the feature table, trained on
   a calibration/holdout split: features at ``calibration_end``, label ``holdout_transactions == 0`` (the
-  feature engine's holdout target), then applied to the features at ``as_of``. Social signals are features
+  feature engine's holdout target), then applied to the features at ``as_of``. The fitted trees are kept as
+  arrays (:class:`TreeEnsemble`) and evaluated with numpy, so a classifier saved as JSON (``to_json``, never
+  pickle) predicts exactly what the fitted one did. Social signals are features
   like any other — ``referrer_churned`` and ``partners_quiet_share`` (see :mod:`socialvalue.models.churn_social`)
   — because referred customers lose their lower churn once their referrer churns (Van den Bulte et al. 2018).
 
@@ -33,13 +35,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
+from scipy.special import expit
 
-from socialvalue.config import ConfigModel
-from socialvalue.errors import NotFittedError, SchemaError
+from socialvalue.config import ConfigModel, validate_config
+from socialvalue.errors import ConfigError, NotFittedError, SchemaError
+from socialvalue.models import persist
 from socialvalue.models._rules import numeric, require_columns
 from socialvalue.models._threads import limited_threads
 from socialvalue.models.defaults import load_config
@@ -50,6 +55,7 @@ __all__ = [
     "ChurnConfig",
     "ChurnReport",
     "ClassifierSettings",
+    "TreeEnsemble",
     "churn_design",
     "churn_report",
     "load_churn_config",
@@ -163,6 +169,171 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
+class TreeEnsemble:
+    r"""Binary gradient-boosted regression trees held as arrays, evaluated with numpy.
+
+    The churn probability of a row :math:`x` is
+
+    .. math:: p(x) = \sigma\Big(b + \sum_{t=1}^{T} v_t(x)\Big), \qquad \sigma(z) = \frac{1}{1 + e^{-z}},
+
+    with :math:`b` the baseline (the log-odds of the training churn rate) and :math:`v_t(x)` the value of the
+    leaf of tree :math:`t` that :math:`x` reaches: at a split node, :math:`x_j \le` ``num_threshold`` goes
+    left, a missing :math:`x_j` goes where ``missing_go_to_left`` says (scikit-learn's
+    ``HistGradientBoostingClassifier`` rule for numeric features; Ke et al. 2017, LightGBM, for the
+    histogram trees). The trees are summed in order, starting from :math:`b`, as scikit-learn does, so the
+    probabilities equal its ``predict_proba`` bit for bit.
+
+    Every row walks all trees at once, one level per step, with only the (row, tree) pairs not yet at a leaf
+    carried to the next step: a loop over tree depth (at most ``max_leaf_nodes - 1``), never over rows.
+
+    Parameters
+    ----------
+    nodes
+        Structured array of every tree's nodes, tree after tree, with fields :data:`FIELDS`; ``left`` and
+        ``right`` index the whole array.
+    roots
+        Position of each tree's root in ``nodes``.
+    baseline
+        :math:`b`.
+    n_features
+        Columns the trees were fitted on.
+    """
+
+    #: The node fields kept (scikit-learn's ``PREDICTOR_RECORD_DTYPE`` names) and their dtypes.
+    FIELDS: tuple[tuple[str, str], ...] = (
+        ("feature_idx", "<i8"),
+        ("num_threshold", "<f8"),
+        ("missing_go_to_left", "u1"),
+        ("left", "<i8"),
+        ("right", "<i8"),
+        ("is_leaf", "u1"),
+        ("value", "<f8"),
+    )
+    #: (row, tree) pairs walked at once: bounds the memory of a prediction.
+    BLOCK = 2_000_000
+
+    def __init__(self, nodes: np.ndarray, roots: np.ndarray, baseline: float, n_features: int) -> None:
+        dtype = np.dtype(list(self.FIELDS))
+        if nodes.dtype.names is None or not set(dtype.names) <= set(nodes.dtype.names):
+            raise ConfigError(f"tree nodes need the fields {list(dtype.names)}")
+        self.nodes = np.ascontiguousarray(np.asarray(nodes[list(dtype.names)]).astype(dtype))
+        self.roots = np.asarray(roots, dtype=np.int64)
+        self.baseline = float(baseline)
+        self.n_features = int(n_features)
+        n = len(self.nodes)
+        inner = self.nodes["is_leaf"] == 0
+        for side in ("left", "right"):
+            child = self.nodes[side][inner]
+            if child.size and (child.min() < 0 or child.max() >= n):
+                raise ConfigError(f"a tree node's {side} child is outside the saved trees")
+        used = self.nodes["feature_idx"][inner]
+        if used.size and (used.min() < 0 or used.max() >= self.n_features):
+            raise ConfigError("a tree node splits on a feature the saved trees do not have")
+        if self.roots.size and (self.roots.min() < 0 or self.roots.max() >= max(n, 1)):
+            raise ConfigError("a tree root is outside the saved trees")
+
+    @classmethod
+    def from_sklearn(cls, model: Any) -> TreeEnsemble:
+        """The trees of a fitted binary ``HistGradientBoostingClassifier`` on numeric features.
+
+        Raises
+        ------
+        ConfigError
+            A multi-class model or one with categorical splits (their bitsets are not kept).
+        """
+        if getattr(model, "n_trees_per_iteration_", 1) != 1:
+            raise ConfigError("TreeEnsemble holds binary classifiers only (one tree per iteration)")
+        categorical = getattr(model, "is_categorical_", None)
+        if categorical is not None and np.any(categorical):
+            raise ConfigError("TreeEnsemble does not hold categorical splits")
+        trees = [iteration[0].nodes for iteration in model._predictors]
+        if any(np.any(t["is_categorical"]) for t in trees):
+            raise ConfigError("TreeEnsemble does not hold categorical splits")
+        sizes = np.array([len(t) for t in trees], dtype=np.int64)
+        roots = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if len(trees) else sizes
+        dtype = np.dtype(list(cls.FIELDS))
+        nodes = np.zeros(int(sizes.sum()), dtype=dtype)
+        if len(trees):
+            allnodes = np.concatenate(trees)
+            shift = np.repeat(roots, sizes)
+            for name in dtype.names:
+                nodes[name] = allnodes[name]
+            leaf = nodes["is_leaf"] == 1
+            for side in ("left", "right"):  # tree-local child positions -> positions in the whole array
+                nodes[side] = np.where(leaf, 0, allnodes[side].astype(np.int64) + shift)
+        return cls(nodes, roots, float(np.ravel(model._baseline_prediction)[0]), int(model.n_features_in_))
+
+    def _matrix(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise SchemaError(f"the trees need {self.n_features} feature columns; got shape {X.shape}")
+        return X
+
+    @property
+    def n_trees(self) -> int:
+        """Number of trees."""
+        return len(self.roots)
+
+    def leaf_values(self, X: np.ndarray) -> np.ndarray:
+        """The value of the leaf each row reaches in each tree, shape ``(rows, trees)``."""
+        X = self._matrix(X)
+        nd = self.nodes
+        feat, thr = nd["feature_idx"], nd["num_threshold"]
+        nan_left, leaf = nd["missing_go_to_left"].astype(bool), nd["is_leaf"].astype(bool)
+        left, right = nd["left"], nd["right"]
+        n, t = X.shape[0], self.n_trees
+        node = np.tile(self.roots, n)  # position r * t + k: row r, tree k
+        row = np.repeat(np.arange(n, dtype=np.int64), t)
+        active = np.flatnonzero(~leaf[node])
+        while active.size:  # one step per tree level, every unfinished (row, tree) pair at once
+            at = node[active]
+            x = X[row[active], feat[at]]
+            go_left = np.where(np.isnan(x), nan_left[at], x <= thr[at])
+            nxt = np.where(go_left, left[at], right[at])
+            node[active] = nxt
+            active = active[~leaf[nxt]]
+        return nd["value"][node].reshape(n, t)
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        r"""The raw score :math:`b + \sum_t v_t(x)` (log-odds) of each row."""
+        X = self._matrix(X)
+        out = np.empty(X.shape[0])
+        step = max(1, self.BLOCK // max(self.n_trees, 1))
+        for lo in range(0, len(out), step):  # blocks of rows bound the (row, tree) arrays
+            values = np.asfortranarray(self.leaf_values(X[lo : lo + step]))
+            raw = np.full(values.shape[0], self.baseline)
+            for k in range(self.n_trees):  # summed tree by tree, in scikit-learn's order
+                raw += values[:, k]
+            out[lo : lo + step] = raw
+        return out
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Probability of the positive class (churn) of each row."""
+        return expit(self.decision_function(X))
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-able arrays (see :func:`socialvalue.models.persist.encode_array`)."""
+        return {
+            "nodes": persist.encode_array(self.nodes),
+            "roots": persist.encode_array(self.roots),
+            "baseline": self.baseline,
+            "n_features": self.n_features,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> TreeEnsemble:
+        """Inverse of :meth:`to_state`."""
+        try:
+            return cls(
+                persist.decode_array(state["nodes"]),
+                persist.decode_array(state["roots"]),
+                float(state["baseline"]),
+                int(state["n_features"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"the saved trees are malformed: {exc}") from exc
+
+
 @dataclass(frozen=True)
 class ChurnReport:
     """How well a churn score ranks and calibrates on labelled (holdout) customers.
@@ -196,6 +367,22 @@ class ChurnReport:
     precision_at_budget: float
     recall_at_budget: float
     calibration: pd.DataFrame = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values (the calibration curve as two lists)."""
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "calibration"}
+        out["calibration"] = {c: self.calibration[c].astype(float).tolist() for c in self.calibration.columns}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChurnReport:
+        """Inverse of :meth:`to_dict`."""
+        try:
+            values = dict(data)
+            curve = values.pop("calibration")
+            return cls(**values, calibration=pd.DataFrame({k: list(v) for k, v in curve.items()}))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"a saved churn report is malformed: {exc}") from exc
 
 
 def churn_report(
@@ -280,7 +467,11 @@ class ChurnClassifier:
     features_
         Feature names actually used.
     model_
-        The fitted ``HistGradientBoostingClassifier``.
+        The fitted ``HistGradientBoostingClassifier`` (after ``fit`` only; a reloaded classifier has none).
+    trees_
+        Its trees as arrays (:class:`TreeEnsemble`): every prediction goes through them, fitted or reloaded.
+    fingerprint_
+        :func:`~socialvalue.models.persist.data_fingerprint` of the labelled design matrix and the label.
     importance_
         Mean absolute ablation contribution of each feature on 2,000 random customers, largest first.
     reference_
@@ -293,6 +484,12 @@ class ChurnClassifier:
         computed); :func:`socialvalue.models.churn_choice.select_churn_risk` compares every candidate there.
     holdout_risk_
         The training-part model's churn probability for those customers, in row order.
+
+    ``to_json`` saves the settings (the effective :class:`ChurnConfig`), the trees, ``features_``,
+    ``reference_``, ``importance_``, ``report_`` and the fingerprint as one ``socialvalue.model`` document
+    (never pickle); ``from_json`` (or :func:`socialvalue.models.persist.load_model`) rebuilds a classifier whose
+    ``predict_risk``, ``contributions`` and ``explain`` give what the fitted one gave. ``holdout_mask_`` and
+    ``holdout_risk_`` describe rows of the fit frame and are not saved.
     """
 
     def __init__(
@@ -370,6 +567,10 @@ class ChurnClassifier:
             self.reference_ = pd.Series(np.nanmedian(ref_rows, axis=0), index=X.columns)
         self.features_ = list(X.columns)
         self.model_ = model
+        self.trees_ = TreeEnsemble.from_sklearn(model)
+        self.fingerprint_ = persist.data_fingerprint(
+            {**{c: X[c].to_numpy()[labelled] for c in X.columns}, self.label: label[labelled]}
+        )
         # Candidate drivers for the reasons: features by mean |ablation contribution| on a sample, so that
         # explaining many alerts costs `explain_features` predictions per alert batch, not one per feature.
         sample = rng.permutation(len(frame))[:2000]
@@ -384,7 +585,7 @@ class ChurnClassifier:
         return self
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
+        if not hasattr(self, "trees_"):
             raise NotFittedError("this ChurnClassifier is not fitted yet: call fit(frame) first")
 
     def _design(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -399,9 +600,7 @@ class ChurnClassifier:
     def predict_risk(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability of churn (no purchase in the horizon) for each row of ``frame``."""
         self._check_fitted()
-        X = self._design(frame).to_numpy()
-        with limited_threads(self._cfg().threads):
-            return self.model_.predict_proba(X)[:, 1]
+        return self.trees_.predict_proba(self._design(frame).to_numpy())
 
     def evaluate(self, frame: pd.DataFrame) -> ChurnReport:
         """:class:`ChurnReport` on another labelled frame (e.g. a later calibration/holdout split)."""
@@ -436,14 +635,13 @@ class ChurnClassifier:
     def _ablate(self, design: pd.DataFrame, features: list[str]) -> pd.DataFrame:
         X = np.array(design.to_numpy(), dtype=float)  # a writable copy
         out = np.empty((len(X), len(features)))
-        with limited_threads(self._cfg().threads):
-            base = self.model_.predict_proba(X)[:, 1]
-            for k, name in enumerate(features):  # one batch per feature
-                j = self.features_.index(name)
-                saved = X[:, j].copy()
-                X[:, j] = self.reference_[name]
-                out[:, k] = base - self.model_.predict_proba(X)[:, 1]
-                X[:, j] = saved
+        base = self.trees_.predict_proba(X)
+        for k, name in enumerate(features):  # one batch per feature
+            j = self.features_.index(name)
+            saved = X[:, j].copy()
+            X[:, j] = self.reference_[name]
+            out[:, k] = base - self.trees_.predict_proba(X)
+            X[:, j] = saved
         return pd.DataFrame(out, index=design.index, columns=features)
 
     def explain(self, frame: pd.DataFrame, top: int | None = None) -> pd.Series:
@@ -462,3 +660,81 @@ class ChurnClassifier:
         return reasons_from_contributions(
             frame, design, contrib, top or self._cfg().top_drivers, reference=self.reference_
         )
+
+    # -- persistence ------------------------------------------------------------------------------
+    def get_params(self) -> dict[str, Any]:
+        """The constructor settings, JSON-ready (the effective :class:`ChurnConfig` as a dict)."""
+        return {
+            "config": self._cfg().model_dump(mode="json"),
+            "features": None if self.features is None else list(self.features),
+            "label": self.label,
+            "refit": bool(self.refit),
+        }
+
+    def to_json(self) -> str:
+        """Settings, trees, reference, importance, report and data fingerprint as JSON (no pickle).
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        """
+        self._check_fitted()
+        state = {
+            "trees": self.trees_.to_state(),
+            "features": list(self.features_),
+            "reference": [float(v) for v in self.reference_.reindex(self.features_).to_numpy()],
+            "importance": {
+                "features": [str(k) for k in self.importance_.index],
+                "values": [float(v) for v in self.importance_.to_numpy()],
+            },
+            "report": self.report_.to_dict(),
+        }
+        return persist.dump_document(
+            type(self).__name__, self.get_params(), state, getattr(self, "fingerprint_", None)
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ChurnClassifier:
+        """Rebuild a classifier saved by :meth:`to_json`.
+
+        Raises
+        ------
+        ConfigError
+            Not a saved ``ChurnClassifier``, or a malformed one.
+        """
+        doc = persist.load_document(text, cls.__name__)
+        settings, state = doc["settings"], doc["state"]
+        try:
+            config = validate_config(ChurnConfig, settings["config"], "the saved ChurnClassifier")
+            features = settings.get("features")
+            model = cls(
+                config=config,
+                features=None if features is None else tuple(features),
+                label=str(settings["label"]),
+                refit=bool(settings["refit"]),
+            )
+            model.features_ = [str(c) for c in state["features"]]
+            model.reference_ = pd.Series(
+                np.asarray(state["reference"], dtype=float), index=model.features_, dtype=float
+            )
+            imp = state["importance"]
+            model.importance_ = pd.Series(
+                np.asarray(imp["values"], dtype=float), index=[str(c) for c in imp["features"]], dtype=float
+            )
+            model.report_ = ChurnReport.from_dict(state["report"])
+            model.trees_ = TreeEnsemble.from_state(state["trees"])
+        except ConfigError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"the saved ChurnClassifier is malformed: {exc}") from exc
+        if model.trees_.n_features != len(model.features_):
+            raise ConfigError(
+                f"the saved ChurnClassifier has {len(model.features_)} features but its trees split on "
+                f"{model.trees_.n_features}"
+            )
+        model.fingerprint_ = doc.get("fingerprint")
+        return model
+
+
+persist.register(ChurnClassifier.__name__, ChurnClassifier.from_json)

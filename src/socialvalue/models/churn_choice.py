@@ -25,6 +25,10 @@ one-variable logistic fit of the label on ``log(1 + days)`` (or ``-log(1 + count
 customers, a strictly increasing map, so the ranking is the baseline's and the scale is a churn probability
 that offers can be valued with.
 
+The champion's way of scoring is a :class:`ChurnChampion` (``ChurnChoice.scorer``): the classifier, the purchase
+model's risk, or the baseline with its fitted logistic map. It saves as JSON and scores new features without
+refitting anything, so a later month can be scored with the models a run fitted.
+
 Ties in any risk are broken by :func:`churn_order`: days since the last purchase (longer first), then
 expected purchases (fewer first), then ``customer_id``; alerts are the first ``alert_budget`` share of that
 order, never a random draw among ties.
@@ -39,15 +43,19 @@ References
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from scipy.stats import rankdata, spearmanr
 
-from socialvalue.errors import SchemaError, SocialValueError
+from socialvalue.config import validate_config
+from socialvalue.errors import ConfigError, NotFittedError, SchemaError, SocialValueError
+from socialvalue.models import persist
 from socialvalue.models._rules import numeric, require_columns
 from socialvalue.models.churn import (
     ChurnClassifier,
@@ -58,7 +66,15 @@ from socialvalue.models.churn import (
     model_churn_risk,
 )
 
-__all__ = ["CANDIDATES", "DISPLAY_NAMES", "ChurnChoice", "alert_mask", "churn_order", "select_churn_risk"]
+__all__ = [
+    "CANDIDATES",
+    "DISPLAY_NAMES",
+    "ChurnChampion",
+    "ChurnChoice",
+    "alert_mask",
+    "churn_order",
+    "select_churn_risk",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +175,9 @@ class ChurnChoice:
         The fitted classifier (for its reasons) when it trained, else None.
     notes
         Anything the run should log (e.g. why the classifier could not be trained).
+    scorer
+        The champion as a :class:`ChurnChampion`: ``risk`` is ``scorer.risk`` of the current features; saved
+        with a run, it scores later features the same way.
     """
 
     champion: Source
@@ -172,6 +191,7 @@ class ChurnChoice:
     level: float
     classifier: ChurnClassifier | None = field(default=None, repr=False)
     notes: tuple[str, ...] = ()
+    scorer: ChurnChampion | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able record for the run log and the report.
@@ -312,19 +332,152 @@ def _gain_interval(
     return float(np.quantile(gains, tail)), float(np.quantile(gains, 1.0 - tail))
 
 
-def _logistic_map(score_cal: np.ndarray, y: np.ndarray, score_now: np.ndarray) -> np.ndarray:
-    """Churn probability as a strictly increasing logistic function of a baseline score, fitted on ``y``."""
+def _fit_logistic_map(score_cal: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    r"""A strictly increasing logistic map of a baseline score to a churn probability, fitted on ``y``.
+
+    :math:`P(\text{churn}) = \sigma(\beta_0 + \beta_1 (s - \mu)/\sigma_s)` with :math:`\beta_1 > 0`; a score
+    that does not vary, or points the wrong way on this data (:math:`\hat\beta_1 \le 0`), cannot rank and maps
+    to the base rate (``{"constant": rate}``).
+    """
     from sklearn.linear_model import LogisticRegression
 
     mu, sd = float(score_cal.mean()), float(score_cal.std())
     if not np.isfinite(sd) or sd == 0:
-        return np.full(score_now.size, float(y.mean()))
+        return {"constant": float(y.mean())}
     z = ((score_cal - mu) / sd).reshape(-1, 1)
     fit = LogisticRegression(C=1e4).fit(z, y)
     slope = float(fit.coef_[0, 0])
     if slope <= 0:  # the baseline points the wrong way on this data: it cannot rank, publish the base rate
-        return np.full(score_now.size, float(y.mean()))
-    return fit.predict_proba(((score_now - mu) / sd).reshape(-1, 1))[:, 1]
+        return {"constant": float(y.mean())}
+    return {"mean": mu, "sd": sd, "slope": slope, "intercept": float(fit.intercept_[0])}
+
+
+def _apply_logistic_map(mapping: dict[str, float], score: np.ndarray) -> np.ndarray:
+    """The churn probability of each ``score`` under a map from :func:`_fit_logistic_map`."""
+    score = np.asarray(score, dtype=float)
+    if "constant" in mapping:
+        return np.full(score.size, float(mapping["constant"]))
+    z = (score - mapping["mean"]) / mapping["sd"]
+    return expit(z * mapping["slope"] + mapping["intercept"])
+
+
+class ChurnChampion:
+    """The churn risk a run published, as a model that scores new features without refitting anything.
+
+    :func:`select_churn_risk` builds it from the holdout contest; saved with a run (``to_json``), it gives the
+    same risk for the same features, so a later month can be scored with last month's choice.
+
+    Parameters
+    ----------
+    champion
+        ``"classifier"``, ``"model"``, ``"recency"`` or ``"recent_count"``.
+    config
+        The :class:`~socialvalue.models.churn.ChurnConfig` of the contest (``recent_count_column``, horizon).
+
+    Attributes
+    ----------
+    classifier_
+        The fitted :class:`~socialvalue.models.churn.ChurnClassifier` when it trained (needed when it is the
+        champion; kept otherwise for its reasons and importance), else None.
+    baseline_map_
+        For a baseline champion, the logistic map of its score (``mean``, ``sd``, ``slope``, ``intercept``,
+        or ``constant``: the base rate); else None.
+    """
+
+    def __init__(self, *, champion: Source, config: ChurnConfig | None = None) -> None:
+        if champion not in CANDIDATES:
+            raise ConfigError(f"churn champion must be one of {sorted(CANDIDATES)}; got {champion!r}")
+        self.champion = champion
+        self.config = config
+
+    def _cfg(self) -> ChurnConfig:
+        return self.config or load_churn_config()
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "baseline_map_"):
+            raise NotFittedError("this ChurnChampion has no fitted state: build it with select_churn_risk")
+
+    @property
+    def baseline_won(self) -> bool:
+        """True when a baseline (recency or the recent count) is the champion."""
+        return CANDIDATES[self.champion][0] == "baseline"
+
+    def risk(
+        self,
+        features: pd.DataFrame,
+        *,
+        p_alive: np.ndarray | pd.Series | None = None,
+        expected_transactions: np.ndarray | pd.Series | None = None,
+    ) -> np.ndarray:
+        """The champion's churn probability for each row of ``features`` (the feature table at a date).
+
+        Parameters
+        ----------
+        features
+            The feature table; the classifier's columns, or the baseline's.
+        p_alive, expected_transactions
+            The purchase model's P(alive) and expected purchases over the horizon, one per row; needed when
+            the purchase model is the champion.
+
+        Raises
+        ------
+        SchemaError
+            The champion's inputs are missing.
+        """
+        self._check_fitted()
+        if self.champion == "classifier":
+            if self.classifier_ is None:
+                raise SchemaError("the churn classifier is the champion but none was saved")
+            return np.asarray(self.classifier_.predict_risk(features), dtype=float)
+        if self.champion == "model":
+            if p_alive is None:
+                raise SchemaError("the purchase model is the churn champion: p_alive is needed")
+            return model_churn_risk(p_alive, expected_transactions)
+        score = _baseline_score(self.champion, features, self._cfg())
+        if score is None:
+            raise SchemaError(f"the current features lack the column the {self.champion} baseline needs")
+        return _apply_logistic_map(self.baseline_map_, score)
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor settings, JSON-ready."""
+        return {"champion": self.champion, "config": self._cfg().model_dump(mode="json")}
+
+    def to_json(self) -> str:
+        """The champion, its logistic map and the classifier (with its trees) as one JSON document."""
+        self._check_fitted()
+        state = {
+            "baseline_map": self.baseline_map_,
+            "classifier": None if self.classifier_ is None else json.loads(self.classifier_.to_json()),
+        }
+        fingerprint = None if self.classifier_ is None else getattr(self.classifier_, "fingerprint_", None)
+        return persist.dump_document(type(self).__name__, self.get_params(), state, fingerprint)
+
+    @classmethod
+    def from_json(cls, text: str) -> ChurnChampion:
+        """Rebuild a champion saved by :meth:`to_json`.
+
+        Raises
+        ------
+        ConfigError
+            Not a saved ``ChurnChampion``, or a malformed one.
+        """
+        doc = persist.load_document(text, cls.__name__)
+        settings, state = doc["settings"], doc["state"]
+        try:
+            config = validate_config(ChurnConfig, settings["config"], "the saved ChurnChampion")
+            model = cls(champion=settings["champion"], config=config)
+            mapping = state["baseline_map"]
+            model.baseline_map_ = None if mapping is None else {str(k): float(v) for k, v in mapping.items()}
+            saved = state["classifier"]
+            model.classifier_ = None if saved is None else ChurnClassifier.from_json(json.dumps(saved))
+        except ConfigError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"the saved ChurnChampion is malformed: {exc}") from exc
+        if model.baseline_won and model.baseline_map_ is None:
+            raise ConfigError(f"the saved ChurnChampion ({model.champion}) has no logistic map")
+        model.fingerprint_ = doc.get("fingerprint")
+        return model
 
 
 def _budget_metrics(y: np.ndarray, order: np.ndarray, budget: float) -> dict[str, float]:
@@ -462,21 +615,21 @@ def select_churn_risk(
     passing = table[(table.index != reference) & (table["gain_lower"] > cfg.min_auc_gain)]
     champion = str(passing.index[0]) if len(passing) else reference
 
-    # the champion's churn probability, for the held-out customers (its report) and for today's customers
-    if champion == "classifier" and clf is not None:
-        risk_now = clf.predict_risk(current_features)
-        risk_eval = cal_scores["classifier"][eval_rows]
-    elif champion == "model":
-        if p_alive_now is None:
-            raise SchemaError("select_churn_risk: the purchase model won but p_alive_now was not given")
-        risk_now = model_churn_risk(p_alive_now, expected_now)
-        risk_eval = cal_scores["model"][eval_rows]
-    else:
-        now = _baseline_score(champion, current_features, cfg)
-        if now is None:
+    # the champion as a model (what a later scoring reuses), its churn probability for the held-out customers
+    # (its report) and for today's customers
+    scorer = ChurnChampion(champion=champion, config=cfg)  # type: ignore[arg-type]
+    scorer.classifier_ = clf
+    scorer.baseline_map_ = None
+    if champion == "model" and p_alive_now is None:
+        raise SchemaError("select_churn_risk: the purchase model won but p_alive_now was not given")
+    if CANDIDATES[champion][0] == "baseline":
+        if _baseline_score(champion, current_features, cfg) is None:
             raise SchemaError(f"select_churn_risk: the current features lack the column {champion} needs")
-        both = _logistic_map(cal_scores[champion], y, np.concatenate([cal_scores[champion][eval_rows], now]))
-        risk_eval, risk_now = both[: int(eval_rows.sum())], both[int(eval_rows.sum()) :]
+        scorer.baseline_map_ = _fit_logistic_map(cal_scores[champion], y)
+        risk_eval = _apply_logistic_map(scorer.baseline_map_, cal_scores[champion][eval_rows])
+    else:
+        risk_eval = cal_scores[champion][eval_rows]
+    risk_now = scorer.risk(current_features, p_alive=p_alive_now, expected_transactions=expected_now)
     rep = churn_report(
         ye,
         risk_eval,
@@ -507,6 +660,7 @@ def select_churn_risk(
         level=cfg.selection_level,
         classifier=clf,
         notes=tuple(notes),
+        scorer=scorer,
     )
 
 
@@ -538,3 +692,6 @@ def _sentence(table: pd.DataFrame, champion: str, reference: str, level: float) 
         f"{auc[champion]:.2f}; the {level:.0%} interval of the gain starts at {lo:+.2f}); "
         f"{words[champion]} is used."
     )
+
+
+persist.register(ChurnChampion.__name__, ChurnChampion.from_json)

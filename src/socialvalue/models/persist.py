@@ -162,7 +162,17 @@ def load_document(text: str | bytes, model: str | None = None) -> dict[str, Any]
 
 
 def load_model(text: str | bytes) -> Any:
-    """Rebuild any saved socialvalue estimator (BTYD models included) from its JSON text."""
+    """Rebuild any saved socialvalue estimator (BTYD models included) from its JSON text.
+
+    Documents of the ``socialvalue.btyd`` format go to ``BTYDModel.from_json`` and the earlier
+    ``socialvalue.CustomerSocialValue/1`` documents to ``CustomerSocialValue.from_json``; every other document
+    to the ``from_json`` registered for its ``model`` name.
+
+    Raises
+    ------
+    ConfigError
+        Not a saved model, or a model class no loader is registered for.
+    """
     try:
         doc = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as exc:
@@ -173,6 +183,10 @@ def load_model(text: str | bytes) -> Any:
         from socialvalue.models.btyd import BTYDModel
 
         return BTYDModel.from_json(text if isinstance(text, str) else text.decode("utf-8"))
+    if doc.get("format") == "socialvalue.CustomerSocialValue/1":  # written before this envelope
+        from socialvalue.social.customer_value import CustomerSocialValue
+
+        return CustomerSocialValue.from_json(text if isinstance(text, str) else text.decode("utf-8"))
     load_document(text)
     _import_estimators()
     loader = _LOADERS.get(str(doc.get("model")))
@@ -187,6 +201,7 @@ def _import_estimators() -> None:
 
     for module in (
         "socialvalue.models.churn",
+        "socialvalue.models.churn_choice",
         "socialvalue.models.clusters",
         "socialvalue.models.btyd",
         "socialvalue.social.customer_value",

@@ -44,6 +44,7 @@ import pandas as pd
 from scipy.optimize import nnls
 
 from socialvalue.errors import ConfigError, NotFittedError, SchemaError
+from socialvalue.models import persist
 from socialvalue.social.ranking import RankingMetrics, ranking_metrics
 
 __all__ = [
@@ -294,6 +295,11 @@ class CustomerSocialValue:
         see the row): what a comparison with baselines on the same target must use.
     report_ : SocialValueReport
         CV error, ranking metrics and messages.
+    fingerprint_ : dict
+        :func:`~socialvalue.models.persist.data_fingerprint` of the components and the target fitted on.
+
+    ``to_json`` saves the model as a ``socialvalue.model`` document (:mod:`socialvalue.models.persist`);
+    ``from_json`` also reads the earlier ``socialvalue.CustomerSocialValue/1`` documents.
 
     Examples
     --------
@@ -461,6 +467,9 @@ class CustomerSocialValue:
         rmse_clv = float(np.sqrt(np.mean((oof_clv - target) ** 2)))
 
         self.components_ = comps
+        self.fingerprint_ = persist.data_fingerprint(
+            {**{c: x[:, j] for j, c in enumerate(comps)}, "target": target}
+        )
         self.oof_predictions_ = oof  # out-of-fold CSV on the target scale: for fair holdout comparisons
         self.weights_ = pd.Series(weights, index=comps, dtype=float)
         self.weight_intervals_ = pd.DataFrame({"lower": lower, "upper": upper}, index=comps)
@@ -564,50 +573,76 @@ class CustomerSocialValue:
         return {k: getattr(self, k) for k in self._PARAMS}
 
     def to_json(self) -> str:
-        """Settings, learned weights, intervals and report as JSON (no pickle)."""
+        """Settings, learned weights, intervals, report and data fingerprint as a ``socialvalue.model`` document.
+
+        No pickle and no customer data: the bootstrap draws and the out-of-fold predictions (one per row of the
+        fit frame) are not kept.
+        """
         self._check_fitted()
         params = {k: list(v) if isinstance(v, tuple | list) else v for k, v in self.get_params().items()}
-        return json.dumps(
-            {
-                "format": _FORMAT,
-                "params": params,
-                "components": self.components_,
-                "weights": self.weights_.to_dict(),
-                "intervals": self.weight_intervals_.to_dict(orient="index"),
-                "published_weights": self.published_weights_.to_dict(),
-                "intercept": self.intercept_,
-                "clv_scale": self._clv_scale,
-                "report": asdict(self.report_),
-            },
-            indent=2,
-        )
+        state = {
+            "components": list(self.components_),
+            "weights": _floats(self.weights_.to_dict()),
+            "intervals": {c: _floats(v) for c, v in self.weight_intervals_.to_dict(orient="index").items()},
+            "published_weights": _floats(self.published_weights_.to_dict()),
+            "intercept": self.intercept_,
+            "clv_scale": self._clv_scale,
+            "report": asdict(self.report_),
+        }
+        return persist.dump_document(type(self).__name__, params, state, getattr(self, "fingerprint_", None))
 
     @classmethod
     def from_json(cls, text: str) -> CustomerSocialValue:
-        """Rebuild a fitted model saved by :meth:`to_json` (bootstrap draws are not kept)."""
-        data = json.loads(text)
-        if data.get("format") != _FORMAT:
+        """Rebuild a fitted model saved by :meth:`to_json` (or the earlier ``socialvalue.CustomerSocialValue/1`` documents).
+
+        Raises
+        ------
+        ConfigError
+            Not a saved ``CustomerSocialValue``, or a malformed one.
+        """
+        try:
+            raw = json.loads(text)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise ConfigError(f"not a saved CustomerSocialValue (not valid JSON: {exc})") from exc
+        if isinstance(raw, dict) and raw.get("format") == _FORMAT:  # written before the shared envelope
+            params, state, fingerprint = raw.get("params"), raw, None
+        elif isinstance(raw, dict) and raw.get("format") == persist.FORMAT:
+            doc = persist.load_document(text, cls.__name__)
+            params, state, fingerprint = doc["settings"], doc["state"], doc.get("fingerprint")
+        else:
             raise ConfigError(
-                f"not a saved CustomerSocialValue (format {data.get('format')!r}, expected {_FORMAT!r})"
+                f"not a saved CustomerSocialValue (format {raw.get('format') if isinstance(raw, dict) else None!r}, "
+                f"expected {persist.FORMAT!r})"
             )
-        p = data["params"]
-        p["components"] = tuple(p["components"])
-        p["influencer_columns"] = tuple(p["influencer_columns"])
-        p["own_columns"] = tuple(p.get("own_columns", OWN_ACTIVITY_COMPONENTS))
-        model = cls(**p)
-        model.components_ = list(data["components"])
-        model.weights_ = pd.Series(data["weights"], dtype=float).reindex(model.components_)
-        model.weight_intervals_ = pd.DataFrame.from_dict(data["intervals"], orient="index").reindex(
-            model.components_
-        )
-        model.published_weights_ = pd.Series(data["published_weights"], dtype=float)
-        model.intercept_ = float(data["intercept"])
-        model._clv_scale = float(data["clv_scale"])
-        rep = dict(data["report"])
-        rep["ranking_csv"] = RankingMetrics(**rep["ranking_csv"])
-        rep["ranking_clv"] = RankingMetrics(**rep["ranking_clv"])
-        rep["intervals"] = {k: tuple(v) for k, v in rep["intervals"].items()}
-        rep["withheld"] = tuple(rep["withheld"])
-        rep["messages"] = tuple(rep["messages"])
-        model.report_ = SocialValueReport(**rep)
+        try:
+            p = dict(params)
+            p["components"] = tuple(p["components"])
+            p["influencer_columns"] = tuple(p["influencer_columns"])
+            p["own_columns"] = tuple(p.get("own_columns", OWN_ACTIVITY_COMPONENTS))
+            model = cls(**p)
+            model.components_ = list(state["components"])
+            model.weights_ = pd.Series(state["weights"], dtype=float).reindex(model.components_)
+            model.weight_intervals_ = pd.DataFrame.from_dict(state["intervals"], orient="index").reindex(
+                model.components_
+            )
+            model.published_weights_ = pd.Series(state["published_weights"], dtype=float)
+            model.intercept_ = float(state["intercept"])
+            model._clv_scale = float(state["clv_scale"])
+            rep = dict(state["report"])
+            rep["ranking_csv"] = RankingMetrics(**rep["ranking_csv"])
+            rep["ranking_clv"] = RankingMetrics(**rep["ranking_clv"])
+            rep["intervals"] = {k: tuple(v) for k, v in rep["intervals"].items()}
+            rep["withheld"] = tuple(rep["withheld"])
+            rep["messages"] = tuple(rep["messages"])
+            model.report_ = SocialValueReport(**rep)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"the saved CustomerSocialValue is malformed: {exc}") from exc
+        model.fingerprint_ = fingerprint
         return model
+
+
+def _floats(d: dict[Any, Any]) -> dict[str, float]:
+    return {str(k): float(v) for k, v in d.items()}
+
+
+persist.register(CustomerSocialValue.__name__, CustomerSocialValue.from_json)

@@ -293,7 +293,7 @@ def compare_seed_strategies(
 
 
 class InfluenceModel:
-    """Independent-cascade influence of every customer: learn edge probabilities, estimate spread, pick seeds.
+    r"""Independent-cascade influence of every customer: learn edge probabilities, estimate spread, pick seeds.
 
     Parameters
     ----------
@@ -319,6 +319,19 @@ class InfluenceModel:
     edge_prob_
         Learned edge table (see :func:`~socialvalue.social.cascade.learn_edge_probabilities`), ``p`` aligned
         with the graph's edges.
+
+    Notes
+    -----
+    This model is not saved with a run (it has no ``to_json``), and scoring a later date with a run's models
+    (:func:`socialvalue.pipeline.score_with_models`) fits it again on the graph and actions of that date, on
+    purpose. Its edge probabilities are Goyal et al.'s frequency estimates over the propagation seen in the
+    interaction window before the date (:math:`\hat p_{vu} = A_{v2u} / A_v`): a description of who has been
+    passing actions on to whom lately, like the followers, 2-hop reach and PageRank of the graph at that
+    date, not parameters that generalise across customers. They are keyed by pairs of customers, so saving
+    them would store customer ids in the model table (which an erasure then has to rewrite), and they would
+    say nothing about the edges formed since. What a run learns from the graph, and what scoring reuses
+    unchanged, is the weight the customer social value gives to spread
+    (:class:`~socialvalue.social.customer_value.CustomerSocialValue`, saved with the run).
     """
 
     def __init__(
