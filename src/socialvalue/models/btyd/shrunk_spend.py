@@ -111,7 +111,8 @@ class ShrunkMeanSpend:
             # Var(z_i) = tau^2 + sigma^2 / n_i: regress the squared deviations on 1/n_i (moments, Bühlmann)
             dev2 = (z - mu) ** 2
             inv = 1.0 / n
-            if dev2.max() <= 1e-12 * mu * mu:  # one price (up to rounding): no spread at all, everyone gets mu
+            # one price (up to rounding): no spread at all, everyone gets mu
+            if dev2.max() <= 1e-12 * mu * mu:
                 k = float("inf")
             elif np.ptp(inv) > 0:
                 slope, intercept = np.polyfit(inv, dev2, 1)
