@@ -28,6 +28,8 @@ _LAZY: dict[str, str] = {
     "LoadReport": "socialvalue.ingest",
     "pseudonymize": "socialvalue.privacy",
     "build_features": "socialvalue.features",
+    "rfm_summary": "socialvalue.features",
+    "calibration_and_holdout": "socialvalue.features",
     "BetaGeo": "socialvalue.models",
     "ModifiedBetaGeo": "socialvalue.models",
     "ParetoNBD": "socialvalue.models",
@@ -73,11 +75,13 @@ __all__ = [
     "__version__",
     "allocate",
     "build_features",
+    "calibration_and_holdout",
     "compare_models",
     "generate_demo",
     "lifetimes_clv",
     "plot",
     "pseudonymize",
+    "rfm_summary",
     "run_pipeline",
     "score_frame",
     "write_report",
@@ -88,6 +92,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from socialvalue.decisions import Playbook, allocate
     from socialvalue.demo import generate as generate_demo
     from socialvalue.features import build as build_features
+    from socialvalue.features import calibration_and_holdout, rfm_summary
     from socialvalue.ingest import ColumnMapping, LoadReport
     from socialvalue.models import (
         BetaGeo,

@@ -14,6 +14,7 @@ from socialvalue.features.manifest import MANIFEST_TABLE, data_snapshot, read_ma
 from socialvalue.features.query import compose, render, source_queries, sql_hash, to_spark
 from socialvalue.features.registry import GROUPS, Feature, FeatureConfig, Source, registry
 from socialvalue.features.split import TimeFrame, normalize_unit
+from socialvalue.features.transactions import calibration_and_holdout, rfm_summary
 
 __all__ = [
     "GROUPS",
@@ -23,6 +24,7 @@ __all__ = [
     "Source",
     "TimeFrame",
     "build",
+    "calibration_and_holdout",
     "compose",
     "data_snapshot",
     "export_parquet",
@@ -31,6 +33,7 @@ __all__ = [
     "read_manifest",
     "registry",
     "render",
+    "rfm_summary",
     "source_queries",
     "sql_hash",
     "table_name_for",
