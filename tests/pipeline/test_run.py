@@ -164,7 +164,7 @@ def test_result_rows_beyond_one_row_group_are_readable_in_the_same_session(tmp_p
     # through the same connection, saw none (DuckDB 2.0.0 drops the rows of an insert into a table created
     # empty in the same transaction once they pass one 122,880-row group).
     from socialvalue import Store
-    from socialvalue.pipeline.run import _replace_rows
+    from socialvalue.pipeline.record import replace_rows as _replace_rows
 
     n = 130_000
     frame = pd.DataFrame(

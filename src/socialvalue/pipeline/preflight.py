@@ -9,6 +9,8 @@ what is wrong and how to fix it; nothing is written. The checks are:
 * :func:`check_dates` refuses a scoring date before the orders, a holdout that would hold no orders (a date
   after the data), and a calibration period with no history; each message gives the data's date range and the
   largest ``holdout_periods`` that would work.
+* :func:`check_scoring_date` is :func:`check_dates` for scoring with stored models: no holdout is needed, and
+  a date before the models' own is refused.
 * :func:`resolve_money` finds the orders' currency. Orders in several currencies are refused with the
   currencies and their row counts unless an exchange-rate table is configured; then amounts are converted to
   the reporting currency for the run (:func:`converted_orders`).
@@ -37,6 +39,7 @@ __all__ = [
     "DataRange",
     "Money",
     "check_dates",
+    "check_scoring_date",
     "converted_orders",
     "parse_iso_date",
     "resolve_as_of",
@@ -203,6 +206,47 @@ def check_dates(store: Store, as_of: pd.Timestamp, cfg: RunConfig) -> DataRange:
             f"not enough history for the holdout: with holdout_periods = {h} ({word}) the calibration period "
             f"would end on {cal_end}, but {rng.describe()}{advice} (set [run] holdout_periods in the "
             "configuration)"
+        )
+    return rng
+
+
+def check_scoring_date(store: Store, as_of: pd.Timestamp, models_as_of: str, cfg: RunConfig) -> DataRange:
+    """Refuse a date the stored models of ``models_as_of`` cannot score, before any work starts.
+
+    A scoring has no holdout, so no calibration history is needed; the date must be after the first purchase,
+    on or after the date the models were fitted at (an earlier date would be scored by models that saw what
+    came after it), and no further after the last purchase than a run's holdout may reach.
+
+    Raises
+    ------
+    SchemaError
+        No purchases at all.
+    ConfigError
+        ``as_of`` on or before the first purchase day, before ``models_as_of``, or after the data.
+    """
+    rng = data_range(store)
+    if rng is None:
+        raise SchemaError(
+            "the store has no completed purchases (orders with status completed and amount > 0)"
+        )
+    day = as_of.date()
+    fitted_at = dt.date.fromisoformat(str(models_as_of))
+    reach = dt.timedelta(days=_UNIT_DAYS[cfg.run.unit] * cfg.run.holdout_periods)
+    if day <= rng.first:
+        raise ConfigError(
+            f"--as-of {day} is before the data: {rng.describe()}; use a date after {rng.first} "
+            f"(--as-of latest is {rng.latest})"
+        )
+    if day < fitted_at:
+        raise ConfigError(
+            f"--as-of {day} is before the models' date {fitted_at}: they were fitted on the data up to "
+            f"{fitted_at}, so they would score {day} with what happened after it; score a date on or after "
+            f"{fitted_at}, or fit models as of {day} with `socialvalue run`"
+        )
+    if day - reach > rng.last:
+        raise ConfigError(
+            f"--as-of {day} is after the data: {rng.describe()}; use --as-of latest ({rng.latest}) or a date "
+            f"up to {rng.last + reach}"
         )
     return rng
 
