@@ -1,4 +1,4 @@
-"""Pipeline commands: run everything, score only, write the report, export results."""
+"""Pipeline commands: run everything, write the report, export results (``score`` is in ``cmd_score``)."""
 
 from __future__ import annotations
 
@@ -85,15 +85,6 @@ def run(
     Example: socialvalue run shop.duckdb --as-of 2026-07-01 --report report.html
     """
     _run(store, as_of, config, report)
-
-
-@app.command("score")
-def score(store: StoreArg, as_of: AsOf, config: ConfigOpt = None) -> None:
-    """Score every customer as of a date into the `scores` table (and plan actions), without a report.
-
-    Example: socialvalue score shop.duckdb --as-of 2026-07-01
-    """
-    _run(store, as_of, config, None)
 
 
 @app.command("report")
