@@ -384,3 +384,135 @@ def test_classifier_reasons_skip_drivers_on_the_healthy_side():
         "risk close to the typical customer's",  # 7 days and 30 orders are not warning signs
         "1 orders in total; no purchase for 300 days",
     ]
+
+
+# -- JSON persistence (issue 15): the trees as arrays, predictions equal to scikit-learn's -----------------------
+def _quoted_ids(text: str, ids) -> list[str]:
+    """The customer ids of a frame that appear, as JSON strings, in a saved document."""
+    import re
+
+    quoted = set(re.findall(r'"((?:[^"\\]|\\.)*)"', text))
+    return sorted(quoted & set(map(str, ids)))
+
+
+@pytest.mark.slow
+def test_tree_ensemble_equals_predict_proba_of_real_fitted_models_with_missing_values(synthetic):
+    """numpy's level-by-level walk of every tree equals HistGradientBoostingClassifier.predict_proba.
+
+    scikit-learn 1.9's predictor (``_predict_from_raw_data``): a missing value goes where
+    ``missing_go_to_left`` says, otherwise ``x <= num_threshold`` goes left; the trees' values are summed in
+    order onto the baseline and passed through the logistic function.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from socialvalue.models.churn import TreeEnsemble
+
+    features, _ = synthetic
+    X = churn_design(features, load_churn_config().features).to_numpy()
+    y = features["holdout_transactions"].to_numpy() == 0
+    rng = np.random.default_rng(3)
+    X = np.where(rng.random(X.shape) < 0.15, np.nan, X)  # missing values in every column, at fit and predict
+    for settings in (
+        {"max_iter": 60, "max_leaf_nodes": 31, "early_stopping": False},
+        {"max_iter": 40, "max_leaf_nodes": 5, "min_samples_leaf": 200, "early_stopping": False},
+        {"max_iter": 200, "early_stopping": True, "random_state": 0},
+    ):
+        model = HistGradientBoostingClassifier(**settings).fit(X[:15_000], y[:15_000])
+        trees = TreeEnsemble.from_sklearn(model)
+        assert trees.n_trees == model.n_iter_
+        expected = model.predict_proba(X[15_000:])[:, 1]
+        got = trees.predict_proba(X[15_000:])
+        assert np.max(np.abs(got - expected)) <= 1e-12
+        # every branch is exercised: missing values went both ways somewhere
+        nodes = trees.nodes[trees.nodes["is_leaf"] == 0]
+        assert nodes["missing_go_to_left"].min() == 0 and nodes["missing_go_to_left"].max() == 1
+        back = TreeEnsemble.from_state(trees.to_state())
+        assert np.array_equal(back.predict_proba(X), trees.predict_proba(X))
+
+
+def test_tree_ensemble_row_blocks_do_not_change_predictions(synthetic, fitted, monkeypatch):
+    from socialvalue.models.churn import TreeEnsemble
+
+    features, _ = synthetic
+    X = churn_design(features, fitted.features_)[fitted.features_].to_numpy()[:3000]
+    whole = fitted.trees_.predict_proba(X)
+    monkeypatch.setattr(TreeEnsemble, "BLOCK", 7 * fitted.trees_.n_trees)  # blocks of 7 rows
+    assert np.array_equal(fitted.trees_.predict_proba(X), whole)
+
+
+def test_tree_ensemble_refuses_categorical_splits_and_bad_shapes(synthetic):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from socialvalue.errors import ConfigError
+    from socialvalue.models.churn import TreeEnsemble
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.integers(0, 4, 2000), rng.normal(size=2000)])
+    y = (X[:, 0] == 2) ^ (rng.random(2000) < 0.1)
+    model = HistGradientBoostingClassifier(max_iter=5, categorical_features=[0]).fit(X, y)
+    with pytest.raises(ConfigError, match="categorical"):
+        TreeEnsemble.from_sklearn(model)
+    numeric_model = HistGradientBoostingClassifier(max_iter=5).fit(X, y)
+    trees = TreeEnsemble.from_sklearn(numeric_model)
+    with pytest.raises(SchemaError, match="2 feature columns"):
+        trees.predict_proba(X[:, :1])
+    state = trees.to_state()
+    state["nodes"]["fields"]["left"][0] = 10**6  # a child outside the trees
+    with pytest.raises(ConfigError, match="outside"):
+        TreeEnsemble.from_state(state)
+
+
+@pytest.mark.slow
+def test_classifier_round_trip_predicts_and_explains_the_same(synthetic, fitted):
+    from socialvalue.models import persist
+
+    features, _ = synthetic
+    text = fitted.to_json()
+    for back in (ChurnClassifier.from_json(text), persist.load_model(text)):
+        assert isinstance(back, ChurnClassifier) and not hasattr(back, "model_")
+        assert back.features_ == fitted.features_
+        assert np.array_equal(back.predict_risk(features), fitted.predict_risk(features))
+        # the reloaded trees give what scikit-learn's fitted model gives
+        X = churn_design(features, fitted.features_)[fitted.features_].to_numpy()
+        assert np.max(np.abs(back.predict_risk(features) - fitted.model_.predict_proba(X)[:, 1])) <= 1e-12
+        pd.testing.assert_series_equal(back.reference_, fitted.reference_)
+        pd.testing.assert_series_equal(back.importance_, fitted.importance_)
+        assert back.report_.auc == fitted.report_.auc
+        pd.testing.assert_frame_equal(back.report_.calibration, fitted.report_.calibration)
+        alerts = features.iloc[:300]
+        pd.testing.assert_frame_equal(back.contributions(alerts), fitted.contributions(alerts))
+        pd.testing.assert_series_equal(back.explain(alerts), fitted.explain(alerts))
+        assert back.fingerprint_ == fitted.fingerprint_
+    doc = json.loads(text)
+    assert doc["format"] == "socialvalue.model" and doc["model"] == "ChurnClassifier"
+    assert doc["settings"]["config"]["horizon_days"] == 90 and doc["fingerprint"]["rows"] > 1000
+    assert "holdout_transactions" in doc["fingerprint"]["columns"]
+
+
+def test_classifier_json_holds_no_customer_id(synthetic, fitted):
+    features, _ = synthetic
+    text = fitted.to_json()
+    ids = features["customer_id"].astype(str)
+    assert _quoted_ids(text, ids) == []
+    assert _quoted_ids('{"a": "c12", "b": ["x", "c7"]}', ids) == ["c12", "c7"]  # the search finds ids
+
+
+def test_classifier_json_errors():
+    from socialvalue.errors import ConfigError
+
+    with pytest.raises(NotFittedError):
+        ChurnClassifier().to_json()
+    with pytest.raises(ConfigError, match="not a saved socialvalue model"):
+        ChurnClassifier.from_json("[1, 2]")
+    with pytest.raises(ConfigError, match="malformed"):
+        ChurnClassifier.from_json(
+            json.dumps(
+                {
+                    "format": "socialvalue.model",
+                    "format_version": 1,
+                    "model": "ChurnClassifier",
+                    "settings": {"config": load_churn_config().model_dump(mode="json")},
+                    "state": {},
+                }
+            )
+        )
