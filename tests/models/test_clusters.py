@@ -75,3 +75,55 @@ def test_fixed_k_and_errors():
         model.predict(frame.drop(columns=["content_review"]))
     with pytest.raises(ValueError, match="selection = 'bic' needs method = 'gmm'"):
         ClusterConfig(selection="bic", features=("a", "b"))
+
+
+# -- JSON persistence (issue 15) ----------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["kmeans", "gmm"])
+def test_round_trip_predicts_the_same_clusters(method):
+    import json
+
+    from socialvalue.models import persist
+
+    frame, _ = _groups(seed=2)
+    cfg = load_cluster_config().model_copy(
+        update={"method": method, "selection": "bic" if method == "gmm" else "silhouette", "k_max": 5}
+    )
+    model = BehaviouralClusters(config=cfg).fit(frame)
+    later, _ = _groups(n_per=700, seed=9)  # other customers, next month
+    text = model.to_json()
+    for back in (BehaviouralClusters.from_json(text), persist.load_model(text)):
+        assert isinstance(back, BehaviouralClusters) and not hasattr(back, "model_")
+        assert np.array_equal(back.predict(frame), model.labels_)
+        assert np.array_equal(back.predict(later), model.predict(later))
+        pd.testing.assert_frame_equal(back.profile_, model.profile_)
+        pd.testing.assert_series_equal(back.selection_, model.selection_)
+        assert back.cluster_names().tolist() == model.cluster_names().tolist()
+        assert back.fingerprint_ == model.fingerprint_ and back.k_ == model.k_
+    doc = json.loads(text)
+    assert doc["settings"]["config"]["method"] == method
+    assert doc["fingerprint"]["rows"] == len(frame) and "customer_id" not in doc["fingerprint"]["columns"]
+    # the assignment computed from the saved arrays is scikit-learn's own
+    z = model._transform(model._raw(later, model.features_))
+    assert np.array_equal(model.relabel_[model.model_.predict(z)], back.predict(later))
+    if method == "gmm":
+        assert set(doc["state"]) >= {"means", "covariances", "weights", "precisions_cholesky"}
+        assert np.allclose(back.covariances_, model.model_.covariances_)
+    else:
+        assert np.array_equal(back.centers_, model.model_.cluster_centers_)
+
+
+def test_saved_clusters_hold_no_customer_id_and_errors():
+    import re
+
+    from socialvalue.errors import ConfigError
+
+    frame, _ = _groups(n_per=300)
+    model = BehaviouralClusters(k=3).fit(frame)
+    text = model.to_json()
+    quoted = set(re.findall(r'"((?:[^"\\]|\\.)*)"', text))
+    assert "total_spend" in quoted and not quoted & set(frame["customer_id"])
+    with pytest.raises(NotFittedError):
+        BehaviouralClusters().to_json()
+    broken = text.replace('"k": 3', '"k": 4')
+    with pytest.raises(ConfigError, match="inconsistent"):
+        BehaviouralClusters.from_json(broken)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -253,14 +255,74 @@ def test_demo_csv_ranks_true_value_better_than_clv_and_civ_finds_true_influencer
 
 
 def test_json_round_trip(fitted):
-    model, x, _ = fitted
-    back = CustomerSocialValue.from_json(model.to_json())
-    np.testing.assert_allclose(back.predict(x), model.predict(x))
-    assert back.report_ == model.report_
-    assert back.get_params() == model.get_params()
-    pd.testing.assert_frame_equal(back.weight_intervals_, model.weight_intervals_)
+    from socialvalue.models import persist
+
+    model, x, y = fitted
+    text = model.to_json()
+    doc = json.loads(text)
+    assert doc["format"] == "socialvalue.model" and doc["model"] == "CustomerSocialValue"
+    assert doc["settings"]["components"] == list(COMPONENTS) and doc["socialvalue_version"]
+    assert doc["fingerprint"]["rows"] == len(x) and doc["fingerprint"]["columns"] == [*COMPONENTS, "target"]
+    for back in (CustomerSocialValue.from_json(text), persist.load_model(text)):
+        assert isinstance(back, CustomerSocialValue)
+        assert np.array_equal(back.predict(x), model.predict(x))
+        pd.testing.assert_frame_equal(back.transform(x), model.transform(x))
+        assert back.report_ == model.report_
+        assert back.get_params() == model.get_params()
+        assert back.fingerprint_ == model.fingerprint_
+        pd.testing.assert_frame_equal(back.weight_intervals_, model.weight_intervals_)
+    # the same data gives the same fingerprint, other data another
+    again = CustomerSocialValue(components=COMPONENTS, n_bootstrap=20, random_state=1).fit(x, y)
+    assert again.fingerprint_ == model.fingerprint_
+    other = CustomerSocialValue(components=COMPONENTS, n_bootstrap=20, random_state=1).fit(x, y * 2)
+    assert other.fingerprint_["sha256"] != model.fingerprint_["sha256"]
     with pytest.raises(ConfigError, match="not a saved CustomerSocialValue"):
         CustomerSocialValue.from_json('{"format": "other"}')
+    from socialvalue.models.churn import ChurnClassifier
+
+    with pytest.raises(ConfigError, match=r"holds a 'CustomerSocialValue' model, not a ChurnClassifier"):
+        ChurnClassifier.from_json(text)
+
+
+def test_documents_of_the_earlier_format_still_load(fitted):
+    """``socialvalue.CustomerSocialValue/1`` (before the shared envelope) is read, without a fingerprint."""
+    from dataclasses import asdict
+
+    from socialvalue.models import persist
+
+    model, x, _ = fitted
+    params = {k: list(v) if isinstance(v, tuple | list) else v for k, v in model.get_params().items()}
+    old = json.dumps(
+        {
+            "format": "socialvalue.CustomerSocialValue/1",
+            "params": params,
+            "components": model.components_,
+            "weights": model.weights_.to_dict(),
+            "intervals": model.weight_intervals_.to_dict(orient="index"),
+            "published_weights": model.published_weights_.to_dict(),
+            "intercept": model.intercept_,
+            "clv_scale": model._clv_scale,
+            "report": asdict(model.report_),
+        },
+        indent=2,
+    )
+    for back in (CustomerSocialValue.from_json(old), persist.load_model(old)):
+        assert np.array_equal(back.predict(x), model.predict(x))
+        assert back.report_ == model.report_ and back.fingerprint_ is None
+
+
+def test_saved_value_holds_no_customer_id(fitted):
+    import re
+
+    _, x, y = fitted
+    ids = pd.Series([f"cust-{i:05d}" for i in range(len(x))])
+    named = CustomerSocialValue(components=COMPONENTS, n_bootstrap=20, random_state=1).fit(
+        x.assign(customer_id=ids.to_numpy()), y
+    )
+    text = named.to_json()
+    quoted = set(re.findall(r'"((?:[^"\\]|\\.)*)"', text))
+    assert quoted and not quoted & set(ids)
+    assert "cust-" not in text
 
 
 def test_a_duplicated_component_is_counted_once_and_own_activity_is_kept_apart():
