@@ -10,7 +10,7 @@ import pytest
 from socialvalue import Store
 from socialvalue.errors import ConfigError, SchemaError
 from socialvalue.pipeline import RunConfig
-from socialvalue.pipeline.preflight import check_dates, resolve_as_of, resolve_money
+from socialvalue.pipeline.preflight import check_dates, check_scoring_date, resolve_as_of, resolve_money
 
 
 @pytest.fixture
@@ -98,3 +98,18 @@ def test_bad_rate_files_say_which_row(store, tmp_path):
     (tmp_path / "r.csv").write_text("code,value\nEUR,1.1\n")
     with pytest.raises(ConfigError, match="needs the columns currency,rate"):
         resolve_money(store, pd.Timestamp("2026-01-01"), cfg)
+
+
+def test_scoring_dates_need_no_holdout_but_not_before_the_models(store):
+    """A scoring with stored models (issue 15) needs no calibration history; it cannot precede its models."""
+    cfg = RunConfig()  # 26-week holdout: a run as of 2025-03-01 would have no calibration period
+    rng = check_scoring_date(store, pd.Timestamp("2025-03-01"), "2025-02-01", cfg)
+    assert rng.first == dt.date(2025, 1, 10) and rng.orders == 3
+    with pytest.raises(ConfigError, match="before the models' date 2025-04-01"):
+        check_scoring_date(store, pd.Timestamp("2025-03-01"), "2025-04-01", cfg)
+    with pytest.raises(ConfigError, match="before the data"):
+        check_scoring_date(store, pd.Timestamp("2025-01-10"), "2024-12-01", cfg)
+    # up to one holdout (182 days) after the last purchase, as a run allows
+    check_scoring_date(store, pd.Timestamp("2026-06-30"), "2025-12-31", cfg)
+    with pytest.raises(ConfigError, match=r"after the data.*up to 2026-06-30"):
+        check_scoring_date(store, pd.Timestamp("2026-07-01"), "2025-12-31", cfg)
