@@ -468,7 +468,7 @@ def _arrow(caller: str, transactions: Any, names: list[str]) -> tuple[pa.Table, 
                 raise SchemaError(
                     f"{caller}: the frame has {column.shape[1]} columns named {name!r}; fix: rename or drop "
                     "all but one",
-                    [_problem(name, None, "one column of that name")],
+                    [_problem(name, None, None, "one column of that name")],
                 )
             try:
                 arrays.append(pa.chunked_array([pa.array(column, from_pandas=True)]))
@@ -476,7 +476,7 @@ def _arrow(caller: str, transactions: Any, names: list[str]) -> tuple[pa.Table, 
                 raise SchemaError(
                     f"{caller}: column {name!r} mixes kinds of values ({_first_line(exc)}); expected one kind "
                     "(text, numbers or times); fix: convert the column, e.g. df[col].astype(str)",
-                    [_problem(name, None, "one kind of value")],
+                    [_problem(name, None, None, "one kind of value")],
                 ) from None
         return pa.table(dict(zip(names, arrays, strict=True))), transactions[names[0]].dtype
     raise SchemaError(
@@ -505,7 +505,7 @@ def _customer_ids(caller: str, arr: pa.ChunkedArray, name: str) -> pa.ChunkedArr
     if pa.types.is_nested(arr.type):
         raise SchemaError(
             f"{caller}: column {name!r} holds {arr.type} values; expected one id per row (text or a number)",
-            [_problem(name, None, "text or a number")],
+            [_problem(name, None, None, "text or a number")],
         )
     _refuse(caller, arr, name, arr.is_null(), "a customer id", "fill in the id or drop the row")
     if pa.types.is_floating(arr.type):
@@ -532,9 +532,10 @@ def _times(caller: str, arr: pa.ChunkedArray, name: str, fmt: str | None) -> pa.
         return _parse(caller, arr, name, fmt)
     if pa.types.is_integer(arr.type):
         expected = "dates or times (numbers are read only with a datetime_format, e.g. '%Y%m%d')"
-        _refuse(caller, arr, name, pc.is_valid(arr), expected, "pass datetime_format")
-    expected = f"dates or times, not {arr.type} values"
-    _refuse(caller, arr, name, pc.is_valid(arr), expected, "convert the column to datetimes")
+        _wrong_type(caller, arr, name, expected, "pass datetime_format")
+    _wrong_type(
+        caller, arr, name, f"dates or times, not {arr.type} values", "convert the column to datetimes"
+    )
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -553,7 +554,7 @@ def _parse(caller: str, arr: pa.ChunkedArray, name: str, fmt: str | None) -> pa.
         raise SchemaError(
             f"{caller}: column {name!r} cannot be read as times: {_first_line(exc)}; fix: pass one "
             "datetime_format, or convert the column to datetimes first",
-            [_problem(name, None, "times in one format")],
+            [_problem(name, None, None, "times in one format")],
         ) from None
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         parsed = parsed.dt.tz_localize(None)  # wall-clock time, as pandas' to_period
@@ -570,15 +571,24 @@ def _values(caller: str, arr: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
     if pa.types.is_dictionary(arr.type):
         arr = arr.cast(arr.type.value_type)
     numeric = pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type)
-    if not numeric:
-        expected = f"numbers, not {arr.type} values"
-        _refuse(caller, arr, name, pc.is_valid(arr), expected, "convert the column to numbers")
-        raise AssertionError("unreachable")  # pragma: no cover
-    arr = arr.cast(pa.float64())
     fix = "fill in the value (0 if there was none) or drop the row"
-    _refuse(caller, arr, name, arr.is_null(), "a value (lifetimes would count it as 0)", fix)
+    missing = "a value (lifetimes would count it as 0)"
+    _refuse(caller, arr, name, arr.is_null(), missing, fix)
+    if not numeric:
+        _wrong_type(caller, arr, name, f"numbers, not {arr.type} values", "convert the column to numbers")
+    arr = arr.cast(pa.float64())
+    _refuse(caller, arr, name, pc.is_nan(arr), missing, fix)
     _refuse(caller, arr, name, pc.invert(pc.is_finite(arr)), "a finite number", fix)
     return arr
+
+
+def _wrong_type(caller: str, arr: pa.ChunkedArray, name: str, expected: str, fix: str) -> None:
+    """Raise about a column of the wrong type: at its first row, or about the column when it has none."""
+    _refuse(caller, arr, name, pc.is_valid(arr), expected, fix)
+    raise SchemaError(
+        f"{caller}: column {name!r} holds {arr.type} values; expected {expected}; fix: {fix}",
+        [_problem(name, None, None, expected)],
+    )
 
 
 def _refuse(
