@@ -6,6 +6,11 @@ converts them: text to timestamps (ISO-8601 or a ``strptime`` format, local time
 commas, yes/no booleans, and words of a vocabulary column (matched ignoring case, recoded through the mapping's
 ``[values.<column>]`` and the built-in aliases such as ``follows`` → ``follow``). Each convertible column keeps its raw text beside it as ``__raw__<name>`` so a value
 that does not convert can be reported with its row.
+
+An orders source without an order id (no ``order_id`` column, none named in the mapping, and no column that looks
+like one) gets one derived per row, in SQL, from the converted customer, time and amount and the row's position
+among rows with the same three values in source order (:data:`DERIVED_ORDER_ID`): the same file loaded again
+gives the same ids, so the load is idempotent, and two identical purchases stay two orders.
 """
 
 from __future__ import annotations
@@ -26,13 +31,59 @@ from socialvalue.sqlsafe import ident, literal
 if TYPE_CHECKING:  # pragma: no cover
     from socialvalue.config import Vocabulary
 
-__all__ = ["CONV", "RAW_PREFIX", "Plan", "build_view", "plan"]
+__all__ = [
+    "CONV",
+    "DERIVED_ORDER_ID",
+    "RAW_PREFIX",
+    "Plan",
+    "build_view",
+    "derived_ids_note",
+    "derives_order_id",
+    "plan",
+]
 
 CONV = "_sv_conv"
 RAW_PREFIX = "__raw__"
 
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER")
 _NUMERIC += ("UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
+
+#: SQL of a derived order id over the converted columns: ``o-`` and the first 16 hex digits (64 bits) of the MD5
+#: of the canonical customer id, UTC time and amount (as DuckDB writes a TIMESTAMP and a DECIMAL(18,4)) and the
+#: 1-based position among the source's rows with the same three values, in source order; unit separators
+#: (``chr(31)``) between the fields.
+DERIVED_ORDER_ID = (
+    "'o-' || left(md5(concat_ws(chr(31), coalesce(\"customer_id\", ''), "
+    "coalesce(CAST(\"ordered_at\" AS VARCHAR), ''), coalesce(CAST(\"amount\" AS VARCHAR), ''), "
+    'CAST(row_number() OVER (PARTITION BY "customer_id", "ordered_at", "amount" '
+    f"ORDER BY {ROW}) AS VARCHAR))), 16)"
+)
+
+
+def derived_ids_note(n: int) -> str:
+    """The load report's line about ``n`` derived order ids."""
+    return (
+        f"orders: no order_id column; derived {n:,} ids from customer, time, amount and position — a re-load "
+        "of the same file replaces them, a file with its own ids does not"
+    )
+
+
+def derives_order_id(table: Table, mapping: ColumnMapping, src_cols: list[str]) -> bool:
+    """Whether a load of ``src_cols`` into ``table`` derives the order ids.
+
+    Only for orders whose source has no ``order_id`` column (any case), whose mapping names none (as a column
+    or a constant), and none of whose other columns looks like one (``Order ID``, ``invoice``, ``id``: those
+    are proposed as the mapping's ``order_id`` instead, as before).
+    """
+    if table.name != "orders" or "order_id" in mapping.columns or "order_id" in mapping.constants:
+        return False
+    lower = {c.lower() for c in src_cols}
+    if "order_id" in lower:
+        return False
+    canonical = set(table.column_names)
+    used = set(mapping.columns.values()) | {c for c in src_cols if c.lower() in canonical}
+    return hints.closest_column("order_id", src_cols, used) is None
+
 
 #: Built-in spellings recoded at load, by vocabulary (used when the vocabulary lacks the alias itself).
 ALIASES: dict[str, dict[str, str]] = {"relationship_kinds": {"follows": "follow"}}
@@ -71,6 +122,7 @@ class Plan:
     sources: dict[str, str] = field(default_factory=dict)  # canonical -> source column (or 'constant')
     extra_columns: list[str] = field(default_factory=list)
     mapping: ColumnMapping | None = None  # the mapping the plan applies (for the hints of a failed load)
+    derived: tuple[str, ...] = ()  # canonical columns computed from the others (the orders' order_id)
 
 
 def _expected(col: Column, mapping: ColumnMapping) -> str:
@@ -311,7 +363,13 @@ def plan(
     out = Plan(table=table, select=[f"{ROW}"], mapping=mapping)
     used: set[str] = set()
     missing: list[str] = []
+    if derives_order_id(table, mapping, src_cols):
+        out.derived = ("order_id",)
     for col in table.columns:
+        if col.name in out.derived:  # computed in build_view from the converted columns
+            out.present.append(col.name)
+            out.sources[col.name] = "derived"
+            continue
         if col.name in mapping.constants:
             expr, src_type = literal(mapping.constants[col.name]), _const_type(mapping.constants[col.name])
             out.sources[col.name] = "constant"
@@ -404,10 +462,13 @@ def build_view(con: duckdb.DuckDBPyConnection, p: Plan, staged: Staged) -> None:
 
     Typed sources (Parquet, Arrow) get a view: their conversions are casts that cost less than storing the
     result. Text sources (CSV, JSON) are converted once into a temporary table, because parsing text into
-    timestamps and decimals is the expensive part and validation and writing would each repeat it.
+    timestamps and decimals is the expensive part and validation and writing would each repeat it. Derived
+    order ids (:data:`DERIVED_ORDER_ID`, a window over the whole batch) are stored the same way, once.
     """
     query = f"SELECT {', '.join(p.select)} FROM {SRC}"
-    if staged.fmt in ("csv", "json"):
+    if p.derived:
+        query = "SELECT *, " + DERIVED_ORDER_ID + ' AS "order_id" FROM (' + query + ")"
+    if staged.fmt in ("csv", "json") or p.derived:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {CONV} AS {query}")
         # The parsed text is no longer needed: free its memory now.
         con.execute(f"DROP VIEW IF EXISTS {SRC}")

@@ -238,16 +238,27 @@ def _match_columns(
     tbl: Any, src_cols: list[str], settings: dict[str, Any], findings: list[str], todo: list[str]
 ) -> dict[str, str]:
     """Canonical column → source column, required columns first; ``[columns]`` gets the renamed ones."""
-    taken: set[str] = set()
     found: dict[str, str] = {}
     columns: dict[str, str] = {}
     ordered = [c for c in tbl.columns if c.required] + [c for c in tbl.columns if not c.required]
+    # A column named like a canonical one is that one (a close spelling must not take it: 'ordered_at'
+    # is ordered_at, not order_id); the others are matched in order.
+    by_norm: dict[str, str] = {}
+    for c in src_cols:
+        by_norm.setdefault(hints.norm(c), c)
+    exact = {col.name: by_norm[hints.norm(col.name)] for col in ordered if hints.norm(col.name) in by_norm}
+    taken: set[str] = set(exact.values())
     for col in ordered:
         if col.name == "is_stub":
             continue
-        src = hints.closest_column(col.name, src_cols, taken)
+        src = exact.get(col.name) or hints.closest_column(col.name, src_cols, taken)
         if src is None:
-            if col.required:
+            if tbl.name == "orders" and col.name == "order_id":
+                findings.append(
+                    "no column looks like order_id: the load derives one per row from customer, time, amount "
+                    "and position (a re-load of the same file replaces them; a file with its own ids does not)"
+                )
+            elif col.required:
                 todo.append(
                     f'no column looks like {col.name}; add `{col.name} = "<column>"` to [columns] '
                     f"(the file has: {', '.join(src_cols)})"

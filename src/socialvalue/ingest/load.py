@@ -66,7 +66,10 @@ class LoadReport:
     seconds
         Wall time.
     notes
-        Things the user should know although the load succeeded (e.g. orders without a currency).
+        Things the user should know although the load succeeded (e.g. orders without a currency, or without
+        order ids).
+    derived_ids
+        Order ids derived from customer, time, amount and position because the source had none.
     """
 
     kind: str
@@ -81,6 +84,7 @@ class LoadReport:
     load_id: str = ""
     seconds: float = 0.0
     notes: tuple[str, ...] = ()
+    derived_ids: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """The report as a plain dict."""
@@ -231,13 +235,17 @@ def ingest(
         con.execute("SET TimeZone = 'UTC'")
         sources.drop_staged(con, staged)
     notes: tuple[str, ...] = ()
+    derived = outcome.rows if "order_id" in p.derived else 0
+    if derived:
+        notes += (convert.derived_ids_note(derived),)
     if kind == "orders" and "currency" not in p.sources:
-        notes = (
+        notes += (
             f"{staged.label} has no currency column: amounts are stored with currency XXX (ISO 4217's 'no "
             'currency\') and reported so; to name it, add default_currency = "EUR" (say) to the mapping and '
             "load again",
         )
-    report = LoadReport(**{**report.as_dict(), "seconds": time.perf_counter() - t0, "notes": notes})
+    changes = {"seconds": time.perf_counter() - t0, "notes": notes, "derived_ids": derived}
+    report = LoadReport(**{**report.as_dict(), **changes})
     logger.info("%s", report)
     return report
 
