@@ -326,3 +326,359 @@ def test_demo_influence_value_is_traceable_and_within_the_purchases_credited(tmp
     top = frames["contributors"]
     assert top.groupby("influencer_id")["rank"].max().max() <= 3
     assert set(top["influencer_id"]) == set(rows["influencer_id"])
+
+
+# ------------------------------------------------------------------------- the all-pairs reference (issue 16)
+# The attribution as it was before issue 16, kept verbatim as the reference of the sorted interval join
+# (benchmarks/attribution.py times it too): every purchase of a customer was merged with every exposure of that
+# customer and the pairs outside the window were filtered out afterwards (71.5M rows at 1M customers). One
+# change: the last-touch as-of merge sorts the exposures with a stable sort. With the old quicksort, which of
+# several simultaneous latest exposures got the purchase depended on the sort's arbitrary order of ties; stable,
+# it is the largest influencer id, the rule the new code documents.
+
+_REF_DAY = pd.Timedelta(days=1)
+
+
+def _ref_days(ts: pd.Series, as_of: pd.Timestamp) -> np.ndarray:
+    return ((ts - as_of) / _REF_DAY).to_numpy(float)
+
+
+def _ref_window_coverage(cust: np.ndarray, start: np.ndarray, end: np.ndarray) -> pd.Series:
+    iv = pd.DataFrame({"c": cust, "s": start, "e": end}).sort_values(["c", "s"], kind="stable")
+    prev_end = iv.groupby("c", sort=False)["e"].cummax().groupby(iv["c"], sort=False).shift()
+    block = (prev_end.isna() | (iv["s"] > prev_end)).cumsum()
+    blocks = iv.groupby(block, sort=False).agg(c=("c", "first"), s=("s", "min"), e=("e", "max"))
+    return (blocks["e"] - blocks["s"]).groupby(blocks["c"], sort=False).sum()
+
+
+def _ref_attribute(exposures, purchases, as_of, *, start, referrals, observed_from, cfg):
+    as_of, start = pd.Timestamp(as_of), pd.Timestamp(start)
+    w = float(cfg.window_days)
+    lo_all = _ref_days(pd.Series([start]), as_of)[0]
+    exp = exposures.loc[
+        (exposures["influencer_id"] != exposures["exposed_id"]) & (exposures["exposed_at"] < as_of),
+        ["influencer_id", "exposed_id", "exposed_at"],
+    ].sort_values(["exposed_id", "exposed_at", "influencer_id"], kind="stable")
+    if referrals is not None:
+        referred = referrals.loc[referrals["referred_at"] <= as_of, "referred_id"].unique()
+        exp = exp.loc[~exp["exposed_id"].isin(referred)]
+    exp = pd.DataFrame(
+        {
+            "i": exp["influencer_id"].to_numpy(),
+            "c": exp["exposed_id"].to_numpy(),
+            "e": _ref_days(exp["exposed_at"], as_of),
+        }
+    )
+    exp = exp.loc[exp["e"] + w > lo_all]
+    exposed = pd.Index(exp["c"].unique())
+    lo = pd.Series(lo_all, index=exposed)
+    if observed_from is not None:
+        obs = _ref_days(observed_from.reindex(exposed), as_of)
+        lo = pd.Series(np.fmax(lo.to_numpy(), np.where(np.isnan(obs), lo_all, obs)), index=exposed)
+    period = (-lo).clip(lower=0.0)
+    has_order = "order_id" in purchases.columns
+    pur = purchases.loc[
+        purchases["customer_id"].isin(exposed),
+        ["customer_id", "ordered_at", "amount", *(["order_id"] if has_order else [])],
+    ].sort_values(
+        ["customer_id", "ordered_at", "amount", *(["order_id"] if has_order else [])], kind="stable"
+    )
+    pur = pd.DataFrame(
+        {
+            "c": pur["customer_id"].to_numpy(),
+            "t": _ref_days(pur["ordered_at"], as_of),
+            "a": pur["amount"].to_numpy(float),
+            "order_id": pur["order_id"].to_numpy() if has_order else np.full(len(pur), None, dtype=object),
+            "ordered_at": pur["ordered_at"].to_numpy(),
+        }
+    )
+    pur = pur.loc[(pur["t"] <= 0.0) & (pur["t"] > pur["c"].map(lo).to_numpy(float))].reset_index(drop=True)
+    pur["pid"] = np.arange(len(pur))
+    if cfg.attribution == "last_touch":
+        m = pd.merge_asof(
+            pur.sort_values("t").astype({"c": object}),
+            exp.sort_values("e", kind="stable").astype({"c": object}),  # stable: see above
+            left_on="t",
+            right_on="e",
+            by="c",
+            direction="backward",
+            allow_exact_matches=False,
+            tolerance=w,
+        ).dropna(subset=["i"])
+        credit = m.assign(share=1.0)[["pid", "c", "i", "a", "share"]]
+    else:
+        m = pur.merge(exp, on="c", how="inner")
+        m = m.loc[(m["e"] < m["t"]) & (m["t"] <= m["e"] + w), ["pid", "c", "i", "a"]]
+        m = m.drop_duplicates(["pid", "i"])
+        credit = m.assign(share=1.0 / m.groupby("pid")["i"].transform("size"))
+    credit = credit.assign(credit=credit["share"] * credit["a"])
+    cust_lo = exp["c"].map(lo).to_numpy(float)
+    s = np.clip(exp["e"].to_numpy(), cust_lo, 0.0)
+    e = np.clip(exp["e"].to_numpy() + w, cust_lo, 0.0)
+    keep = e > s
+    d_in = _ref_window_coverage(exp["c"].to_numpy()[keep], s[keep], e[keep]).reindex(exposed, fill_value=0.0)
+    r_total = pur.groupby("c")["a"].sum().reindex(exposed, fill_value=0.0)
+    r_in = credit.drop_duplicates("pid").groupby("c")["a"].sum().reindex(exposed, fill_value=0.0)
+    r_out = r_total - r_in
+    d_out = (period - d_in).clip(lower=0.0)
+    pooled = float(r_out.sum() / d_out.sum()) if d_out.sum() > 0 else 0.0
+    prior = float(cfg.baseline_prior_days)
+    denom = d_out + prior
+    pooled = max(pooled, 0.0)
+    lam = ((r_out + prior * pooled) / denom.where(denom > 0)).fillna(pooled).clip(lower=0.0)
+    excess = (r_in - lam * d_in).clip(lower=0.0)
+    factor = (excess / r_in.where(r_in > 0)).fillna(0.0)
+    f = credit["c"].map(factor).to_numpy(float)
+    credit = credit.assign(excess=credit["credit"] * f, civ=cfg.margin * credit["credit"] * f)
+    return credit, pur, exp
+
+
+def reference_influence_value(
+    exposures, purchases, as_of, *, start, referrals=None, observed_from=None, config
+):
+    """:func:`influence_value` before issue 16 (all-pairs merge filtered afterwards)."""
+    cfg = config
+    credit, _, exp = _ref_attribute(
+        exposures, purchases, as_of, start=start, referrals=referrals, observed_from=observed_from, cfg=cfg
+    )
+    by_inf = credit.groupby("i").agg(
+        n_influenced=("c", "nunique"),
+        n_purchases=("pid", "nunique"),
+        window_revenue=("credit", "sum"),
+        excess_revenue=("excess", "sum"),
+    )
+    out = exp.groupby("i").agg(n_exposed=("c", "nunique")).join(by_inf, how="left")
+    out = out.fillna({"n_influenced": 0, "n_purchases": 0, "window_revenue": 0.0, "excess_revenue": 0.0})
+    out[["n_influenced", "n_purchases"]] = out[["n_influenced", "n_purchases"]].astype("int64")
+    out["excess_revenue"] = out["excess_revenue"].clip(lower=0.0)
+    out["credited_value"] = out["window_revenue"].clip(lower=0.0)
+    out["civ"] = np.minimum(cfg.margin * out["excess_revenue"], out["credited_value"])
+    out = out.rename_axis("customer_id").reset_index().sort_values("customer_id", kind="stable")
+    cols = ["customer_id", "n_exposed", "n_influenced", "n_purchases", "window_revenue", "excess_revenue"]
+    return out[[*cols, "civ", "credited_value"]].reset_index(drop=True)
+
+
+def reference_influence_credits(
+    exposures, purchases, as_of, *, start, referrals=None, observed_from=None, config
+):
+    """:func:`influence_credits` before issue 16."""
+    c, pur, _ = _ref_attribute(
+        exposures, purchases, as_of, start=start, referrals=referrals, observed_from=observed_from, cfg=config
+    )
+    pur = pur.set_index("pid")
+    f = (c["excess"] / c["credit"].where(c["credit"] != 0)).fillna(0.0)
+    out = pd.DataFrame(
+        {
+            "influencer_id": c["i"].to_numpy(),
+            "customer_id": c["c"].to_numpy(),
+            "order_id": pur["order_id"].reindex(c["pid"]).to_numpy(),
+            "ordered_at": pur["ordered_at"].reindex(c["pid"]).to_numpy(),
+            "amount": c["a"].to_numpy(float),
+            "share": c["share"].to_numpy(float),
+            "credited_revenue": c["credit"].to_numpy(float),
+            "excess_share": f.to_numpy(float),
+            "excess_revenue": c["excess"].to_numpy(float),
+            "civ": c["civ"].to_numpy(float),
+        }
+    )
+    return out.sort_values(["influencer_id", "ordered_at", "customer_id"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def random_attribution_inputs(
+    seed: int, *, n_customers: int = 40, n_exposures: int = 300, n_purchases: int = 400
+):
+    """Exposures, purchases, referrals and sign-ups that hit every edge of the attribution.
+
+    Times are on a grid of quarter days (exact in binary), so windows end exactly on purchases, purchases fall
+    exactly on exposures, on ``start`` and on ``as_of``, and simultaneous exposures by several influencers
+    (and repeated identical exposures) are common; a fifth of the rows get a random number of seconds on top.
+    Some customers buy but are never exposed, some are exposed and never buy; self-exposures, exposures after
+    ``as_of``, returns (negative amounts), referred customers and sign-ups inside the period are mixed in.
+    Ids are strings; rows are in random order.
+    """
+    rng = np.random.default_rng(seed)
+    people = np.array([f"u{k:02d}" for k in range(n_customers)], dtype=object)
+
+    def times(n: int) -> pd.Series:
+        quarter = rng.integers(-30 * 4, 110 * 4, n) / 4.0
+        jitter = np.where(rng.random(n) < 0.2, rng.integers(1, 86400, n) / 86400.0, 0.0)
+        return START + pd.to_timedelta(np.round((quarter + jitter) * 86400e9).astype(np.int64), unit="ns")
+
+    influencers = rng.choice(people[: n_customers // 2], n_exposures)
+    exposed = rng.choice(people[: 3 * n_customers // 4], n_exposures)  # the last quarter is never exposed
+    exposures = pd.DataFrame(
+        {"influencer_id": influencers, "exposed_id": exposed, "exposed_at": times(n_exposures)}
+    )
+    twins = rng.choice(n_exposures, n_exposures // 5)  # simultaneous exposure of the same customer by another
+    exposures = pd.concat(
+        [
+            exposures,
+            exposures.iloc[twins].assign(influencer_id=rng.choice(people[: n_customers // 2], len(twins))),
+            exposures.iloc[twins[: len(twins) // 2]],  # identical repeats
+        ],
+        ignore_index=True,
+    )
+    buyers = rng.choice(people, n_purchases)
+    amount = np.round(rng.gamma(2.0, 30.0, n_purchases), 2)
+    amount[rng.random(n_purchases) < 0.1] *= -0.5  # returns
+    purchases = pd.DataFrame({"customer_id": buyers, "ordered_at": times(n_purchases), "amount": amount})
+    # purchases exactly W days after an exposure of the buyer, and exactly at an exposure
+    hit = exposures.sample(n_purchases // 4, random_state=seed, replace=True)
+    for lag in (12.0, 0.0):
+        purchases = pd.concat(
+            [
+                purchases,
+                pd.DataFrame(
+                    {
+                        "customer_id": hit["exposed_id"].to_numpy(),
+                        "ordered_at": (hit["exposed_at"] + pd.Timedelta(days=lag)).to_numpy(),
+                        "amount": np.round(rng.gamma(2.0, 30.0, len(hit)), 2),
+                    }
+                ),
+            ],
+            ignore_index=True,
+        )
+    edges = pd.DataFrame(
+        {"customer_id": ["u00", "u01", "u02"], "ordered_at": [START, AS_OF, START + pd.Timedelta(days=1)]}
+    ).assign(amount=[11.0, 13.0, 17.0])
+    purchases = pd.concat([purchases, edges], ignore_index=True)
+    purchases["order_id"] = [f"o{k:05d}" for k in range(len(purchases))]
+    purchases = purchases.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    exposures = exposures.sample(frac=1.0, random_state=seed + 1).reset_index(drop=True)
+    referrals = pd.DataFrame(
+        {"referred_id": people[[3, 5, 7]], "referred_at": [START, AS_OF, AS_OF + pd.Timedelta(days=1)]}
+    )
+    signup = pd.Series(
+        START + pd.to_timedelta(rng.integers(-50, 60, n_customers // 2), unit="D"),
+        index=people[rng.permutation(n_customers)[: n_customers // 2]],
+    )
+    return exposures, purchases, referrals, signup
+
+
+def _assert_frames_match(got: pd.DataFrame, want: pd.DataFrame, keys: list[str]) -> None:
+    """Same rows (ids and counts exactly), the same columns, floats equal to 1e-12 of their scale."""
+    assert list(got.columns) == list(want.columns)
+    got = got.sort_values(keys, kind="stable").reset_index(drop=True)
+    want = want.sort_values(keys, kind="stable").reset_index(drop=True)
+    assert len(got) == len(want)
+    for col in want.columns:
+        g, r = got[col].to_numpy(), want[col].to_numpy()
+        if r.dtype.kind == "f":
+            scale = max(1.0, float(np.abs(r).max(initial=0.0)))
+            np.testing.assert_allclose(g.astype(float), r, rtol=1e-12, atol=1e-12 * scale, err_msg=col)
+        else:
+            assert g.tolist() == r.tolist(), col
+
+
+@pytest.mark.parametrize("attribution", ["even", "last_touch"])
+@pytest.mark.parametrize("seed", range(6))
+def test_sorted_interval_join_equals_the_all_pairs_reference(seed, attribution):
+    """Issue 16: the sorted interval join gives the all-pairs merge's values (to 1e-12), on data full of ties,
+    windows ending exactly on purchases, returns, referred customers, sign-ups and customers never exposed."""
+    exposures, purchases, referrals, signup = random_attribution_inputs(seed)
+    prior = (0.0, 30.0)[seed % 2]
+    cfg = InfluenceConfig(window_days=12, margin=0.4, baseline_prior_days=prior, attribution=attribution)
+    kwargs = [
+        {},
+        {"referrals": referrals},
+        {"observed_from": signup},
+        {"referrals": referrals, "observed_from": signup},
+    ][seed % 4]
+    got = influence_value(exposures, purchases, AS_OF, start=START, config=cfg, **kwargs)
+    want = reference_influence_value(exposures, purchases, AS_OF, start=START, config=cfg, **kwargs)
+    assert (want["n_purchases"] > 0).sum() >= 5 and want["n_exposed"].sum() > 50  # the data exercise the join
+    assert got["customer_id"].tolist() == want["customer_id"].tolist()  # sorted by influencer id, as before
+    assert got["customer_id"].dtype == want["customer_id"].dtype
+    _assert_frames_match(got, want, ["customer_id"])
+    rows = influence_credits(exposures, purchases, AS_OF, start=START, config=cfg, **kwargs)
+    ref_rows = reference_influence_credits(exposures, purchases, AS_OF, start=START, config=cfg, **kwargs)
+    assert len(ref_rows) > 20
+    _assert_frames_match(rows, ref_rows, ["influencer_id", "order_id"])
+    # the documented order: influencer, purchase time, buyer
+    assert rows.equals(rows.sort_values(["influencer_id", "ordered_at", "customer_id"], kind="stable"))
+
+
+@pytest.mark.parametrize("id_kind", ["float_codes", "int", "sparse_int"])
+def test_numeric_ids_give_the_same_values_as_string_ids(id_kind):
+    """The store passes dense float codes (``social_inputs._Ids``), which index arrays directly; large or sparse
+    integers are factorized like strings. Either way the values are those of the reference, ids unchanged."""
+    exposures, purchases, referrals, signup = random_attribution_inputs(11)
+    names = sorted(
+        set(exposures["influencer_id"]) | set(exposures["exposed_id"]) | set(purchases["customer_id"])
+    )
+    number = {
+        "float_codes": {n: float(k) for k, n in enumerate(names)},
+        "int": {n: k for k, n in enumerate(names)},
+        "sparse_int": {n: 10**12 + 7919 * k for k, n in enumerate(names)},
+    }[id_kind]
+    recode = lambda s: s.map(number)  # noqa: E731
+    exposures = exposures.assign(
+        influencer_id=recode(exposures["influencer_id"]), exposed_id=recode(exposures["exposed_id"])
+    )
+    purchases = purchases.assign(customer_id=recode(purchases["customer_id"]))
+    referrals = referrals.assign(referred_id=recode(referrals["referred_id"]))
+    signup = pd.Series(signup.to_numpy(), index=recode(pd.Series(signup.index)).to_numpy())
+    cfg = InfluenceConfig(window_days=12, margin=0.4, baseline_prior_days=30.0)
+    kw = {"referrals": referrals, "observed_from": signup}
+    got = influence_value(exposures, purchases, AS_OF, start=START, config=cfg, **kw)
+    want = reference_influence_value(exposures, purchases, AS_OF, start=START, config=cfg, **kw)
+    assert got["customer_id"].dtype == want["customer_id"].dtype
+    assert got["customer_id"].tolist() == want["customer_id"].tolist()
+    _assert_frames_match(got, want, ["customer_id"])
+
+
+def test_last_touch_among_simultaneous_exposures_goes_to_the_largest_influencer_id():
+    # B and C expose y at the same instant; A earlier. The purchase is C's (the largest id of the latest).
+    exposures = _exp([("A", "y", 5), ("C", "y", 10), ("B", "y", 10)])
+    rows = _credits(exposures, _pur([("y", 20, 100.0)]), attribution="last_touch")
+    assert rows[["influencer_id", "share"]].values.tolist() == [["C", 1.0]]
+
+
+def test_even_attribution_counts_an_influencer_once_per_purchase():
+    # A exposes y three times inside the window, B once: the purchase is split in halves, not 3/4 - 1/4.
+    exposures = _exp([("A", "y", 2), ("A", "y", 5), ("B", "y", 6), ("A", "y", 8)])
+    rows = _credits(exposures, _pur([("y", 20, 100.0)]))
+    assert rows[["influencer_id", "share", "credited_revenue"]].values.tolist() == [
+        ["A", 0.5, 50.0],
+        ["B", 0.5, 50.0],
+    ]
+
+
+def test_null_ids_are_no_exposure():
+    exposures = _exp([("A", "y", 10)])
+    with_nulls = pd.concat(
+        [exposures, pd.DataFrame({"influencer_id": [None], "exposed_id": ["y"], "exposed_at": [day(12)]})],
+        ignore_index=True,
+    )
+    out = _civ(with_nulls)
+    assert out.index.tolist() == ["A"]
+    assert out.loc["A", "window_revenue"] == pytest.approx(100.0)
+
+
+def test_sorted_inputs_need_no_sort_and_give_the_same_values():
+    """The store's frames arrive sorted (customer, time): the sort is skipped, the values are the same."""
+    exposures, purchases, _, _ = random_attribution_inputs(3)
+    cfg = InfluenceConfig(window_days=12, margin=0.4)
+    shuffled = influence_value(exposures, purchases, AS_OF, start=START, config=cfg)
+    ordered = influence_value(
+        exposures.sort_values(["exposed_id", "exposed_at", "influencer_id"]),
+        purchases.sort_values(["customer_id", "ordered_at", "amount", "order_id"]),
+        AS_OF,
+        start=START,
+        config=cfg,
+    )
+    pd.testing.assert_frame_equal(shuffled, ordered, check_exact=True)
+
+
+def test_union_length_matches_the_old_window_coverage():
+    from socialvalue.social.influence_value import _window_coverage
+
+    rng = np.random.default_rng(4)
+    cust = rng.choice(["a", "b", "c", "d"], 200)
+    s = np.round(rng.uniform(0, 100, 200), 1)  # ties and touching intervals
+    e = s + np.round(rng.uniform(0.1, 15, 200), 1)  # ends not monotone in starts: the running maximum
+    got = _window_coverage(cust, s, e)
+    want = _ref_window_coverage(cust, s, e)
+    np.testing.assert_allclose(got.reindex(want.index).to_numpy(), want.to_numpy(), rtol=1e-12)

@@ -113,43 +113,224 @@ def _days(ts: pd.Series, as_of: pd.Timestamp) -> np.ndarray:
     return ((ts - as_of) / _DAY).to_numpy(float)
 
 
-def _window_coverage(cust: np.ndarray, start: np.ndarray, end: np.ndarray) -> pd.Series:
-    """Total length of the union of intervals ``[start, end)`` per customer, vectorized.
+def _dense_ints(values: np.ndarray) -> bool:
+    """Whether ``values`` are non-negative whole numbers small enough to index an array with directly.
 
-    Intervals sorted by start open a new block when they start after every earlier interval of the customer
-    has ended; a block covers ``[first start, max end)``.
+    The store's frames carry customer ids as dense numeric codes (``socialvalue.features.social_inputs``); these
+    are their own integer codes, with no hashing or sorting of ids.
     """
-    iv = pd.DataFrame({"c": cust, "s": start, "e": end}).sort_values(["c", "s"], kind="stable")
-    prev_end = iv.groupby("c", sort=False)["e"].cummax().groupby(iv["c"], sort=False).shift()
-    block = (prev_end.isna() | (iv["s"] > prev_end)).cumsum()
-    blocks = iv.groupby(block, sort=False).agg(c=("c", "first"), s=("s", "min"), e=("e", "max"))
-    return (blocks["e"] - blocks["s"]).groupby(blocks["c"], sort=False).sum()
+    if values.dtype.kind not in "iuf" or values.size == 0:
+        return False
+    lo, hi = values.min(), values.max()
+    if not (lo >= 0 and hi < max(4 * values.size, 2**20)):  # NaN fails both comparisons
+        return False
+    return values.dtype.kind != "f" or bool(np.array_equal(values, np.trunc(values)))
+
+
+class _Codes:
+    """Integer codes ``0 .. n-1`` of the distinct ids of one column, in id order.
+
+    ``ids[code]`` is the id; :meth:`code` looks other ids up (-1 for an id not among them). Numeric ids that
+    are small non-negative whole numbers index a lookup array; others are factorized (sorted) once.
+    """
+
+    def __init__(self, values: pd.Series) -> None:
+        arr = values.to_numpy()
+        if _dense_ints(arr):
+            raw = arr.astype(np.int64)
+            present = np.zeros(int(raw.max()) + 1, dtype=bool)
+            present[raw] = True
+            lookup = np.cumsum(present, dtype=np.int64) - 1
+            lookup[~present] = -1
+            self._lookup: np.ndarray | None = lookup
+            self.codes = lookup[raw]
+            self.ids = np.flatnonzero(present).astype(arr.dtype)
+            self._index: pd.Index | None = None
+        else:
+            codes, uniques = pd.factorize(values, sort=True)
+            self._lookup = None
+            self.codes = codes.astype(np.int64)
+            self.ids = np.asarray(uniques)
+            self._index = pd.Index(uniques)
+
+    @property
+    def n(self) -> int:
+        return int(self.ids.shape[0])
+
+    def code(self, values: pd.Series | pd.Index) -> np.ndarray:
+        """Codes of ``values`` (-1 where the id is not among the coded ones, or null)."""
+        arr = values.to_numpy()
+        if self._lookup is not None and arr.dtype.kind in "iuf":
+            with np.errstate(invalid="ignore"):
+                ok = (arr >= 0) & (arr < self._lookup.shape[0]) & (np.trunc(arr) == arr)
+            out = np.full(arr.shape[0], -1, dtype=np.int64)
+            out[ok] = self._lookup[arr[ok].astype(np.int64)]
+            return out
+        if self._index is None:
+            self._index = pd.Index(self.ids)
+        return self._index.get_indexer(values).astype(np.int64)
+
+
+def _sorted_by(*keys: np.ndarray) -> bool:
+    """Whether the rows are in lexicographic order of ``keys`` (ties allowed), in one linear pass."""
+    if keys[0].shape[0] < 2:
+        return True
+    ok = np.ones(keys[0].shape[0] - 1, dtype=bool)  # rows k, k+1 still in order
+    tied = np.ones_like(ok)  # rows k, k+1 equal on the keys compared so far
+    for key in keys:
+        a, b = key[:-1], key[1:]
+        ok &= ~tied | (a <= b)
+        tied &= a == b
+    return bool(ok.all())
+
+
+def _pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """``first + i * second`` as complex numbers: NumPy sorts and searches them in lexicographic order."""
+    z = np.empty(first.shape[0], dtype=np.complex128)
+    z.real = first
+    z.imag = second
+    return z
+
+
+def _union_length(cust: np.ndarray, start: np.ndarray, end: np.ndarray, n: int) -> np.ndarray:
+    """Total length of the union of the intervals ``[start, end)`` of each customer code ``0 .. n-1``.
+
+    The intervals must be sorted by ``(cust, start)``. An interval opens a new block when it starts after every
+    earlier interval of the customer has ended (the running maximum of their ends); a block covers
+    ``[first start, max end)``. When the ends rise with the starts (windows of one length), the running maximum
+    is the previous end and nothing is sorted or grouped.
+    """
+    if cust.shape[0] == 0:
+        return np.zeros(n)
+    if _sorted_by(cust, end):
+        run_end = end
+    else:
+        run_end = pd.Series(end).groupby(cust, sort=False).cummax().to_numpy(float)
+    new = np.empty(cust.shape[0], dtype=bool)
+    new[0] = True
+    new[1:] = (cust[1:] != cust[:-1]) | (start[1:] > run_end[:-1])
+    first = np.flatnonzero(new)
+    last = np.r_[first[1:], cust.shape[0]] - 1
+    return np.bincount(cust[first], weights=run_end[last] - start[first], minlength=n)
+
+
+def _window_coverage(cust: np.ndarray, start: np.ndarray, end: np.ndarray) -> pd.Series:
+    """Total length of the union of intervals ``[start, end)`` per customer id, vectorized (any row order)."""
+    codes, uniques = pd.factorize(pd.Series(cust), sort=True)
+    start, end = np.asarray(start, dtype=float), np.asarray(end, dtype=float)
+    order = np.lexsort((start, codes))
+    total = _union_length(codes[order], start[order], end[order], len(uniques))
+    return pd.Series(total, index=pd.Index(uniques))
+
+
+def _distinct_per(group: np.ndarray, member: np.ndarray, n_group: int, n_member: int) -> np.ndarray:
+    """Number of distinct ``member`` codes per ``group`` code (one hash pass over int64 keys)."""
+    if group.shape[0] == 0:
+        return np.zeros(n_group, dtype=np.int64)
+    pairs = pd.unique(group.astype(np.int64) * max(n_member, 1) + member)
+    return np.bincount(pairs // max(n_member, 1), minlength=n_group).astype(np.int64)
 
 
 @dataclass(frozen=True)
 class _Attribution:
-    """The credit rows of one CIV computation and what the aggregation needs beside them."""
+    """The credit rows of one CIV computation and what the aggregation needs beside them.
 
-    credit: pd.DataFrame  # pid, c, i, a, share, credit, excess, civ
-    purchases: pd.DataFrame  # pid, c, t, a, order_id, ordered_at
-    exposures: pd.DataFrame  # i, c, e
-    n_exposed_customers: int
+    Customers (exposed, buying) and influencers are integer codes: positions in ``customer_ids`` and
+    ``influencer_ids``, both in id order. Credit rows are in purchase order, one per (purchase, influencer).
+    """
+
+    customer_ids: np.ndarray
+    influencer_ids: np.ndarray
+    exp_i: np.ndarray  # influencer code of every exposure kept
+    exp_c: np.ndarray  # exposed customer code of every exposure kept
+    pur_rows: np.ndarray  # positions in the caller's purchases frame of the purchases in the period
+    pur_t: np.ndarray  # their times (days relative to as_of)
+    pid: np.ndarray  # credit rows: the purchase (index into pur_rows)
+    i: np.ndarray  # credit rows: the influencer code
+    c: np.ndarray  # credit rows: the buyer's customer code
+    a: np.ndarray  # credit rows: the purchase amount
+    share: np.ndarray
+    credit: np.ndarray
+    excess: np.ndarray
+    civ: np.ndarray
     pooled: float
 
+    @property
+    def n_exposed_customers(self) -> int:
+        return int(self.customer_ids.shape[0])
 
-def _check_cap(credit: pd.DataFrame) -> None:
+
+def _check_cap(pid: np.ndarray, share: np.ndarray, credit: np.ndarray, civ: np.ndarray) -> None:
     """Check the attribution rule on the credit rows.
 
     The shares of one purchase sum to at most 1, so its credit to all influencers sums to at most its value,
     and each row's CIV is at most the margin on the revenue it credits.
     """
-    if credit.empty:
+    if pid.shape[0] == 0:
         return
-    total = credit.groupby("pid")["share"].sum()
+    total = np.bincount(pid, weights=share)
     if (total > 1 + 1e-9).any():  # pragma: no cover - the attribution rules make this impossible
         raise AssertionError(f"purchase shares sum to {float(total.max())} > 1")
-    if (credit["civ"].abs() > credit["credit"].abs() + 1e-9).any():  # pragma: no cover
+    if (np.abs(civ) > np.abs(credit) + 1e-9).any():  # pragma: no cover
         raise AssertionError("a credit row's CIV exceeds the purchase value it credits")
+
+
+def _even_credit(
+    z: np.ndarray, e: np.ndarray, exp_i: np.ndarray, q: np.ndarray, w: float, n_inf: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Even attribution as a sorted interval join: ``(pid, influencer code, share)`` of every credit row.
+
+    ``z`` holds the exposures' ``(customer, e)`` sorted, ``q`` the purchases' ``(customer, t)``. The exposures of
+    the buyer with :math:`e < t` end at the first ``(c, e) >= (c, t)``; those with :math:`t \le e + W` start at the
+    first ``(c, e + W) >= (c, t)`` (``e + W`` rises with ``e``): two binary searches bound the matches of every
+    purchase, and only the matching pairs are expanded. An influencer exposing the buyer several times inside
+    the window counts once (the earliest exposure).
+    """
+    hi = np.searchsorted(z, q, side="left")
+    z.imag = e + w
+    lo = np.searchsorted(z, q, side="left")
+    n_match = np.maximum(hi - lo, 0)
+    total = int(n_match.sum())
+    pid = np.repeat(np.arange(q.shape[0], dtype=np.int64), n_match)
+    # position of every pair's exposure: lo of its purchase plus its rank among the purchase's matches
+    first_pair = np.cumsum(n_match) - n_match
+    k = np.arange(total, dtype=np.int64) + np.repeat(lo - first_pair, n_match)
+    inf = exp_i[k]
+    # the same influencer twice for one purchase: keep the first pair (only purchases with 2+ matches)
+    multi = np.flatnonzero(n_match[pid] >= 2)
+    if multi.shape[0]:
+        key = pid[multi] * max(n_inf, 1) + inf[multi]
+        order = np.argsort(key, kind="stable")
+        skey = key[order]
+        dup = np.zeros(total, dtype=bool)
+        dup[multi[order[1:]]] = skey[1:] == skey[:-1]
+        pid, inf = pid[~dup], inf[~dup]
+    share = 1.0 / np.bincount(pid, minlength=q.shape[0])[pid]
+    return pid, inf, share
+
+
+def _last_touch_credit(
+    z: np.ndarray, c: np.ndarray, e: np.ndarray, exp_i: np.ndarray, q: np.ndarray, w: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Last-touch attribution: each purchase to the latest exposure with :math:`e < t`, when :math:`t - e \le W`.
+
+    One binary search per purchase. Among simultaneous latest exposures by several influencers, the one with
+    the largest id is credited.
+    """
+    k = np.searchsorted(z, q, side="left") - 1
+    ok = k >= 0
+    kk = np.where(ok, k, 0)
+    ok &= c[kk] == q.real.astype(np.int64)
+    ok &= q.imag - e[kk] <= w
+    pid = np.flatnonzero(ok)
+    k = k[pid]
+    # runs of exposures at the same (customer, time): the largest influencer code of the run
+    run_start = np.ones(c.shape[0], dtype=bool)
+    run_start[1:] = (c[1:] != c[:-1]) | (e[1:] != e[:-1])
+    starts = np.flatnonzero(run_start)
+    run_max = np.maximum.reduceat(exp_i, starts) if starts.shape[0] else exp_i
+    inf = run_max[np.cumsum(run_start)[k] - 1]
+    return pid, inf, np.ones(pid.shape[0])
 
 
 def _attribute(
@@ -162,7 +343,12 @@ def _attribute(
     observed_from: pd.Series | None,
     cfg: InfluenceConfig,
 ) -> _Attribution:
-    """Credit every in-window purchase to the influencers whose windows cover it (see the module docstring)."""
+    """Credit every in-window purchase to the influencers whose windows cover it (see the module docstring).
+
+    Exposures are sorted by (customer, time) and purchases by (customer, time, amount), unless they arrive so
+    (the store's frames do): the sums then add floats in one canonical order, and the same data gives
+    bit-identical values in every run whatever order the database's threads produced the rows in.
+    """
     _require(exposures, ("influencer_id", "exposed_id", "exposed_at"), "exposures")
     _require(purchases, ("customer_id", "ordered_at", "amount"), "purchases")
     as_of, start = pd.Timestamp(as_of), pd.Timestamp(start)
@@ -171,97 +357,99 @@ def _attribute(
     w = float(cfg.window_days)
     lo_all = _days(pd.Series([start]), as_of)[0]
 
-    # Canonical row order first: the sums below add floats in row order, and the rows arrive in whatever order
-    # the database's threads produced them; sorted, the same data gives bit-identical values in every run.
-    exp = exposures.loc[
-        (exposures["influencer_id"] != exposures["exposed_id"]) & (exposures["exposed_at"] < as_of),
-        ["influencer_id", "exposed_id", "exposed_at"],
-    ].sort_values(["exposed_id", "exposed_at", "influencer_id"], kind="stable")
+    # Exposures that can cover a purchase in the period: not self-exposures, before as_of, window ending after
+    # start; exposures of customers referred on or before as_of are left to the referral value. Null ids are
+    # no exposure.
+    inf_col, cus_col, at = exposures["influencer_id"], exposures["exposed_id"], exposures["exposed_at"]
+    keep = ((inf_col != cus_col) & inf_col.notna() & cus_col.notna() & (at < as_of)).to_numpy(bool, copy=True)
     if referrals is not None:
         _require(referrals, ("referred_id", "referred_at"), "referrals")
         referred = referrals.loc[referrals["referred_at"] <= as_of, "referred_id"].unique()
-        exp = exp.loc[~exp["exposed_id"].isin(referred)]
-    exp = pd.DataFrame(
-        {
-            "i": exp["influencer_id"].to_numpy(),
-            "c": exp["exposed_id"].to_numpy(),
-            "e": _days(exp["exposed_at"], as_of),
-        }
-    )
-    exp = exp.loc[exp["e"] + w > lo_all]
-    exposed = pd.Index(exp["c"].unique())
+        keep &= ~cus_col.isin(referred).to_numpy(bool)
+    rows = np.flatnonzero(keep)
+    e = _days(at.iloc[rows], as_of)
+    near = e + w > lo_all
+    rows, e = rows[near], e[near]
+    customers = _Codes(cus_col.iloc[rows])
+    influencers = _Codes(inf_col.iloc[rows])
+    c, exp_i = customers.codes, influencers.codes
+    if not _sorted_by(c, e):
+        order = np.argsort(_pairs(c, e))
+        c, e, exp_i = c[order], e[order], exp_i[order]
+    n_c = customers.n
 
     # Per-customer observation start (days relative to as_of).
-    lo = pd.Series(lo_all, index=exposed)
+    lo = np.full(n_c, lo_all)
     if observed_from is not None:
-        obs = _days(observed_from.reindex(exposed), as_of)
-        lo = pd.Series(np.fmax(lo.to_numpy(), np.where(np.isnan(obs), lo_all, obs)), index=exposed)
-    period = (-lo).clip(lower=0.0)
+        pos = customers.code(observed_from.index)
+        known = np.flatnonzero(pos >= 0)
+        obs = _days(observed_from.iloc[known], as_of)
+        lo[pos[known]] = np.fmax(lo_all, np.where(np.isnan(obs), lo_all, obs))
+    period = np.maximum(-lo, 0.0)
 
-    has_order = "order_id" in purchases.columns
-    pur = purchases.loc[
-        purchases["customer_id"].isin(exposed),
-        ["customer_id", "ordered_at", "amount", *(["order_id"] if has_order else [])],
-    ].sort_values(
-        ["customer_id", "ordered_at", "amount", *(["order_id"] if has_order else [])], kind="stable"
-    )
-    pur = pd.DataFrame(
-        {
-            "c": pur["customer_id"].to_numpy(),
-            "t": _days(pur["ordered_at"], as_of),
-            "a": pur["amount"].to_numpy(float),
-            "order_id": pur["order_id"].to_numpy() if has_order else np.full(len(pur), None, dtype=object),
-            "ordered_at": pur["ordered_at"].to_numpy(),
-        }
-    )
-    pur = pur.loc[(pur["t"] <= 0.0) & (pur["t"] > pur["c"].map(lo).to_numpy(float))].reset_index(drop=True)
-    pur["pid"] = np.arange(len(pur))
+    # Purchases of exposed customers in their period.
+    pc = customers.code(purchases["customer_id"])
+    pur_rows = np.flatnonzero(pc >= 0)
+    pc = pc[pur_rows]
+    t = _days(purchases["ordered_at"].iloc[pur_rows], as_of)
+    inside = (t <= 0.0) & (t > lo[pc])
+    pur_rows, pc, t = pur_rows[inside], pc[inside], t[inside]
+    a = purchases["amount"].to_numpy(float)[pur_rows]
+    if not _sorted_by(pc, t, a):
+        order = np.lexsort((a, t, pc))
+        pur_rows, pc, t, a = pur_rows[order], pc[order], t[order], a[order]
 
     # Credit of each purchase to the influencers whose windows (e, e + W] cover it.
+    z, q = _pairs(c, e), _pairs(pc, t)
     if cfg.attribution == "last_touch":
-        # one key dtype on both sides (string ids may arrive as object on one side and str on the other)
-        m = pd.merge_asof(
-            pur.sort_values("t").astype({"c": object}),
-            exp.sort_values("e").astype({"c": object}),
-            left_on="t",
-            right_on="e",
-            by="c",
-            direction="backward",
-            allow_exact_matches=False,
-            tolerance=w,
-        ).dropna(subset=["i"])
-        credit = m.assign(share=1.0)[["pid", "c", "i", "a", "share"]]
+        pid, inf, share = _last_touch_credit(z, c, e, exp_i, q, w)
     else:
-        m = pur.merge(exp, on="c", how="inner")
-        m = m.loc[(m["e"] < m["t"]) & (m["t"] <= m["e"] + w), ["pid", "c", "i", "a"]]
-        m = m.drop_duplicates(["pid", "i"])
-        credit = m.assign(share=1.0 / m.groupby("pid")["i"].transform("size"))
+        pid, inf, share = _even_credit(z, e, exp_i, q, w, influencers.n)
+    del z, q
+    cr_c, cr_a = pc[pid], a[pid]
+    credit = share * cr_a
 
-    credit = credit.assign(credit=credit["share"] * credit["a"])
-    # Baseline: revenue and days outside the union of windows, shrunk towards the pooled rate.
-    cust_lo = exp["c"].map(lo).to_numpy(float)
-    s = np.clip(exp["e"].to_numpy(), cust_lo, 0.0)
-    e = np.clip(exp["e"].to_numpy() + w, cust_lo, 0.0)
-    keep = e > s
-    d_in = _window_coverage(exp["c"].to_numpy()[keep], s[keep], e[keep]).reindex(exposed, fill_value=0.0)
-    r_total = pur.groupby("c")["a"].sum().reindex(exposed, fill_value=0.0)
-    r_in = credit.drop_duplicates("pid").groupby("c")["a"].sum().reindex(exposed, fill_value=0.0)
+    # Baseline: revenue and days outside the union of windows, shrunk towards the pooled rate. The windows of
+    # one customer, clipped to the period, are sorted by start and their ends rise with their starts.
+    s = np.clip(e, lo[c], 0.0)
+    end = np.clip(e + w, lo[c], 0.0)
+    kept = end > s
+    d_in = _union_length(c[kept], s[kept], end[kept], n_c)
+    r_total = np.bincount(pc, weights=a, minlength=n_c)
+    in_window = np.zeros(pc.shape[0], dtype=bool)
+    in_window[pid] = True
+    r_in = np.bincount(pc[in_window], weights=a[in_window], minlength=n_c)
     r_out = r_total - r_in
-    d_out = (period - d_in).clip(lower=0.0)
+    d_out = np.maximum(period - d_in, 0.0)
     pooled = float(r_out.sum() / d_out.sum()) if d_out.sum() > 0 else 0.0
     prior = float(cfg.baseline_prior_days)
     denom = d_out + prior
     # a spending rate is never negative: returns outside the windows must not inflate the excess (f_y <= 1)
     pooled = max(pooled, 0.0)
-    lam = ((r_out + prior * pooled) / denom.where(denom > 0)).fillna(pooled).clip(lower=0.0)
-    excess = (r_in - lam * d_in).clip(lower=0.0)
-    factor = (excess / r_in.where(r_in > 0)).fillna(0.0)
+    rate = np.divide(r_out + prior * pooled, denom, out=np.full(n_c, pooled), where=denom > 0)
+    lam = np.maximum(rate, 0.0)
+    excess = np.maximum(r_in - lam * d_in, 0.0)
+    factor = np.divide(excess, r_in, out=np.zeros(n_c), where=r_in > 0)
 
-    f = credit["c"].map(factor).to_numpy(float)
-    credit = credit.assign(excess=credit["credit"] * f, civ=cfg.margin * credit["credit"] * f)
-    _check_cap(credit)
+    f = factor[cr_c]
+    civ = cfg.margin * credit * f
+    _check_cap(pid, share, credit, civ)
     return _Attribution(
-        credit=credit, purchases=pur, exposures=exp, n_exposed_customers=len(exposed), pooled=pooled
+        customer_ids=customers.ids,
+        influencer_ids=influencers.ids,
+        exp_i=exp_i,
+        exp_c=c,
+        pur_rows=pur_rows,
+        pur_t=t,
+        pid=pid,
+        i=inf,
+        c=cr_c,
+        a=cr_a,
+        share=share,
+        credit=credit,
+        excess=credit * f,
+        civ=civ,
+        pooled=pooled,
     )
 
 
@@ -308,49 +496,42 @@ def influence_value(
 
     Notes
     -----
-    Formulas in the module docstring. Everything is vectorized: an as-of merge for last-touch attribution, a
-    sorted merge for even attribution and a cumulative-max interval union for the window coverage.
+    Formulas in the module docstring. Everything is vectorized and no purchase meets an exposure outside its
+    window: exposures sorted by (customer, time), two binary searches per purchase bound the exposures whose
+    windows cover it (one for last touch) and only those pairs are formed; the window coverage is an interval
+    union over the same sorted exposures. Memory and time grow with the exposures, purchases and credited
+    pairs, not with the purchases times the exposures of each customer.
     """
     cfg = config or InfluenceConfig()
     att = _attribute(
         exposures, purchases, as_of, start=start, referrals=referrals, observed_from=observed_from, cfg=cfg
     )
-    credit, exp = att.credit, att.exposures
-    by_inf = credit.groupby("i").agg(
-        n_influenced=("c", "nunique"),
-        n_purchases=("pid", "nunique"),
-        window_revenue=("credit", "sum"),
-        excess_revenue=("excess", "sum"),
-    )
-    out = exp.groupby("i").agg(n_exposed=("c", "nunique")).join(by_inf, how="left")
-    out = out.fillna({"n_influenced": 0, "n_purchases": 0, "window_revenue": 0.0, "excess_revenue": 0.0})
-    out[["n_influenced", "n_purchases"]] = out[["n_influenced", "n_purchases"]].astype("int64")
+    n_i, n_c = att.influencer_ids.shape[0], att.customer_ids.shape[0]
+    window_revenue = np.bincount(att.i, weights=att.credit, minlength=n_i)
     # returns are negative purchases: net them out, but an influencer never creates negative value
-    out["excess_revenue"] = out["excess_revenue"].clip(lower=0.0)
+    excess_revenue = np.maximum(np.bincount(att.i, weights=att.excess, minlength=n_i), 0.0)
     # the value of the purchases credited: the cap of the CIV and of anything published as influence value.
     # Row by row civ <= margin * credit; only returns (negative credits of customers with a different excess
     # factor) can lift the margin on the summed excess above the summed credit, and the cap removes that.
-    out["credited_value"] = out["window_revenue"].clip(lower=0.0)
-    out["civ"] = np.minimum(cfg.margin * out["excess_revenue"], out["credited_value"])
+    credited_value = np.maximum(window_revenue, 0.0)
     logger.debug(
         "CIV: %d influencers, %d exposed customers, pooled baseline %.4f per day",
-        len(out),
+        n_i,
         att.n_exposed_customers,
         att.pooled,
     )
-    out = out.rename_axis("customer_id").reset_index().sort_values("customer_id", kind="stable")
-    return out[
-        [
-            "customer_id",
-            "n_exposed",
-            "n_influenced",
-            "n_purchases",
-            "window_revenue",
-            "excess_revenue",
-            "civ",
-            "credited_value",
-        ]
-    ].reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "customer_id": att.influencer_ids,
+            "n_exposed": _distinct_per(att.exp_i, att.exp_c, n_i, n_c),
+            "n_influenced": _distinct_per(att.i, att.c, n_i, n_c),
+            "n_purchases": np.bincount(att.i, minlength=n_i).astype(np.int64),
+            "window_revenue": window_revenue,
+            "excess_revenue": excess_revenue,
+            "civ": np.minimum(cfg.margin * excess_revenue, credited_value),
+            "credited_value": credited_value,
+        }
+    )
 
 
 def influence_credits(
@@ -385,25 +566,28 @@ def influence_credits(
     att = _attribute(
         exposures, purchases, as_of, start=start, referrals=referrals, observed_from=observed_from, cfg=cfg
     )
-    c = att.credit
-    pur = att.purchases.set_index("pid")
-    f = (c["excess"] / c["credit"].where(c["credit"] != 0)).fillna(0.0)
-    out = pd.DataFrame(
-        {
-            "influencer_id": c["i"].to_numpy(),
-            "customer_id": c["c"].to_numpy(),
-            "order_id": pur["order_id"].reindex(c["pid"]).to_numpy(),
-            "ordered_at": pur["ordered_at"].reindex(c["pid"]).to_numpy(),
-            "amount": c["a"].to_numpy(float),
-            "share": c["share"].to_numpy(float),
-            "credited_revenue": c["credit"].to_numpy(float),
-            "excess_share": f.to_numpy(float),
-            "excess_revenue": c["excess"].to_numpy(float),
-            "civ": c["civ"].to_numpy(float),
-        }
+    # by influencer (codes are in id order), then purchase time, then buyer; ties stay in purchase order
+    order = np.lexsort((att.c, att.pur_t[att.pid], att.i))
+    rows = att.pur_rows[att.pid[order]]
+    credit, excess = att.credit[order], att.excess[order]
+    order_id = (
+        purchases["order_id"].to_numpy()[rows]
+        if "order_id" in purchases.columns
+        else np.full(rows.shape[0], None, dtype=object)
     )
-    return out.sort_values(["influencer_id", "ordered_at", "customer_id"], kind="stable").reset_index(
-        drop=True
+    return pd.DataFrame(
+        {
+            "influencer_id": att.influencer_ids[att.i[order]],
+            "customer_id": att.customer_ids[att.c[order]],
+            "order_id": order_id,
+            "ordered_at": purchases["ordered_at"].to_numpy()[rows],
+            "amount": att.a[order],
+            "share": att.share[order],
+            "credited_revenue": credit,
+            "excess_share": np.divide(excess, credit, out=np.zeros(credit.shape[0]), where=credit != 0),
+            "excess_revenue": excess,
+            "civ": att.civ[order],
+        }
     )
 
 
