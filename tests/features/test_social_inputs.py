@@ -246,3 +246,35 @@ def test_coded_ids_give_the_same_components_as_string_ids(tmp_path):
         for col in want.columns:
             np.testing.assert_allclose(got[col].to_numpy(float), want[col].to_numpy(float), rtol=1e-12)
     assert coded_out[0]["civ"].sum() > 0  # the demo's influence is found either way
+
+
+@pytest.mark.slow
+def test_store_frames_arrive_in_the_order_of_the_interval_join(tmp_path):
+    """Issue 16: DuckDB sorts the exposures by (customer code, time) and the purchases by (customer code, time,
+    amount), so the influence value's sorted interval join needs no sort of its own; the contributors grouped
+    on codes are those grouped on the ids."""
+    import numpy as np
+
+    from socialvalue import Store
+    from socialvalue.demo import generate
+    from socialvalue.features.social_inputs import _Ids, influence_credit_frame
+    from socialvalue.social.influence_value import _sorted_by, influence_contributors
+
+    as_of, start = pd.Timestamp("2026-07-01"), pd.Timestamp("2025-07-01")
+    with Store(tmp_path / "d.duckdb") as store:
+        generate(3000, seed=5).load_into(store)
+        ids = _Ids(store)
+        exp = exposure_frame(store, as_of, start=start, ids=ids)
+        pur = purchase_frame(store, as_of, start=start, ids=ids)
+        frames = influence_credit_frame(store, as_of)
+    assert len(exp) > 1000 and len(pur) > 1000
+    days = lambda ts: ((ts - as_of) / pd.Timedelta(days=1)).to_numpy(float)  # noqa: E731
+    assert _sorted_by(exp["exposed_id"].to_numpy(), days(exp["exposed_at"]))
+    assert _sorted_by(pur["customer_id"].to_numpy(), days(pur["ordered_at"]), pur["amount"].to_numpy())
+    # a shuffled frame is not sorted (the check can fail)
+    shuffled = exp.sample(frac=1.0, random_state=0)
+    assert not _sorted_by(shuffled["exposed_id"].to_numpy(), days(shuffled["exposed_at"]))
+    on_ids = influence_contributors(frames["credits"], top=3)
+    assert len(on_ids) > 10
+    pd.testing.assert_frame_equal(frames["contributors"], on_ids, check_exact=False, rtol=1e-12)
+    assert np.isfinite(frames["credited_value"]["civ"]).all()

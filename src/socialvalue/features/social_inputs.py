@@ -62,6 +62,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: Row orders of the exposure and purchase frames: the sorted interval join of the influence value works on
+#: exposures by (customer, time) and purchases by (customer, time, amount); frames in that order skip its sort.
+_EXPOSURE_ORDER = '"exposed_id", "exposed_at", "influencer_id"'
+_PURCHASE_ORDER = '"customer_id", "ordered_at", "amount", "order_id"'
+
 #: Orders that count as revenue: completed sales, and refunds/returns recorded as negative amounts.
 _REVENUE = "(o.status = 'completed' OR (o.status IN ('returned', 'refunded') AND o.amount < 0))"
 
@@ -165,8 +170,13 @@ def _frame(
     id_columns: Sequence[str] = (),
     order: str | None = None,
 ) -> pd.DataFrame:
-    """Run ``query``; with ``ids``, replace the ``id_columns`` by their codes (one hash join each, in DuckDB)."""
+    """Run ``query``; with ``ids``, replace the ``id_columns`` by their codes (one hash join each, in DuckDB).
+
+    ``order`` (constant SQL, column names of the result) sorts the rows, after the codes replaced the ids.
+    """
     if ids is None or not id_columns:
+        if order:
+            query = f"SELECT * FROM ({query}) _q ORDER BY {order}"
         return arrow_to_pandas(store.con.sql(query, params=params).to_arrow_table())
     name = "_sv_id_codes"
     replaced = ", ".join(f'_j{k}.code AS "{c}"' for k, c in enumerate(id_columns))
@@ -251,6 +261,8 @@ def exposure_frame(
 
     ``source`` is ``content`` (interaction with the influencer's content), ``direct`` (interaction between
     the two customers) or ``broadcast`` (the influencer published; the exposed customer followed them).
+    Sorted by exposed customer (code, with ``ids``), time and influencer: DuckDB sorts in parallel where the
+    data are, and :func:`~socialvalue.social.influence_value.influence_value` then needs no sort of its own.
     """
     cfg = config or ExposureConfig()
     params = {
@@ -293,15 +305,18 @@ def exposure_frame(
              AND (f.created_at IS NULL OR f.created_at <= b.at) AND (f.ended_at IS NULL OR f.ended_at > b.at))
         SELECT influencer_id, exposed_id, exposed_at, min(source) AS source FROM exposures
         WHERE influencer_id <> exposed_id
-        GROUP BY ALL ORDER BY exposed_at
+        GROUP BY ALL
     """
-    return _frame(store, query, params, ids, ("influencer_id", "exposed_id"), order="exposed_at")
+    return _frame(store, query, params, ids, ("influencer_id", "exposed_id"), order=_EXPOSURE_ORDER)
 
 
 def purchase_frame(
     store: Store, as_of: pd.Timestamp | str, *, start: pd.Timestamp | str, ids: _Ids | None = None
 ) -> pd.DataFrame:
-    """Revenue orders ``(customer_id, ordered_at, amount, order_id)`` in ``(start, as_of]``."""
+    """Revenue orders ``(customer_id, ordered_at, amount, order_id)`` in ``(start, as_of]``.
+
+    Sorted by customer (code, with ``ids``), time, amount and order id: the order the influence value works in.
+    """
     return _frame(
         store,
         f"""
@@ -311,6 +326,7 @@ def purchase_frame(
         [_ts(start).to_pydatetime(), _ts(as_of).to_pydatetime()],
         ids,
         ("customer_id",),
+        order=_PURCHASE_ORDER,
     )
 
 
@@ -441,16 +457,18 @@ def influence_credit_frame(
     credits = influence_credits(**inputs, config=cfg.influence)
     # the totals from the same rows: one attribution pass, not two
     totals = credit_totals(credits, margin=cfg.influence.margin)
+    # contributors grouped on the codes (in id order, so ties break by id as on the ids), decoded after
+    contributors = influence_contributors(credits, top=top)
     if len(credits):
         credits = credits.assign(
             influencer_id=ids.decode(credits["influencer_id"]), customer_id=ids.decode(credits["customer_id"])
         )
-    totals = _decoded(totals, ids)
-    return {
-        "credits": credits,
-        "contributors": influence_contributors(credits, top=top),
-        "credited_value": totals,
-    }
+    if len(contributors):
+        contributors = contributors.assign(
+            influencer_id=ids.decode(contributors["influencer_id"]),
+            customer_id=ids.decode(contributors["customer_id"]),
+        )
+    return {"credits": credits, "contributors": contributors, "credited_value": _decoded(totals, ids)}
 
 
 def _decoded(frame: pd.DataFrame, ids: _Ids) -> pd.DataFrame:
