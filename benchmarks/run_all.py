@@ -18,6 +18,7 @@ ORDER = (
     "ingest",
     "demo_generate",
     "features",
+    "summary",
     "btyd_fit",
     "btyd_compare",
     "plot",
