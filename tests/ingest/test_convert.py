@@ -132,6 +132,7 @@ def test_the_cli_prints_the_line(tmp_path, log_csv, capsys):
 def test_the_doctor_no_longer_asks_for_an_order_id(log_csv):
     d = diagnose(log_csv, "orders")
     assert not any("order_id" in t for t in d.todo)
+    assert d.mapping.columns == {}  # 'ordered_at' is ordered_at (it used to be proposed as order_id)
     assert (
         "no column looks like order_id: the load derives one per row from customer, time, amount and position "
         "(a re-load of the same file replaces them; a file with its own ids does not)"
