@@ -4,24 +4,33 @@ Every model derives from :class:`BTYDModel` (see ``_base.py`` for the contract):
 in ``__init__``, ``fit(data)`` on sufficient statistics, ``params_``/``se_``/``summary()``, predictions with
 optional intervals, and JSON persistence (with the fitted data's fingerprint). The fallback rungs
 :class:`RateModel` and :class:`ShrunkMeanSpend` are saved too (``socialvalue.models.persist.load_model``).
+
+The public names are imported on first use (PEP 562): ``from socialvalue.models.btyd import BetaGeo`` loads
+the BG/NBD and the base only, not the other models, the CLV helpers or ``scipy.stats``.
 """
 
-from socialvalue.models.btyd._base import BTYDModel
-from socialvalue.models.btyd.bgbb import BetaGeoBetaBinom
-from socialvalue.models.btyd.bgnbd import BetaGeo
-from socialvalue.models.btyd.clv import (
-    continuous_rate,
-    customer_lifetime_value,
-    discounted_purchases,
-    lifetimes_clv,
-    period_rate,
-)
-from socialvalue.models.btyd.diagnostics import compare_models
-from socialvalue.models.btyd.gammagamma import GammaGamma
-from socialvalue.models.btyd.mbgnbd import ModifiedBetaGeo
-from socialvalue.models.btyd.paretonbd import ParetoNBD
-from socialvalue.models.btyd.rate import RateModel
-from socialvalue.models.btyd.shrunk_spend import ShrunkMeanSpend
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# name -> module that defines it; resolved on first attribute access.
+_LAZY: dict[str, str] = {
+    "BTYDModel": "socialvalue.models.btyd._base",
+    "BetaGeoBetaBinom": "socialvalue.models.btyd.bgbb",
+    "BetaGeo": "socialvalue.models.btyd.bgnbd",
+    "continuous_rate": "socialvalue.models.btyd.clv",
+    "customer_lifetime_value": "socialvalue.models.btyd.clv",
+    "discounted_purchases": "socialvalue.models.btyd.clv",
+    "lifetimes_clv": "socialvalue.models.btyd.clv",
+    "period_rate": "socialvalue.models.btyd.clv",
+    "compare_models": "socialvalue.models.btyd.diagnostics",
+    "GammaGamma": "socialvalue.models.btyd.gammagamma",
+    "ModifiedBetaGeo": "socialvalue.models.btyd.mbgnbd",
+    "ParetoNBD": "socialvalue.models.btyd.paretonbd",
+    "RateModel": "socialvalue.models.btyd.rate",
+    "ShrunkMeanSpend": "socialvalue.models.btyd.shrunk_spend",
+}
 
 __all__ = [
     "BTYDModel",
@@ -39,3 +48,34 @@ __all__ = [
     "lifetimes_clv",
     "period_rate",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from socialvalue.models.btyd._base import BTYDModel
+    from socialvalue.models.btyd.bgbb import BetaGeoBetaBinom
+    from socialvalue.models.btyd.bgnbd import BetaGeo
+    from socialvalue.models.btyd.clv import (
+        continuous_rate,
+        customer_lifetime_value,
+        discounted_purchases,
+        lifetimes_clv,
+        period_rate,
+    )
+    from socialvalue.models.btyd.diagnostics import compare_models
+    from socialvalue.models.btyd.gammagamma import GammaGamma
+    from socialvalue.models.btyd.mbgnbd import ModifiedBetaGeo
+    from socialvalue.models.btyd.paretonbd import ParetoNBD
+    from socialvalue.models.btyd.rate import RateModel
+    from socialvalue.models.btyd.shrunk_spend import ShrunkMeanSpend
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -112,7 +112,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import special
 
 from socialvalue.errors import (
     ConfigError,
@@ -128,7 +128,7 @@ from socialvalue.models.btyd._data import (
     prediction_columns,
     unique_rows,
 )
-from socialvalue.models.btyd._optim import _LOG_BOUND, _dot, _Optimiser, _single_thread_blas
+from socialvalue.models.btyd._optim import _LOG_BOUND, OptimizeResult, _dot, _Optimiser, _single_thread_blas
 from socialvalue.models.persist import data_fingerprint
 
 __all__ = ["BTYDModel", "IntervalMethod", "Link"]
@@ -373,7 +373,7 @@ class BTYDModel(_Optimiser):
         SchemaError
             Missing, non-numeric, negative, partly empty or inconsistent columns (the first bad row named).
         ConvergenceError
-            The optimiser failed (``.result`` holds scipy's ``OptimizeResult``), or the fit is degenerate and
+            The optimiser failed (``.result`` holds its ``OptimizeResult``), or the fit is degenerate and
             ``on_degenerate="raise"``.
 
         Warns
@@ -419,6 +419,8 @@ class BTYDModel(_Optimiser):
                 self._finish_fit(theta, hess, value, res, w, wsum, n)
                 return
             logger.info("%s: Newton's method did not converge; falling back on L-BFGS-B", type(self).__name__)
+        from scipy import optimize  # only here: a Newton fit never pays for importing it
+
         bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(x0)
         res = optimize.minimize(
             self._objective,
@@ -445,7 +447,7 @@ class BTYDModel(_Optimiser):
         theta: np.ndarray,
         hess: np.ndarray,
         value: float,
-        res: optimize.OptimizeResult,
+        res: OptimizeResult,
         w: np.ndarray,
         wsum: float,
         n: int,
@@ -595,7 +597,7 @@ class BTYDModel(_Optimiser):
         """
         self._check_fitted()
         _check_level(level)
-        z = stats.norm.ppf(0.5 + level / 2)
+        z = special.ndtri(0.5 + level / 2)  # the normal quantile, as scipy.stats.norm.ppf
         with np.errstate(all="ignore"):
             log_theta = np.log(self._theta_)
             se_log = np.sqrt(np.maximum(np.diag(self._cov_log_), 0.0))
@@ -784,7 +786,7 @@ def _bounds_from_var(
     est: np.ndarray, var: np.ndarray, level: float, link: Link
 ) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric normal bounds on the link scale, mapped back; degenerate points (0 on log) keep the estimate."""
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = special.ndtri(0.5 + level / 2)  # the normal quantile, as scipy.stats.norm.ppf
     center = BTYDModel._link(est, link)
     sd = np.sqrt(np.maximum(var, 0.0))
     with np.errstate(all="ignore"):

@@ -11,29 +11,47 @@ import contextlib
 from typing import Any
 
 import numpy as np
-from scipy import optimize
+
+from socialvalue.models._threads import single_thread_blas
 
 __all__: list[str] = []
 
 _LOG_BOUND = 30.0  # |log parameter| bound during optimisation: exp(30) ~ 1e13 keeps every term finite
 
 
-_BLAS: list[Any] = []  # the threadpoolctl controller, created on first fit (it scans loaded libraries once)
-
-
 def _single_thread_blas() -> contextlib.AbstractContextManager[Any]:
     """Limit BLAS to one thread while optimising (scoped to the ``with`` block).
 
     L-BFGS-B's tiny vector operations gain nothing from threads, and on a busy machine each threaded BLAS call
-    can stall for milliseconds (measured: 350 ms -> 25 ms for the CDNOW BG/NBD fit on 2 loaded cores).
+    can stall for milliseconds (measured: 350 ms -> 25 ms for the CDNOW BG/NBD fit on 2 loaded cores). Numpy's
+    own OpenBLAS is set directly (microseconds); any other BLAS through threadpoolctl, whose scan of the
+    loaded libraries (8-16 ms) is done once, on the first fit (see :func:`socialvalue.models._threads.single_thread_blas`).
     """
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        return contextlib.nullcontext()
-    if not _BLAS:
-        _BLAS.append(ThreadpoolController())
-    return _BLAS[0].limit(limits=1, user_api="blas")
+    return single_thread_blas()
+
+
+class OptimizeResult(dict):
+    """The result of an optimisation: a dict with attribute access, as :class:`scipy.optimize.OptimizeResult`.
+
+    Newton's method reports through this class so that a fit which needs no L-BFGS-B never imports
+    ``scipy.optimize`` (half a second in a fresh process without bytecode cache); L-BFGS-B returns scipy's own.
+    Keys: ``x``, ``fun``, ``jac``, ``nit``, ``success``, ``message``.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+    __setattr__ = dict.__setitem__  # type: ignore[assignment]
+    __delattr__ = dict.__delitem__  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "\n".join(f"{k:>8}: {v!r}" for k, v in self.items())
+
+    def __dir__(self) -> list[str]:
+        return list(self.keys())
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
@@ -79,7 +97,7 @@ class _Optimiser:
 
     def _newton(
         self, x0: np.ndarray, d: dict[str, np.ndarray], w: np.ndarray, wsum: float
-    ) -> tuple[np.ndarray, np.ndarray, float, optimize.OptimizeResult] | None:
+    ) -> tuple[np.ndarray, np.ndarray, float, OptimizeResult] | None:
         """Damped Newton in the log-parameters with backtracking; ``None`` if it does not converge.
 
         Where the Hessian is not positive definite (far from the optimum) its spectrum is shifted; each step is
@@ -120,7 +138,7 @@ class _Optimiser:
             theta, value, g, h = new, new_value, new_g, new_h
         if np.max(np.abs(g)) > 1e-7 or not np.all(np.isfinite(h)):
             return None
-        res = optimize.OptimizeResult(x=theta, fun=value, jac=g, nit=it, success=True, message=message)
+        res = OptimizeResult(x=theta, fun=value, jac=g, nit=it, success=True, message=message)
         return theta, h, value, res
 
     def _polish(
