@@ -682,3 +682,15 @@ def test_union_length_matches_the_old_window_coverage():
     got = _window_coverage(cust, s, e)
     want = _ref_window_coverage(cust, s, e)
     np.testing.assert_allclose(got.reindex(want.index).to_numpy(), want.to_numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_order_by_is_the_stable_three_key_sort(seed):
+    from socialvalue.social.influence_value import _order_by
+
+    rng = np.random.default_rng(seed)
+    n = 5000
+    first = rng.integers(0, 50, n).astype(np.int32)
+    second = rng.integers(0, 20, n) / 4.0  # many rows tied on (first, second)
+    third = rng.integers(0, 3, n).astype(float)  # and on all three: input position decides
+    np.testing.assert_array_equal(_order_by(first, second, third), np.lexsort((third, second, first)))

@@ -75,6 +75,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _DAY = pd.Timedelta(days=1)
+#: Integer type of customer and influencer codes (ids of one frame: fewer than 2**31).
+_CODE = np.int32
 
 
 class InfluenceConfig(ConfigModel):
@@ -122,7 +124,7 @@ def _dense_ints(values: np.ndarray) -> bool:
     if values.dtype.kind not in "iuf" or values.size == 0:
         return False
     lo, hi = values.min(), values.max()
-    if not (lo >= 0 and hi < max(4 * values.size, 2**20)):  # NaN fails both comparisons
+    if not (lo >= 0 and hi < min(max(4 * values.size, 2**20), 2**31 - 1)):  # NaN fails both comparisons
         return False
     return values.dtype.kind != "f" or bool(np.array_equal(values, np.trunc(values)))
 
@@ -140,7 +142,7 @@ class _Codes:
             raw = arr.astype(np.int64)
             present = np.zeros(int(raw.max()) + 1, dtype=bool)
             present[raw] = True
-            lookup = np.cumsum(present, dtype=np.int64) - 1
+            lookup = np.cumsum(present, dtype=_CODE) - 1
             lookup[~present] = -1
             self._lookup: np.ndarray | None = lookup
             self.codes = lookup[raw]
@@ -149,7 +151,7 @@ class _Codes:
         else:
             codes, uniques = pd.factorize(values, sort=True)
             self._lookup = None
-            self.codes = codes.astype(np.int64)
+            self.codes = codes.astype(_CODE)
             self.ids = np.asarray(uniques)
             self._index = pd.Index(uniques)
 
@@ -163,12 +165,12 @@ class _Codes:
         if self._lookup is not None and arr.dtype.kind in "iuf":
             with np.errstate(invalid="ignore"):
                 ok = (arr >= 0) & (arr < self._lookup.shape[0]) & (np.trunc(arr) == arr)
-            out = np.full(arr.shape[0], -1, dtype=np.int64)
+            out = np.full(arr.shape[0], -1, dtype=_CODE)
             out[ok] = self._lookup[arr[ok].astype(np.int64)]
             return out
         if self._index is None:
             self._index = pd.Index(self.ids)
-        return self._index.get_indexer(values).astype(np.int64)
+        return self._index.get_indexer(values).astype(_CODE)
 
 
 def _sorted_by(*keys: np.ndarray) -> bool:
@@ -190,6 +192,23 @@ def _pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     z.real = first
     z.imag = second
     return z
+
+
+def _order_by(first: np.ndarray, second: np.ndarray, third: np.ndarray) -> np.ndarray:
+    """The stable sort order of the rows by ``(first, second, third)``.
+
+    One sort of ``(first, second)`` pairs (several times faster than a three-key lexsort), then the rare runs
+    tied on both are put in order of ``third`` and of their input position.
+    """
+    order = np.argsort(_pairs(first, second))
+    f, s = first[order], second[order]
+    tied = np.flatnonzero((f[1:] == f[:-1]) & (s[1:] == s[:-1]))
+    if tied.shape[0]:
+        slots = np.union1d(tied, tied + 1)  # positions in a tie run; runs are contiguous
+        run = np.cumsum(np.r_[True, ~np.isin(slots[1:] - 1, tied)])  # a run starts where no tie precedes
+        members = order[slots]
+        order[slots] = members[np.lexsort((members, third[members], run))]
+    return order
 
 
 def _union_length(cust: np.ndarray, start: np.ndarray, end: np.ndarray, n: int) -> np.ndarray:
@@ -224,11 +243,18 @@ def _window_coverage(cust: np.ndarray, start: np.ndarray, end: np.ndarray) -> pd
 
 
 def _distinct_per(group: np.ndarray, member: np.ndarray, n_group: int, n_member: int) -> np.ndarray:
-    """Number of distinct ``member`` codes per ``group`` code (one hash pass over int64 keys)."""
+    """Number of distinct ``member`` codes per ``group`` code.
+
+    The rows come sorted by ``member`` (exposures and credit rows are in customer order), so the keys
+    ``member * n_group + group`` are sorted but for short runs, which a stable sort (timsort) merges in close to
+    linear time; distinct keys are then the changes.
+    """
     if group.shape[0] == 0:
         return np.zeros(n_group, dtype=np.int64)
-    pairs = pd.unique(group.astype(np.int64) * max(n_member, 1) + member)
-    return np.bincount(pairs // max(n_member, 1), minlength=n_group).astype(np.int64)
+    key = np.sort(member.astype(np.int64) * max(n_group, 1) + group, kind="stable")
+    first = np.ones(key.shape[0], dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    return np.bincount(key[first] % max(n_group, 1), minlength=n_group).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -236,43 +262,54 @@ class _Attribution:
     """The credit rows of one CIV computation and what the aggregation needs beside them.
 
     Customers (exposed, buying) and influencers are integer codes: positions in ``customer_ids`` and
-    ``influencer_ids``, both in id order. Credit rows are in purchase order, one per (purchase, influencer).
+    ``influencer_ids``, both in id order. Purchases are the ones in the period of exposed customers, sorted by
+    (customer, time, amount); credit rows are in purchase order, one per (purchase, influencer). Per-row columns
+    that follow from these (buyer, amount, excess, CIV) are computed when asked for, not stored.
     """
 
     customer_ids: np.ndarray
     influencer_ids: np.ndarray
     exp_i: np.ndarray  # influencer code of every exposure kept
     exp_c: np.ndarray  # exposed customer code of every exposure kept
-    pur_rows: np.ndarray  # positions in the caller's purchases frame of the purchases in the period
-    pur_t: np.ndarray  # their times (days relative to as_of)
-    pid: np.ndarray  # credit rows: the purchase (index into pur_rows)
+    pur_rows: np.ndarray  # purchases: positions in the caller's frame
+    pur_c: np.ndarray  # purchases: customer code
+    pur_t: np.ndarray  # purchases: time (days relative to as_of)
+    pur_a: np.ndarray  # purchases: amount
+    pid: np.ndarray  # credit rows: the purchase (index into the pur_ arrays)
     i: np.ndarray  # credit rows: the influencer code
-    c: np.ndarray  # credit rows: the buyer's customer code
-    a: np.ndarray  # credit rows: the purchase amount
-    share: np.ndarray
-    credit: np.ndarray
-    excess: np.ndarray
-    civ: np.ndarray
+    share: np.ndarray  # credit rows: s_ip
+    credit: np.ndarray  # credit rows: s_ip a_p
+    factor: np.ndarray  # per customer code: f_y, the part of the in-window revenue above the baseline
+    margin: float
     pooled: float
 
     @property
     def n_exposed_customers(self) -> int:
         return int(self.customer_ids.shape[0])
 
+    def buyer(self) -> np.ndarray:
+        """Customer code of every credit row."""
+        return self.pur_c[self.pid]
 
-def _check_cap(pid: np.ndarray, share: np.ndarray, credit: np.ndarray, civ: np.ndarray) -> None:
-    """Check the attribution rule on the credit rows.
+    def excess(self, buyer: np.ndarray) -> np.ndarray:
+        """Excess revenue :math:`f_y s_{ip} a_p` of every credit row (``buyer`` from :meth:`buyer`)."""
+        return self.credit * self.factor[buyer]
 
-    The shares of one purchase sum to at most 1, so its credit to all influencers sums to at most its value,
-    and each row's CIV is at most the margin on the revenue it credits.
+    def civ(self, buyer: np.ndarray) -> np.ndarray:
+        r"""CIV :math:`\mu s_{ip} a_p f_y` of every credit row."""
+        return self.margin * self.credit * self.factor[buyer]
+
+
+def _check_cap(pid: np.ndarray, share: np.ndarray, factor: np.ndarray, margin: float) -> None:
+    r"""Check the attribution rule.
+
+    The shares of one purchase sum to at most 1, so its credit to all influencers sums to at most its value;
+    with :math:`f_y \le 1` and :math:`\mu \le 1`, each row's CIV is at most the revenue it credits.
     """
-    if pid.shape[0] == 0:
-        return
-    total = np.bincount(pid, weights=share)
-    if (total > 1 + 1e-9).any():  # pragma: no cover - the attribution rules make this impossible
-        raise AssertionError(f"purchase shares sum to {float(total.max())} > 1")
-    if (np.abs(civ) > np.abs(credit) + 1e-9).any():  # pragma: no cover
-        raise AssertionError("a credit row's CIV exceeds the purchase value it credits")
+    if pid.shape[0] and (np.bincount(pid, weights=share) > 1 + 1e-9).any():  # pragma: no cover
+        raise AssertionError("a purchase's shares sum to more than 1")  # the attribution rules prevent it
+    if factor.shape[0] and (factor.max() > 1 + 1e-12 or margin > 1):  # pragma: no cover
+        raise AssertionError("an excess factor or the margin exceeds 1: a CIV would exceed its credit")
 
 
 def _even_credit(
@@ -290,20 +327,26 @@ def _even_credit(
     z.imag = e + w
     lo = np.searchsorted(z, q, side="left")
     n_match = np.maximum(hi - lo, 0)
+    del hi
     total = int(n_match.sum())
-    pid = np.repeat(np.arange(q.shape[0], dtype=np.int64), n_match)
-    # position of every pair's exposure: lo of its purchase plus its rank among the purchase's matches
-    first_pair = np.cumsum(n_match) - n_match
-    k = np.arange(total, dtype=np.int64) + np.repeat(lo - first_pair, n_match)
+    # position of every pair's exposure: the first match of its purchase plus its rank among the matches
+    lo -= np.cumsum(n_match) - n_match
+    k = np.repeat(lo, n_match)
+    del lo
+    k += np.arange(total, dtype=k.dtype)
     inf = exp_i[k]
+    del k
+    pid = np.repeat(np.arange(q.shape[0], dtype=np.int64), n_match)
     # the same influencer twice for one purchase: keep the first pair (only purchases with 2+ matches)
     multi = np.flatnonzero(n_match[pid] >= 2)
+    del n_match
     if multi.shape[0]:
         key = pid[multi] * max(n_inf, 1) + inf[multi]
         order = np.argsort(key, kind="stable")
         skey = key[order]
         dup = np.zeros(total, dtype=bool)
         dup[multi[order[1:]]] = skey[1:] == skey[:-1]
+        del key, order, skey, multi
         pid, inf = pid[~dup], inf[~dup]
     share = 1.0 / np.bincount(pid, minlength=q.shape[0])[pid]
     return pid, inf, share
@@ -320,7 +363,7 @@ def _last_touch_credit(
     k = np.searchsorted(z, q, side="left") - 1
     ok = k >= 0
     kk = np.where(ok, k, 0)
-    ok &= c[kk] == q.real.astype(np.int64)
+    ok &= c[kk] == q.real
     ok &= q.imag - e[kk] <= w
     pid = np.flatnonzero(ok)
     k = k[pid]
@@ -367,15 +410,18 @@ def _attribute(
         referred = referrals.loc[referrals["referred_at"] <= as_of, "referred_id"].unique()
         keep &= ~cus_col.isin(referred).to_numpy(bool)
     rows = np.flatnonzero(keep)
+    del keep
     e = _days(at.iloc[rows], as_of)
     near = e + w > lo_all
     rows, e = rows[near], e[near]
     customers = _Codes(cus_col.iloc[rows])
     influencers = _Codes(inf_col.iloc[rows])
+    del rows, near
     c, exp_i = customers.codes, influencers.codes
     if not _sorted_by(c, e):
         order = np.argsort(_pairs(c, e))
         c, e, exp_i = c[order], e[order], exp_i[order]
+        del order
     n_c = customers.n
 
     # Per-customer observation start (days relative to as_of).
@@ -385,6 +431,7 @@ def _attribute(
         known = np.flatnonzero(pos >= 0)
         obs = _days(observed_from.iloc[known], as_of)
         lo[pos[known]] = np.fmax(lo_all, np.where(np.isnan(obs), lo_all, obs))
+        del pos, known, obs
     period = np.maximum(-lo, 0.0)
 
     # Purchases of exposed customers in their period.
@@ -394,10 +441,12 @@ def _attribute(
     t = _days(purchases["ordered_at"].iloc[pur_rows], as_of)
     inside = (t <= 0.0) & (t > lo[pc])
     pur_rows, pc, t = pur_rows[inside], pc[inside], t[inside]
+    del inside
     a = purchases["amount"].to_numpy(float)[pur_rows]
     if not _sorted_by(pc, t, a):
-        order = np.lexsort((a, t, pc))
+        order = _order_by(pc, t, a)
         pur_rows, pc, t, a = pur_rows[order], pc[order], t[order], a[order]
+        del order
 
     # Credit of each purchase to the influencers whose windows (e, e + W] cover it.
     z, q = _pairs(c, e), _pairs(pc, t)
@@ -406,8 +455,7 @@ def _attribute(
     else:
         pid, inf, share = _even_credit(z, e, exp_i, q, w, influencers.n)
     del z, q
-    cr_c, cr_a = pc[pid], a[pid]
-    credit = share * cr_a
+    credit = share * a[pid]
 
     # Baseline: revenue and days outside the union of windows, shrunk towards the pooled rate. The windows of
     # one customer, clipped to the period, are sorted by start and their ends rise with their starts.
@@ -415,10 +463,12 @@ def _attribute(
     end = np.clip(e + w, lo[c], 0.0)
     kept = end > s
     d_in = _union_length(c[kept], s[kept], end[kept], n_c)
+    del s, end, kept
     r_total = np.bincount(pc, weights=a, minlength=n_c)
     in_window = np.zeros(pc.shape[0], dtype=bool)
     in_window[pid] = True
     r_in = np.bincount(pc[in_window], weights=a[in_window], minlength=n_c)
+    del in_window
     r_out = r_total - r_in
     d_out = np.maximum(period - d_in, 0.0)
     pooled = float(r_out.sum() / d_out.sum()) if d_out.sum() > 0 else 0.0
@@ -430,25 +480,22 @@ def _attribute(
     lam = np.maximum(rate, 0.0)
     excess = np.maximum(r_in - lam * d_in, 0.0)
     factor = np.divide(excess, r_in, out=np.zeros(n_c), where=r_in > 0)
-
-    f = factor[cr_c]
-    civ = cfg.margin * credit * f
-    _check_cap(pid, share, credit, civ)
+    _check_cap(pid, share, factor, cfg.margin)
     return _Attribution(
         customer_ids=customers.ids,
         influencer_ids=influencers.ids,
         exp_i=exp_i,
         exp_c=c,
         pur_rows=pur_rows,
+        pur_c=pc,
         pur_t=t,
+        pur_a=a,
         pid=pid,
         i=inf,
-        c=cr_c,
-        a=cr_a,
         share=share,
         credit=credit,
-        excess=credit * f,
-        civ=civ,
+        factor=factor,
+        margin=float(cfg.margin),
         pooled=pooled,
     )
 
@@ -507,9 +554,10 @@ def influence_value(
         exposures, purchases, as_of, start=start, referrals=referrals, observed_from=observed_from, cfg=cfg
     )
     n_i, n_c = att.influencer_ids.shape[0], att.customer_ids.shape[0]
+    buyer = att.buyer()
     window_revenue = np.bincount(att.i, weights=att.credit, minlength=n_i)
     # returns are negative purchases: net them out, but an influencer never creates negative value
-    excess_revenue = np.maximum(np.bincount(att.i, weights=att.excess, minlength=n_i), 0.0)
+    excess_revenue = np.maximum(np.bincount(att.i, weights=att.excess(buyer), minlength=n_i), 0.0)
     # the value of the purchases credited: the cap of the CIV and of anything published as influence value.
     # Row by row civ <= margin * credit; only returns (negative credits of customers with a different excess
     # factor) can lift the margin on the summed excess above the summed credit, and the cap removes that.
@@ -524,7 +572,7 @@ def influence_value(
         {
             "customer_id": att.influencer_ids,
             "n_exposed": _distinct_per(att.exp_i, att.exp_c, n_i, n_c),
-            "n_influenced": _distinct_per(att.i, att.c, n_i, n_c),
+            "n_influenced": _distinct_per(att.i, buyer, n_i, n_c),
             "n_purchases": np.bincount(att.i, minlength=n_i).astype(np.int64),
             "window_revenue": window_revenue,
             "excess_revenue": excess_revenue,
@@ -567,9 +615,12 @@ def influence_credits(
         exposures, purchases, as_of, start=start, referrals=referrals, observed_from=observed_from, cfg=cfg
     )
     # by influencer (codes are in id order), then purchase time, then buyer; ties stay in purchase order
-    order = np.lexsort((att.c, att.pur_t[att.pid], att.i))
-    rows = att.pur_rows[att.pid[order]]
-    credit, excess = att.credit[order], att.excess[order]
+    buyer = att.buyer()
+    order = np.lexsort((buyer, att.pur_t[att.pid], att.i))
+    pid, buyer = att.pid[order], buyer[order]
+    rows = att.pur_rows[pid]
+    credit = att.credit[order]
+    excess = credit * att.factor[buyer]
     order_id = (
         purchases["order_id"].to_numpy()[rows]
         if "order_id" in purchases.columns
@@ -578,15 +629,15 @@ def influence_credits(
     return pd.DataFrame(
         {
             "influencer_id": att.influencer_ids[att.i[order]],
-            "customer_id": att.customer_ids[att.c[order]],
+            "customer_id": att.customer_ids[buyer],
             "order_id": order_id,
             "ordered_at": purchases["ordered_at"].to_numpy()[rows],
-            "amount": att.a[order],
+            "amount": att.pur_a[pid],
             "share": att.share[order],
             "credited_revenue": credit,
             "excess_share": np.divide(excess, credit, out=np.zeros(credit.shape[0]), where=credit != 0),
             "excess_revenue": excess,
-            "civ": att.civ[order],
+            "civ": att.margin * credit * att.factor[buyer],
         }
     )
 
