@@ -25,6 +25,7 @@ ORDER = (
     "scoring",
     "pagerank",
     "influence",
+    "attribution",
     "social_value",
     "ciao_social",
     "pipeline",
