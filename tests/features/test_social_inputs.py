@@ -278,3 +278,125 @@ def test_store_frames_arrive_in_the_order_of_the_interval_join(tmp_path):
     assert len(on_ids) > 10
     pd.testing.assert_frame_equal(frames["contributors"], on_ids, check_exact=False, rtol=1e-12)
     assert np.isfinite(frames["credited_value"]["civ"]).all()
+
+
+def _graph_the_pandas_way(store, as_of, **kw):
+    """The graph as the pipeline built it before issue 16: string ids, influence_edges, factorize."""
+    from socialvalue.social import Graph, influence_edges
+
+    start = as_of - pd.Timedelta(days=kw.get("window_days", 365.0))
+    rel = store.query_df(
+        "SELECT src_id, dst_id, kind, created_at, ended_at FROM relationships "
+        "WHERE created_at IS NULL OR created_at < ? ORDER BY src_id, dst_id, kind, created_at",
+        [as_of.to_pydatetime()],
+    )
+    inter = store.query_df(
+        "SELECT actor_id, target_customer_id, kind, occurred_at FROM interactions "
+        "WHERE target_customer_id IS NOT NULL AND occurred_at >= ? AND occurred_at < ? "
+        "ORDER BY actor_id, target_customer_id, occurred_at, kind, event_id",
+        [start.to_pydatetime(), as_of.to_pydatetime()],
+    )
+    edges = influence_edges(rel, inter, as_of=as_of, **kw)
+    nodes = store.query_df("SELECT customer_id FROM customers ORDER BY customer_id")["customer_id"].to_numpy()
+    return Graph.from_edges(
+        edges["src"].to_numpy(), edges["dst"].to_numpy(), edges["weight"].to_numpy(), nodes=nodes
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"half_life_days": 90.0, "window_days": 365.0},
+        {
+            "half_life_days": 30.0,
+            "window_days": 120.0,
+            "tie_weight": 2.5,
+            "relationship_kinds": ("follow", "friend", "referred"),
+            "interaction_kinds": ("like", "comment"),
+        },
+    ],
+)
+def test_influence_graph_on_engine_codes_equals_the_pandas_graph(tmp_path, kw):
+    """Issue 16: the graph built on codes assigned in DuckDB has the same nodes, edges and weights (1e-12) as
+    influence_edges + Graph.from_edges on string ids, hence the same PageRank and reach."""
+    import numpy as np
+
+    from socialvalue import Store
+    from socialvalue.demo import generate
+    from socialvalue.features.social_inputs import influence_graph
+    from socialvalue.social import followers, pagerank, reach
+
+    as_of = pd.Timestamp("2026-07-01")
+    with Store(tmp_path / "d.duckdb") as store:
+        generate(3000, seed=5).load_into(store)
+        want = _graph_the_pandas_way(store, as_of, **kw)
+        got = influence_graph(store, as_of, **kw)
+    assert got.m > 5000
+    assert got.ids.tolist() == want.ids.tolist()
+    np.testing.assert_array_equal(got.indptr, want.indptr)
+    np.testing.assert_array_equal(got.indices, want.indices)
+    np.testing.assert_allclose(got.weight, want.weight, rtol=1e-12)
+    np.testing.assert_array_equal(got.rev_edge, want.rev_edge)
+    np.testing.assert_allclose(pagerank(got).to_numpy(), pagerank(want).to_numpy(), rtol=1e-12, atol=1e-15)
+    pd.testing.assert_series_equal(reach(got, 2), reach(want, 2))
+    pd.testing.assert_series_equal(followers(got), followers(want))
+
+
+def test_influence_graph_ties_windows_and_unknown_ends(social_store):
+    """By hand on the tiny store: follow ties (ended ties and ties from as_of on left out), a referral only when
+    asked for, interactions decayed by age inside the window, an edge end missing from customers."""
+    import numpy as np
+
+    from socialvalue.errors import ConfigError
+    from socialvalue.features.social_inputs import influence_graph
+
+    _insert(
+        social_store,
+        "interactions",
+        [
+            {
+                "event_id": "x9",
+                "actor_id": "y",
+                "target_customer_id": "ghost",
+                "kind": "like",
+                "occurred_at": "2024-04-09",
+            }
+        ],
+    )
+    _insert(
+        social_store,
+        "relationships",
+        [
+            # one friendship listed in both directions, one listed once
+            {"src_id": "y", "dst_id": "z", "kind": "friend", "created_at": "2024-01-01"},
+            {"src_id": "z", "dst_id": "y", "kind": "friend", "created_at": "2024-02-01"},
+            {"src_id": "R", "dst_id": "y", "kind": "friend", "created_at": "2024-02-01"},
+            {
+                "src_id": "R",
+                "dst_id": "A",
+                "kind": "follow",
+                "created_at": "2023-01-01",
+                "ended_at": "2024-04-10",
+            },
+        ],
+    )
+    as_of = pd.Timestamp("2024-04-10")
+    g = influence_graph(social_store, as_of, half_life_days=30.0, window_days=365.0)
+    edges = g.edges_frame().set_index(["src", "dst"])["weight"]
+    assert g.ids.tolist()[:6] == ["A", "B", "N", "R", "y", "z"] and g.ids.tolist()[6:] == ["ghost"]
+    want = _graph_the_pandas_way(social_store, as_of, half_life_days=30.0, window_days=365.0)
+    want_edges = want.edges_frame().set_index(["src", "dst"])["weight"]
+    pd.testing.assert_series_equal(edges.sort_index(), want_edges.sort_index(), rtol=1e-12)
+    assert ("A", "y") in edges.index and ("A", "z") not in edges.index  # z's follow ended on 2024-01-02
+    assert ("R", "B") not in edges.index  # referrals are not ties by default
+    assert ("A", "R") not in edges.index  # the follow ended at as_of
+    # a friendship, listed twice, is one tie each way (z -> y also has y's recent interactions with z)
+    assert edges[("y", "z")] == 1.0 and 1.0 < edges[("z", "y")] < 2.0
+    assert edges[("R", "y")] >= 1.0 and edges[("y", "R")] >= 1.0  # listed once: both ways
+    assert edges[("ghost", "y")] == pytest.approx(2.0 ** (-1.0 / 30.0))
+    referred = influence_graph(social_store, as_of, relationship_kinds=("follow", "referred"))
+    assert referred.edges_frame().set_index(["src", "dst"])["weight"][("R", "B")] == 1.0
+    with pytest.raises(ConfigError, match="half_life_days"):
+        influence_graph(social_store, as_of, half_life_days=0.0)
+    assert np.isfinite(g.weight).all()

@@ -160,3 +160,27 @@ def test_pagerank_with_duplicate_rows_and_self_loops_equals_networkx():
     )
     old = pagerank(summed, alpha=0.85, tol=1e-13).to_numpy()
     assert np.abs(old - _nx_pagerank_array(nx2, ids.tolist(), weight="weight")).max() > 1e-6
+
+
+def test_from_codes_equals_from_edges_on_the_same_numbering():
+    """Issue 16: edges given as positions into ``ids`` (codes assigned in the engine) build the graph that
+    from_edges builds from the ids themselves, isolated nodes and repeated pairs included."""
+    rng = np.random.default_rng(3)
+    names = np.array([f"c{k:03d}" for k in range(60)], dtype=object)  # c059 has no edge
+    s, d = rng.integers(0, 59, 500), rng.integers(0, 59, 500)
+    w = rng.random(500)
+    for duplicates in ("once", "sum"):
+        want = Graph.from_edges(names[s], names[d], w, nodes=names, duplicates=duplicates)
+        got = Graph.from_codes(names, s, d, w, duplicates=duplicates)
+        assert got.ids.tolist() == want.ids.tolist()
+        for attr in ("indptr", "indices", "weight", "rev_indptr", "rev_indices", "rev_edge"):
+            np.testing.assert_array_equal(getattr(got, attr), getattr(want, attr), err_msg=attr)
+    assert got.out_degree()[-1] == 0 and got.in_degree()[-1] == 0
+    with pytest.raises(SchemaError, match="positions"):
+        Graph.from_codes(names, np.array([0, 60]), np.array([1, 2]))
+    with pytest.raises(SchemaError, match="integer positions"):
+        Graph.from_codes(names, np.array([0.0]), np.array([1.0]))
+    with pytest.raises(SchemaError, match="non-negative"):
+        Graph.from_codes(names, np.array([0]), np.array([1]), [-1.0])
+    with pytest.raises(ConfigError, match="duplicates"):
+        Graph.from_codes(names, s, d, duplicates="max")

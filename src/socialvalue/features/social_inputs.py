@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field
 
 from socialvalue.config import ConfigModel
@@ -43,6 +44,7 @@ from socialvalue.social.referral import ReferralConfig, referral_value
 from socialvalue.store import arrow_to_pandas
 
 if TYPE_CHECKING:  # pragma: no cover
+    from socialvalue.social.graph import Graph
     from socialvalue.store import Store
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "exposure_frame",
     "holdout_value",
     "influence_credit_frame",
+    "influence_graph",
     "interaction_frame",
     "loyalty_frame",
     "purchase_frame",
@@ -668,3 +671,122 @@ def holdout_value(
         ["holdout_own_revenue", "holdout_referred_revenue", "holdout_influenced_revenue"]
     ].sum(axis=1)
     return out
+
+
+_GRAPH_EDGES = """
+    WITH nodes AS (
+        SELECT customer_id AS id, CAST(row_number() OVER (ORDER BY customer_id) - 1 AS INTEGER) AS code
+        FROM customers),
+    rel AS (
+        SELECT src_id, dst_id, CASE WHEN kind = 'follows' THEN 'follow' ELSE kind END AS kind
+        FROM relationships
+        WHERE src_id <> dst_id AND (created_at IS NULL OR created_at < $as_of)
+          AND (ended_at IS NULL OR ended_at > $as_of)),
+    ties AS (
+        SELECT src_id AS src, dst_id AS dst FROM rel
+        WHERE list_contains($kinds, kind) AND kind IN ('friend', 'referred')
+        UNION
+        SELECT dst_id, src_id FROM rel WHERE list_contains($kinds, kind) AND kind IN ('friend', 'follow')),
+    acts AS (
+        SELECT target_customer_id AS src, actor_id AS dst,
+               epoch_us(CAST($as_of AS TIMESTAMP)) - epoch_us(occurred_at) AS age_us
+        FROM interactions
+        WHERE target_customer_id IS NOT NULL AND actor_id <> target_customer_id
+          AND occurred_at >= $start AND occurred_at < $as_of
+          AND ($all_kinds OR list_contains($interaction_kinds, kind))),
+    edges AS (
+        SELECT src, dst, CAST(NULL AS BIGINT) AS age_us FROM ties UNION ALL SELECT src, dst, age_us FROM acts)
+    SELECT s.code AS s, d.code AS d, e.age_us,
+           CASE WHEN s.code IS NULL THEN e.src END AS src_unknown,
+           CASE WHEN d.code IS NULL THEN e.dst END AS dst_unknown
+    FROM edges e LEFT JOIN nodes s ON s.id = e.src LEFT JOIN nodes d ON d.id = e.dst
+    ORDER BY s, d, age_us DESC NULLS FIRST
+"""
+
+
+def influence_graph(
+    store: Store,
+    as_of: pd.Timestamp | str,
+    *,
+    half_life_days: float = 30.0,
+    window_days: float = 365.0,
+    tie_weight: float = 1.0,
+    relationship_kinds: Sequence[str] = ("follow", "friend"),
+    interaction_kinds: Sequence[str] | None = None,
+) -> Graph:
+    r"""The influence graph at ``as_of``, built on integer node codes assigned in DuckDB.
+
+    The same graph as :func:`~socialvalue.social.graph.influence_edges` on the ``relationships`` created before
+    ``as_of`` (or undated) and the ``interactions`` with a target customer in ``[as_of - window_days, as_of)``,
+    passed to :meth:`Graph.from_edges <socialvalue.social.graph.Graph.from_edges>` with every customer as a
+    node: edge ``u -> v`` of weight :math:`w_{uv} = c\,[\text{tie } u \to v] + \sum_i 2^{-a_i/h}`, nodes in
+    ``customer_id`` order. Customers are numbered by ``row_number()`` over the ``customers`` table, ties are
+    de-duplicated and both edge sources are mapped to codes in the engine; pandas sees integer codes and ages,
+    never a string id. An edge end that is not a customer (the schema's foreign keys rule it out) becomes a node
+    after the customers, in id order.
+
+    Parameters
+    ----------
+    store
+        The store to read.
+    as_of
+        The date the graph describes; nothing at or after it is read.
+    half_life_days, window_days, tie_weight, relationship_kinds, interaction_kinds
+        As in :func:`~socialvalue.social.graph.influence_edges`.
+
+    Returns
+    -------
+    Graph
+        Nodes: every customer (``ids`` in ``customer_id`` order); edges: one per directed pair, no self-loops.
+
+    Notes
+    -----
+    Interactions of one pair are summed in a fixed order (the engine sorts them by pair and age), so the same
+    data gives bit-identical weights in every run.
+    """
+    from socialvalue.errors import ConfigError
+    from socialvalue.social.graph import Graph
+
+    if half_life_days <= 0 or window_days <= 0 or tie_weight < 0:
+        raise ConfigError("half_life_days and window_days must be > 0 and tie_weight >= 0")
+    t = _ts(as_of)
+    params = {
+        "as_of": t.to_pydatetime(),
+        "start": (t - pd.Timedelta(days=window_days)).to_pydatetime(),
+        "kinds": ["follow" if k == "follows" else k for k in relationship_kinds] or [""],
+        "all_kinds": interaction_kinds is None,
+        "interaction_kinds": list(interaction_kinds or []) or [""],
+    }
+    ids = store.query_arrow("SELECT customer_id FROM customers ORDER BY customer_id").column(0)
+    ids = np.asarray(ids.to_pandas(), dtype=object)
+    rows = store.con.sql(_GRAPH_EDGES, params=params).to_arrow_table()
+    # -1: a tie (no age) / an end outside the customers table (ages are >= 1 microsecond)
+    s, d, age_us = (
+        pc.fill_null(rows.column(c), -1).to_numpy().astype(np.int64) for c in ("s", "d", "age_us")
+    )
+    if (s < 0).any() or (d < 0).any():
+        # edge ends outside the customers table: numbered after the customers, in id order
+        src_x = rows.column("src_unknown").to_numpy(zero_copy_only=False)
+        dst_x = rows.column("dst_unknown").to_numpy(zero_copy_only=False)
+        extra = pd.Index(sorted(set(src_x[s < 0]) | set(dst_x[d < 0])))
+        s = np.where(s < 0, len(ids) + extra.get_indexer(src_x), s)
+        d = np.where(d < 0, len(ids) + extra.get_indexer(dst_x), d)
+        ids = np.concatenate([ids, np.asarray(extra, dtype=object)])
+        order = np.lexsort((-age_us, d, s))  # ties (-1) first, then the oldest interaction, as in the engine
+        s, d, age_us = s[order], d[order], age_us[order]
+    tie = age_us < 0
+    age = np.zeros(age_us.shape[0])
+    # age in days exactly as influence_edges computes it: (as_of - occurred_at).total_seconds() / 86400
+    age[~tie] = pd.to_timedelta(age_us[~tie], unit="us").total_seconds() / 86400.0
+    keep = tie | ((age >= 0) & (age <= window_days))
+    s, d, tie, age = s[keep], d[keep], tie[keep], age[keep]
+    w = np.where(tie, tie_weight, np.exp(-np.log(2.0) * age / half_life_days))
+    # one edge per pair: the rows of a pair are adjacent (sorted by pair in the engine)
+    first = np.ones(s.shape[0], dtype=bool)
+    first[1:] = (s[1:] != s[:-1]) | (d[1:] != d[:-1])
+    starts = np.flatnonzero(first)
+    weight = np.add.reduceat(w, starts) if starts.shape[0] else w
+    logger.info(
+        "influence graph as of %s: %d nodes, %d edges (codes from DuckDB)", t, len(ids), starts.shape[0]
+    )
+    return Graph.from_codes(ids, s[starts], d[starts], weight, duplicates="sum")

@@ -150,6 +150,43 @@ class Graph:
         return cls._from_codes(ids, s, d, w, once=duplicates == "once")
 
     @classmethod
+    def from_codes(
+        cls,
+        ids: Any,
+        src: Any,
+        dst: Any,
+        weight: Any = None,
+        *,
+        duplicates: Literal["once", "sum"] = "once",
+    ) -> Graph:
+        """Build a graph from edges given as node positions: ``src[k]``, ``dst[k]`` index ``ids``.
+
+        For integer codes assigned where the data are (e.g. ``row_number()`` over the customers in DuckDB, see
+        :func:`socialvalue.features.social_inputs.influence_graph`): no id is hashed or compared here. Node
+        ``i`` is ``ids[i]``; repeated pairs and self-loops as in :meth:`from_edges`.
+        """
+        if duplicates not in ("once", "sum"):
+            raise ConfigError(f"duplicates must be 'once' or 'sum', got {duplicates!r}")
+        ids = np.asarray(ids if isinstance(ids, (np.ndarray, pd.Index, pd.Series)) else list(ids))
+        s = np.asarray(src)
+        d = np.asarray(dst)
+        if s.shape != d.shape or s.ndim != 1 or ids.ndim != 1:
+            raise SchemaError("src and dst must be 1-d arrays of the same length, ids a 1-d array")
+        if s.size and (s.dtype.kind not in "iu" or d.dtype.kind not in "iu"):
+            raise SchemaError("src and dst must be integer positions into ids")
+        n = ids.shape[0]
+        if s.size and (min(s.min(), d.min()) < 0 or max(s.max(), d.max()) >= n):
+            raise SchemaError(f"edge ends must be positions 0 .. {n - 1} of ids")
+        w = np.ones(s.shape[0]) if weight is None else np.asarray(weight, dtype=np.float64)
+        if w.shape != s.shape:
+            raise SchemaError("weight must have the same length as src and dst")
+        if not np.all(np.isfinite(w)) or (w.size and w.min() < 0):
+            raise SchemaError("edge weights must be finite and non-negative")
+        if pd.isna(ids).any():
+            raise SchemaError("node ids must not be null")
+        return cls._from_codes(ids, s.astype(np.int64), d.astype(np.int64), w, once=duplicates == "once")
+
+    @classmethod
     def from_frame(
         cls,
         edges: pd.DataFrame,
