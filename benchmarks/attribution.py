@@ -15,10 +15,16 @@ come in the store's order (exposures by customer and time, purchases by customer
 ``social_inputs`` now asks DuckDB for) and, for the new code, also shuffled (it then sorts them itself). The
 results of old and new are compared (ids and counts exactly, floats to 1e-12 of their scale).
 
+``--graph-store PATH`` also times the influence graph of a store (a copy of it is read) built the two ways:
+the pipeline's way before issue 16 (relationships and interactions with string ids to pandas,
+``influence_edges``, ``Graph.from_edges`` factorizing the ids) and ``social_inputs.influence_graph`` (codes by
+``row_number()`` in DuckDB, ``Graph.from_codes``), and checks that edges, weights and PageRank agree.
+
 Usage::
 
     .venv/bin/python benchmarks/attribution.py            # 1M customers, 5M purchases, 5M exposures
     .venv/bin/python benchmarks/attribution.py --small    # 100k customers, 500k, 500k
+    .venv/bin/python benchmarks/attribution.py --small --graph-store /tmp/b200/bench.duckdb
 """
 
 from __future__ import annotations
@@ -153,6 +159,122 @@ def run_one(impl: str, order: str, sizes: tuple[int, int, int], out: str) -> dic
     }
 
 
+class _PeakRss:
+    """Wall seconds and peak RSS (MB, sampled every 10 ms) of the block; ``extra_mb`` above the start."""
+
+    def __enter__(self) -> _PeakRss:
+        self.proc = psutil.Process()
+        self.base = self.proc.memory_info().rss
+        self.peak = self.base
+        self.stop = threading.Event()
+        self.sampler = threading.Thread(target=self._sample, daemon=True)
+        self.sampler.start()
+        self.t0 = time.perf_counter()
+        return self
+
+    def _sample(self) -> None:
+        while not self.stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            self.stop.wait(0.01)
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.t0
+        self.stop.set()
+        self.sampler.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+        self.peak_mb, self.extra_mb = self.peak / 2**20, (self.peak - self.base) / 2**20
+
+
+def graph_one(impl: str, path: str, out: str) -> dict:
+    """Build the influence graph of the store at ``path`` one way; edges and PageRank pickled to ``out``."""
+    from socialvalue import Store
+    from socialvalue.features.social_inputs import influence_graph
+    from socialvalue.social import Graph, influence_edges, pagerank
+
+    kw = {"half_life_days": 90.0, "window_days": 365.0}  # the pipeline's defaults
+    with Store(path) as store:
+        as_of = pd.Timestamp(store.query_df("SELECT max(occurred_at) AS t FROM interactions")["t"].iloc[0])
+        start = as_of - pd.Timedelta(days=kw["window_days"])
+        with _PeakRss() as m:
+            if impl == "new":
+                graph = influence_graph(store, as_of, **kw)
+            else:  # pipeline/stage_social.py's _graph_metrics before issue 16
+                rel = store.query_df(
+                    "SELECT src_id, dst_id, kind, created_at, ended_at FROM relationships "
+                    "WHERE created_at IS NULL OR created_at < ? ORDER BY src_id, dst_id, kind, created_at",
+                    [as_of.to_pydatetime()],
+                )
+                inter = store.query_df(
+                    "SELECT actor_id, target_customer_id, kind, occurred_at FROM interactions "
+                    "WHERE target_customer_id IS NOT NULL AND occurred_at >= ? AND occurred_at < ? "
+                    "ORDER BY actor_id, target_customer_id, occurred_at, kind, event_id",
+                    [start.to_pydatetime(), as_of.to_pydatetime()],
+                )
+                edges = influence_edges(rel, inter, as_of=as_of, **kw)
+                del rel, inter
+                nodes = store.query_df("SELECT customer_id FROM customers ORDER BY customer_id")
+                graph = Graph.from_edges(
+                    edges["src"].to_numpy(),
+                    edges["dst"].to_numpy(),
+                    edges["weight"].to_numpy(),
+                    nodes=nodes["customer_id"].to_numpy(),
+                )
+        n_interactions = int(store.query_df("SELECT count(*) AS n FROM interactions")["n"].iloc[0])
+    pd.to_pickle({"graph": graph, "pagerank": pagerank(graph).to_numpy()}, out)
+    return {
+        "impl": impl,
+        "seconds": m.seconds,
+        "peak_mb": m.peak_mb,
+        "extra_mb": m.extra_mb,
+        "nodes": graph.n,
+        "edges": graph.m,
+        "interactions": n_interactions,
+    }
+
+
+def graphs(path: str, tmp: str) -> int:
+    """Time both graph builds in fresh processes and compare them."""
+    import shutil
+
+    copy = str(Path(tmp) / "graph.duckdb")
+    shutil.copyfile(path, copy)
+    results, built = {}, {}
+    for impl in ("new", "old"):
+        out = str(Path(tmp) / f"graph-{impl}.pkl")
+        proc = subprocess.run(
+            [sys.executable, __file__, "--graph-child", impl, copy, out],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode:
+            print(proc.stdout, proc.stderr)
+            return 1
+        results[impl] = json.loads(proc.stdout.strip().splitlines()[-1])
+        built[impl] = pd.read_pickle(out)
+        r = results[impl]
+        print(
+            f"graph {impl:>3}: {r['seconds']:6.2f} s, peak RSS {r['peak_mb']:7,.0f} MB (+{r['extra_mb']:6,.0f} MB); "
+            f"{r['nodes']:,} nodes, {r['edges']:,} edges from {r['interactions']:,} interactions"
+        )
+    g_new, g_old = built["new"]["graph"], built["old"]["graph"]
+    same = (
+        g_new.ids.tolist() == g_old.ids.tolist()
+        and np.array_equal(g_new.indptr, g_old.indptr)
+        and np.array_equal(g_new.indices, g_old.indices)
+    )
+    w_diff = float(
+        np.abs(g_new.weight - g_old.weight).max(initial=0.0) / max(1.0, g_old.weight.max(initial=0.0))
+    )
+    pr = built["old"]["pagerank"]
+    pr_diff = float(np.abs(built["new"]["pagerank"] - pr).max() / pr.max())
+    print(
+        f"graph: same nodes and edges {same}; weights differ by {w_diff:.1e}, PageRank by {pr_diff:.1e} of scale; "
+        f"speed-up {results['old']['seconds'] / results['new']['seconds']:.1f}x"
+    )
+    return 0 if same and w_diff <= 1e-12 and pr_diff <= 1e-12 else 1
+
+
 def compare(new: pd.DataFrame, old: pd.DataFrame) -> float:
     """Largest difference in units of each float column's scale; ids and counts must be equal."""
     assert new["customer_id"].tolist() == old["customer_id"].tolist(), "influencers differ"
@@ -171,8 +293,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--small", action="store_true")
     ap.add_argument("--skip-old", action="store_true", help="time only the new code")
+    ap.add_argument("--graph-store", help="also time the influence graph of this store (read from a copy)")
     ap.add_argument("--child", nargs=3, metavar=("IMPL", "ORDER", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--graph-child", nargs=3, metavar=("IMPL", "STORE", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.graph_child:
+        print(json.dumps(graph_one(*args.graph_child)))
+        return 0
     sizes = (100_000, 500_000, 500_000) if args.small else (1_000_000, 5_000_000, 5_000_000)
     if args.child:
         print(json.dumps(run_one(*args.child[:2], sizes, args.child[2])))
@@ -219,6 +346,9 @@ def main() -> int:
         if diff > 1e-12:
             print("FAILED: results differ by more than 1e-12")
             return 1
+    if args.graph_store:
+        with tempfile.TemporaryDirectory() as tmp:
+            return graphs(args.graph_store, tmp)
     return 0
 
 
