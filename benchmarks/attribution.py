@@ -15,7 +15,9 @@ come in the store's order (exposures by customer and time, purchases by customer
 ``social_inputs`` now asks DuckDB for) and, for the new code, also shuffled (it then sorts them itself). The
 results of old and new are compared (ids and counts exactly, floats to 1e-12 of their scale).
 
-``--graph-store PATH`` also times the influence graph of a store (a copy of it is read) built the two ways:
+``--store PATH`` repeats the comparison on a store's real frames (a copy of the store is read; ``as_of`` is
+the last interaction, the lookback 365 days, as ``social_components`` does): the SQL that builds the frames,
+then old and new on the same frames. It also times the influence graph of the store built the two ways:
 the pipeline's way before issue 16 (relationships and interactions with string ids to pandas,
 ``influence_edges``, ``Graph.from_edges`` factorizing the ids) and ``social_inputs.influence_graph`` (codes by
 ``row_number()`` in DuckDB, ``Graph.from_codes``), and checks that edges, weights and PageRank agree.
@@ -24,7 +26,7 @@ Usage::
 
     .venv/bin/python benchmarks/attribution.py            # 1M customers, 5M purchases, 5M exposures
     .venv/bin/python benchmarks/attribution.py --small    # 100k customers, 500k, 500k
-    .venv/bin/python benchmarks/attribution.py --small --graph-store /tmp/b200/bench.duckdb
+    .venv/bin/python benchmarks/attribution.py --small --store /tmp/b200/bench.duckdb
 """
 
 from __future__ import annotations
@@ -232,12 +234,77 @@ def graph_one(impl: str, path: str, out: str) -> dict:
     }
 
 
-def graphs(path: str, tmp: str) -> int:
-    """Time both graph builds in fresh processes and compare them."""
-    import shutil
+def store_one(impl: str, path: str, out: str) -> dict:
+    """The influence value of the store at ``path`` from its own frames, one implementation."""
+    from socialvalue import Store
+    from socialvalue.features.social_inputs import SocialInputsConfig, _civ_inputs, _Ids, referral_frames
+    from socialvalue.social.influence_value import influence_value
 
-    copy = str(Path(tmp) / "graph.duckdb")
-    shutil.copyfile(path, copy)
+    cfg = SocialInputsConfig()
+    fn = _reference() if impl == "old" else influence_value
+    with Store(path) as store:
+        as_of = pd.Timestamp(store.query_df("SELECT max(occurred_at) AS t FROM interactions")["t"].iloc[0])
+        t0 = time.perf_counter()
+        ids = _Ids(store)
+        refs = referral_frames(store, as_of, ids=ids)["referrals"]
+        args = _civ_inputs(store, as_of, cfg, ids, refs)
+        sql_s = time.perf_counter() - t0
+    with _PeakRss() as m:
+        result = fn(**args, config=cfg.influence)
+    result.to_pickle(out)
+    pairs = int(
+        (args["purchases"]["customer_id"].value_counts() * args["exposures"]["exposed_id"].value_counts())
+        .dropna()
+        .sum()
+    )
+    return {
+        "impl": impl,
+        "order": "store",
+        "seconds": m.seconds,
+        "sql_s": sql_s,
+        "inputs_mb": m.base / 2**20,
+        "peak_mb": m.peak_mb,
+        "extra_mb": m.extra_mb,
+        "exposures": len(args["exposures"]),
+        "purchases": len(args["purchases"]),
+        "same_customer_pairs": pairs,
+        "influencers": len(result),
+        "credited_purchases": int(result["n_purchases"].sum()),
+    }
+
+
+def stores(copy: str, tmp: str, skip_old: bool) -> int:
+    """Old and new on the store's frames, in fresh processes."""
+    frames = {}
+    for impl in ("new", *(() if skip_old else ("old",))):
+        out = str(Path(tmp) / f"store-{impl}.pkl")
+        proc = subprocess.run(
+            [sys.executable, __file__, "--store-child", impl, copy, out],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode:
+            print(proc.stdout, proc.stderr)
+            return 1
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        frames[impl] = pd.read_pickle(out)
+        print(
+            f"store {impl:>3}: frames (SQL) {r['sql_s']:5.1f} s; influence_value {r['seconds']:6.2f} s, peak RSS "
+            f"{r['peak_mb']:7,.0f} MB (+{r['extra_mb']:6,.0f} MB in the call); {r['exposures']:,} exposures, "
+            f"{r['purchases']:,} purchases, {r['same_customer_pairs']:,} same-customer pairs, "
+            f"{r['credited_purchases']:,} credited"
+        )
+    if "old" in frames:
+        diff = compare(frames["new"], frames["old"])
+        print(f"store: new vs old largest difference {diff:.1e} of scale (ids and counts equal)")
+        if diff > 1e-12:
+            return 1
+    return 0
+
+
+def graphs(copy: str, tmp: str) -> int:
+    """Time both graph builds in fresh processes and compare them."""
     results, built = {}, {}
     for impl in ("new", "old"):
         out = str(Path(tmp) / f"graph-{impl}.pkl")
@@ -293,10 +360,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--small", action="store_true")
     ap.add_argument("--skip-old", action="store_true", help="time only the new code")
-    ap.add_argument("--graph-store", help="also time the influence graph of this store (read from a copy)")
+    ap.add_argument(
+        "--store", help="also compare on this store's frames and time its graph (read from a copy)"
+    )
     ap.add_argument("--child", nargs=3, metavar=("IMPL", "ORDER", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--graph-child", nargs=3, metavar=("IMPL", "STORE", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--store-child", nargs=3, metavar=("IMPL", "STORE", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.store_child:
+        print(json.dumps(store_one(*args.store_child)))
+        return 0
     if args.graph_child:
         print(json.dumps(graph_one(*args.graph_child)))
         return 0
@@ -346,9 +419,14 @@ def main() -> int:
         if diff > 1e-12:
             print("FAILED: results differ by more than 1e-12")
             return 1
-    if args.graph_store:
+    if args.store:
+        import shutil
+
         with tempfile.TemporaryDirectory() as tmp:
-            return graphs(args.graph_store, tmp)
+            copy = str(Path(tmp) / "store.duckdb")
+            shutil.copyfile(args.store, copy)
+            code = stores(copy, tmp, args.skip_old)
+            return graphs(copy, tmp) or code
     return 0
 
 
