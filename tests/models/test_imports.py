@@ -42,8 +42,8 @@ raw = np.loadtxt({str(CDNOW)!r}, delimiter=",", skiprows=1)
 model = BetaGeo().fit({{"frequency": raw[:, 1], "recency": raw[:, 2], "T": raw[:, 3]}})
 out["params"] = model.params_
 out["upper"] = model.summary()["upper"].tolist()
-from socialvalue.models._threads import _numpy_openblas
-out["direct_blas"] = _numpy_openblas() is not None
+from socialvalue.models._threads import _loaded_openblas
+out["direct_blas"] = _loaded_openblas() is not None
 """
     out = _loaded_after(code)
     # Fader, Hardie & Lee (2005), "Counting your customers the easy way", CDNOW 1/10 sample: r = 0.243,

@@ -3,42 +3,55 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import numpy as np
+import scipy.optimize
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from socialvalue.models import _threads
 from socialvalue.models._threads import limited_threads, single_thread_blas
 
 
-def _blas_threads() -> list[int]:
-    """Threads of numpy's BLAS (the one the BTYD fits call; scipy may load its own copy too)."""
-    numpy_dir = str(Path(np.__file__).parent)
-    return [
-        lib["num_threads"]
-        for lib in threadpool_info()
-        if lib["user_api"] == "blas" and lib["filepath"].startswith((numpy_dir, numpy_dir + ".libs"))
-    ]
+def _bundled_threads() -> dict[str, int]:
+    """Threads of the OpenBLAS copies of numpy's and scipy's wheels (what the BTYD fits call), by file."""
+    bundled = {str(p) for p in _threads._bundled_openblas()}
+    return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info() if lib["filepath"] in bundled}
+
+
+def _loaded() -> None:
+    np.dot(np.ones(3), np.ones(3))
+    scipy.optimize.minimize(lambda x: float(x @ x), np.ones(2), method="L-BFGS-B")
+
+
+def test_the_wheels_openblas_copies_are_found_directly():
+    # numpy and scipy wheels bundle OpenBLAS: the direct setters must find both (numpy's for the likelihoods,
+    # scipy's for L-BFGS-B), or every first fit pays for threadpoolctl's scan of all loaded libraries.
+    _loaded()
+    blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+    if all(lib["internal_api"] == "openblas" and ".libs" in lib["filepath"] for lib in blas):
+        assert len(_bundled_threads()) == len(blas) == 2
+        assert len(_threads._loaded_openblas()) == 2
+        with threadpool_limits(limits=2, user_api="blas"):
+            assert sorted(get() for get, _ in _threads._loaded_openblas()) == [2, 2]
 
 
 def test_single_thread_blas_limits_and_restores():
-    np.dot(np.ones(3), np.ones(3))  # numpy's BLAS is loaded
+    _loaded()
     with threadpool_limits(limits=2, user_api="blas"):
-        before = _blas_threads()
-        assert before and max(before) == 2
+        before = _bundled_threads()
+        assert before and set(before.values()) == {2}
         with single_thread_blas():
-            assert max(_blas_threads()) == 1
+            assert set(_bundled_threads().values()) == {1}
             with single_thread_blas():  # nested: still one, and the outer block restores
-                assert max(_blas_threads()) == 1
-            assert max(_blas_threads()) == 1
-        assert _blas_threads() == before
+                assert set(_bundled_threads().values()) == {1}
+            assert set(_bundled_threads().values()) == {1}
+        assert _bundled_threads() == before
 
 
 def test_single_thread_blas_from_two_threads_restores_once_both_leave():
-    np.dot(np.ones(3), np.ones(3))
+    _loaded()
     with threadpool_limits(limits=2, user_api="blas"):
-        before = _blas_threads()
+        before = _bundled_threads()
         inside, leave = threading.Event(), threading.Event()
 
         def worker() -> None:
@@ -51,22 +64,10 @@ def test_single_thread_blas_from_two_threads_restores_once_both_leave():
             t.start()
             assert inside.wait(10)
         # the main block left first; the worker's block still runs on one thread
-        if _threads._OPENBLAS and _threads._OPENBLAS[0] is not None:
-            assert max(_blas_threads()) == 1
+        assert set(_bundled_threads().values()) == {1}
         leave.set()
         t.join(10)
-        assert _blas_threads() == before
-
-
-def test_numpy_wheel_openblas_found_directly():
-    # numpy's wheel bundles OpenBLAS (numpy.libs/): the direct setter must find it, or every first fit
-    # pays for threadpoolctl's scan of all loaded libraries.
-    info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-    direct = _threads._numpy_openblas()
-    if "openblas" in info["name"] and any(lib["internal_api"] == "openblas" for lib in threadpool_info()):
-        assert direct is not None
-        get, _ = direct
-        assert get() == max(_blas_threads())
+        assert _bundled_threads() == before
 
 
 def test_limited_threads_scans_once_and_limits():
