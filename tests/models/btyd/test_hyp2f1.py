@@ -70,6 +70,30 @@ def test_log_hyp2f1_a1_value_and_gradient_match_mpmath():
             assert dz[i] == pytest.approx(rz, rel=1e-7, abs=1e-8)
 
 
+def test_log_hyp2f1_a1_hessian_matches_mpmath():
+    """Second derivatives (the Pareto/NBD Newton fit's Hessian) against mpmath's numerical ones (30 digits)."""
+    a, b, zc = _pnbd_like_grid(40, seed=5, max_log_gap=3.0)
+    zc[::8] = 1.0  # z = 0 exactly (alpha == beta): the series' limits
+    out = log_hyp2f1_a1(a, b, 1 - zc, zc, fallback=False, hessian=True)
+    assert len(out) == 10
+    for got, ref in zip(out[:4], log_hyp2f1_a1(a, b, 1 - zc, zc, fallback=False), strict=True):
+        np.testing.assert_array_equal(got, ref)
+    names = ("aa", "ab", "bb", "az", "bz", "zz")
+    orders = ((2, 0, 0), (1, 1, 0), (0, 2, 0), (1, 0, 1), (0, 1, 1), (0, 0, 2))
+
+    def f(ai, bi, zi):
+        return mpmath.log(mpmath.hyp2f1(ai, bi, ai + 1, zi))
+
+    with mpmath.workdps(30):
+        for i in range(0, a.size, 2):
+            point = (mpmath.mpf(a[i]), mpmath.mpf(b[i]), 1 - mpmath.mpf(zc[i]))
+            for name, order, got in zip(names, orders, out[4:], strict=True):
+                ref = float(mpmath.diff(f, point, order))
+                assert got[i] == pytest.approx(ref, rel=1e-7, abs=1e-9), (name, a[i], b[i], zc[i])
+    with pytest.raises(ValueError, match="fallback=False"):
+        log_hyp2f1_a1(a, b, 1 - zc, zc, hessian=True)
+
+
 def test_log_hyp2f1_rejects_outside_domain():
     with pytest.raises(ValueError, match="c > max"):
         log_hyp2f1(2.0, 1.0, 1.5, 0.5)

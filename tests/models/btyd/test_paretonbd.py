@@ -101,6 +101,37 @@ def test_gradient_matches_finite_differences(cdnow):
             np.testing.assert_allclose(grad[:, j], fd, rtol=1e-5, atol=1e-6)
 
 
+def test_hessian_matches_finite_differences_and_newton_fits(cdnow, fitted):
+    """The analytic Hessian (fit runs Newton's method on it) against central differences of the gradient,
+    from alpha = beta (the starting point) to alpha/beta ~ 7000 (rows integrated by quadrature)."""
+    x, tx, T = (cdnow[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    w = np.ones(x.size)
+    model = ParetoNBD()
+    data = {"frequency": x, "recency": tx, "T": T}
+    for params in (
+        np.array([0.553, 10.58, 0.606, 11.67]),
+        np.array([1.0, 31.4, 1.0, 31.4]),
+        np.array([2.0, 0.5, 0.1, 50.0]),
+        np.array([0.5, 1e4, 2.0, 1.5]),
+    ):
+        ll, grad, hess = model._total_loglik_grad_hess(params, data, w)
+        ll_rows, g_rows = paretonbd_loglik(params, x, tx, T, grad=True)
+        assert ll == pytest.approx(ll_rows.sum(), rel=1e-12)
+        np.testing.assert_allclose(grad, g_rows.sum(axis=0), rtol=1e-9, atol=1e-8)
+        fd = np.empty((4, 4))
+        for j in range(4):
+            h = 1e-6 * params[j]
+            up, dn = params.copy(), params.copy()
+            up[j] += h
+            dn[j] -= h
+            g_up = model._total_loglik_grad_hess(up, data, w)[1]
+            g_dn = model._total_loglik_grad_hess(dn, data, w)[1]
+            fd[:, j] = (g_up - g_dn) / (2 * h)
+        np.testing.assert_allclose(hess, fd, rtol=1e-5, atol=1e-7 * np.abs(fd).max())
+    assert fitted.optimizer_result_.message.startswith("Newton")
+    assert fitted.n_iter_ <= 12
+
+
 def test_loglik_extreme_parameters_match_mpmath():
     """alpha/beta = 270 puts z within 1e-3 of 1, where lifetimes' scipy.hyp2f1 path returns inf/nan."""
     mpmath = pytest.importorskip("mpmath")

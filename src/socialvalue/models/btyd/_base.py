@@ -346,8 +346,8 @@ class BTYDModel(_Optimiser):
         """Fit by maximum likelihood on the unique rows of the sufficient statistics.
 
         The optimiser works on the log-parameters: damped Newton with the model's analytic Hessian when it has
-        one (BG/NBD, MBG/NBD, Gamma-Gamma; 6-10 iterations), else L-BFGS-B with the analytic gradient followed
-        by Newton steps on a finite-difference Hessian. Standard errors come from the Hessian at the optimum.
+        one (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB, Gamma-Gamma; 6-10 iterations), else or when Newton does not
+        converge L-BFGS-B with the analytic gradient followed by Newton steps on a finite-difference Hessian. Standard errors come from the Hessian at the optimum.
 
         Rows of customers without a purchase yet (all the model's columns empty, as in a feature table) are
         left out and counted in ``n_no_purchase_``; ``fingerprint_`` records the fitted data

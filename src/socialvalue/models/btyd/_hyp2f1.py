@@ -163,8 +163,8 @@ def _accumulate(op: np.ufunc, arr: np.ndarray, start: np.ndarray) -> np.ndarray:
 
 
 def log_hyp2f1_a1(
-    a, b, z, zc, fallback: bool = True, max_terms: int = _MAX_TERMS
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    a, b, z, zc, fallback: bool = True, max_terms: int = _MAX_TERMS, hessian: bool = False
+) -> tuple[np.ndarray, ...]:
     r"""Return :math:`\log {}_2F_1(a, b; a+1; z)` and its partial derivatives in ``a``, ``b`` and ``z``.
 
     The special case of the Pareto/NBD likelihood (:math:`c = a + 1`, :math:`0 < b < a + 1`). Euler's
@@ -194,11 +194,18 @@ def log_hyp2f1_a1(
         for them (the Pareto/NBD integrates its :math:`A_0` term directly).
     max_terms
         Longest series summed.
+    hessian
+        Also return the second derivatives, from the same terms: with :math:`H^{(2)}_k(q) = \sum_{j<k}
+        (q+j)^{-2}`, :math:`\partial_q^2 G = \sum_k g_k (H_k(q)^2 - H^{(2)}_k(q))`, :math:`\partial_c^2 G =
+        \sum_k g_k (H_k(c)^2 + H^{(2)}_k(c))`, :math:`\partial_q\partial_c G = -\sum_k g_k H_k(q) H_k(c)`,
+        :math:`\partial_z^2 G = \sum_k k(k-1) g_k / z^2` and the mixed ones likewise. Rows past
+        ``max_terms`` are NaN (only ``fallback=False`` is supported with it).
 
     Returns
     -------
     tuple of numpy.ndarray
-        ``(log F, d log F / d a, d log F / d b, d log F / d z)``, flattened broadcast shape.
+        ``(log F, d log F / d a, d log F / d b, d log F / d z)``, flattened broadcast shape; with ``hessian``
+        followed by ``(d2/da2, d2/da db, d2/db2, d2/da dz, d2/db dz, d2/dz2)`` of ``log F``.
     """
     a, b, z, zc = (
         np.ravel(v) for v in np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (a, b, z, zc)))
@@ -207,9 +214,13 @@ def log_hyp2f1_a1(
     n = z.size
     with np.errstate(divide="ignore"):
         need = np.where(z > 0, np.ceil((np.log(_EPS) + np.log(zc)) / np.log(np.where(z > 0, z, 0.5))), 1.0)
-    need = np.maximum(need, 1.0)
+    # At least the terms k = 1, 2 where z > 0: below rounding in G for a tiny z, they carry its z-derivatives.
+    need = np.where(z > 0, np.maximum(need, 3.0), 1.0)
     S, Sq, Sc, Sz = np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n)
     g_last, hq_last, hc_last = np.ones(n), np.zeros(n), np.zeros(n)
+    if hessian:
+        Sqq, Scc, Sqc, Sqz, Scz, Szz = (np.zeros(n) for _ in range(6))
+        h2q_last, h2c_last = np.zeros(n), np.zeros(n)
     active = np.flatnonzero((need > 1) & (need <= max_terms))
     k0 = 1
     while active.size:
@@ -219,23 +230,61 @@ def log_hyp2f1_a1(
         j = (k0 - 1.0 + np.arange(width))[:, None]
         qj, cj = q[idx] + j, c[idx] + j
         inv_q, inv_c = 1.0 / qj, 1.0 / cj
+        if hessian:
+            h2q = _accumulate(np.add, inv_q * inv_q, h2q_last[idx])
+            h2c = _accumulate(np.add, inv_c * inv_c, h2c_last[idx])
         qj *= inv_c
         qj *= z[idx]  # term ratios g_k / g_(k-1) = (q + k - 1) / (c + k - 1) * z
         g = _accumulate(np.multiply, qj, g_last[idx])
         hq = _accumulate(np.add, inv_q, hq_last[idx])
         hc = _accumulate(np.add, inv_c, hc_last[idx])
+        kk = j[:, 0] + 1.0
         S[idx] += g.sum(axis=0)
         Sq[idx] += np.einsum("ij,ij->j", g, hq)
         Sc[idx] += np.einsum("ij,ij->j", g, hc)
-        Sz[idx] += (j[:, 0] + 1.0) @ g
+        Sz[idx] += kk @ g
+        if hessian:
+            gq, gc = g * hq, g * hc
+            Sqq[idx] += np.einsum("ij,ij->j", gq, hq) - np.einsum("ij,ij->j", g, h2q)
+            Scc[idx] += np.einsum("ij,ij->j", gc, hc) + np.einsum("ij,ij->j", g, h2c)
+            Sqc[idx] += np.einsum("ij,ij->j", gq, hc)
+            Sqz[idx] += kk @ gq
+            Scz[idx] += kk @ gc
+            Szz[idx] += (kk * (kk - 1.0)) @ g
+            h2q_last[idx], h2c_last[idx] = h2q[-1], h2c[-1]
         g_last[idx], hq_last[idx], hc_last[idx] = g[-1], hq[-1], hc[-1]
         k0 += width
         active = active[need[active] >= k0]
     dq, dc = Sq / S, -Sc / S
-    dz_g = np.where(z > 0, Sz / np.where(z > 0, z, 1.0) / S, q / c)
+    pos = z > 0
+    inv_z = 1.0 / np.where(pos, z, 1.0)
+    dz_g = np.where(pos, Sz * inv_z / S, q / c)
     value = (1.0 - b) * np.log(zc) + np.log(S)
     da, db, dz = dq + dc, -np.log(zc) - dq, -(1.0 - b) / zc + dz_g
     slow = np.flatnonzero(need > max_terms)
+    if hessian:
+        if fallback:
+            raise ValueError("log_hyp2f1_a1: hessian=True needs fallback=False")
+        # second derivatives of log G in (q, c, z); at z = 0, G = 1 + q z / c + O(z^2) gives the limits
+        gqq = Sqq / S - dq * dq
+        gcc = Scc / S - dc * dc
+        gqc = -Sqc / S - dq * dc
+        gqz = np.where(pos, Sqz * inv_z / S, 1.0 / c) - dq * dz_g
+        gcz = np.where(pos, -Scz * inv_z / S, -q / c**2) - dc * dz_g
+        gzz = np.where(pos, Szz * inv_z * inv_z / S, 2.0 * q * (q + 1.0) / (c * (c + 1.0))) - dz_g * dz_g
+        # log F = (1 - b) log(1 - z) + log G(q = a + 1 - b, c = a + 1, z)
+        second = [
+            gqq + 2.0 * gqc + gcc,  # aa
+            -gqq - gqc,  # ab
+            gqq,  # bb
+            gqz + gcz,  # az
+            1.0 / zc - gqz,  # bz
+            -(1.0 - b) / zc**2 + gzz,  # zz
+        ]
+        out = [value, da, db, dz, *second]
+        for arr in out:
+            arr[slow] = np.nan
+        return tuple(out)
     if slow.size and not fallback:
         value[slow] = da[slow] = db[slow] = dz[slow] = np.nan
     elif slow.size:

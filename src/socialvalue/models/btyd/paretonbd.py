@@ -8,8 +8,10 @@ The likelihood needs the Gauss hypergeometric function near :math:`z = 1` with l
 :func:`scipy.special.hyp2f1` fails. It is summed in log space after Euler's transformation, with its
 derivatives, by :func:`~socialvalue.models.btyd._hyp2f1.log_hyp2f1_a1` (checked against mpmath); the rows whose
 series would be long (:math:`z > 0.92`, extreme :math:`\alpha/\beta` ratios met while the optimiser explores)
-integrate the :math:`A_0` term directly by tanh-sinh quadrature instead. The likelihood's gradient is analytic,
-so a fit on CDNOW's 1,016 unique patterns takes ~30 gradient evaluations of ~1 ms.
+integrate the :math:`A_0` term directly by tanh-sinh quadrature instead. The likelihood's gradient and Hessian
+are analytic (second derivatives of the series and of the quadrature), so a fit on CDNOW's 1,016 unique
+patterns is 7 Newton iterations (~13 ms; L-BFGS-B took ~30 gradient evaluations and a finite-difference
+Hessian, ~20 ms).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from socialvalue.errors import SchemaError
 from socialvalue.models.btyd import _kit
 from socialvalue.models.btyd._base import BTYDModel, IntervalMethod
 from socialvalue.models.btyd._hyp2f1 import log_hyp2f1, log_hyp2f1_a1
+from socialvalue.models.btyd._optim import _dot
 
 __all__ = ["ParetoNBD", "paretonbd_log_a0", "paretonbd_loglik"]
 
@@ -46,7 +49,7 @@ def _log_j(r: float, alpha: float, s: float, beta: float, x: np.ndarray, t: np.n
     # Series beyond 512 terms (z > ~0.92) cost more than the direct quadrature of A0 (_log_a0_quad).
     value, fa, fb, fz = log_hyp2f1_a1(
         a, b, (big - small) / den, (small + t) / den, fallback=False, max_terms=512
-    )
+    )[:4]
     value = value - a * np.log(den)
     if not grad:
         return value, None
@@ -63,6 +66,63 @@ def _log_j(r: float, alpha: float, s: float, beta: float, x: np.ndarray, t: np.n
         g[:, 1] = -fz / den
         g[:, 3] = fz * (alpha + t) / den**2 - a / den
     return value, g
+
+
+def _log_j_hess(
+    r: float, alpha: float, s: float, beta: float, x: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r""":func:`_log_j` with its gradient ``(n, 4)`` and Hessian ``(n, 4, 4)`` in ``(r, alpha, s, beta)``.
+
+    With :math:`\ell = L(a, b, z) - a\log d`, :math:`a = r+s+x`, :math:`b` = ``s + 1`` (or ``r + x``),
+    :math:`d = m + t` and :math:`z = (m - m')/d` (:math:`m, m'` the larger and smaller of
+    :math:`\alpha, \beta`), the chain rule through the derivatives of :func:`log_hyp2f1_a1`:
+
+    .. math::
+
+        \nabla^2\ell = \sum_{u,v \in \{a,b,z\}} L_{uv} \nabla u \nabla v^\top + L_z \nabla^2 z
+            - \frac{\nabla a\, e_m^\top + e_m \nabla a^\top}{d} + \frac{a}{d^2} e_m e_m^\top ,
+
+    with :math:`\partial_m z = (m' + t)/d^2`, :math:`\partial_{m'} z = -1/d`, :math:`\partial_m^2 z =
+    -2(m' + t)/d^3`, :math:`\partial_m\partial_{m'} z = 1/d^2`. Rows past 512 series terms are NaN.
+    """
+    a = r + s + x
+    if alpha >= beta:
+        big, small, i_big, i_small, i_b, b = alpha, beta, 1, 3, 2, s + 1.0
+    else:
+        big, small, i_big, i_small, i_b, b = beta, alpha, 3, 1, 0, r + x
+    den = big + t
+    zc = (small + t) / den
+    out = log_hyp2f1_a1(a, b, (big - small) / den, zc, fallback=False, max_terms=512, hessian=True)
+    value, fa, fb, fz, faa, fab, fbb, faz, fbz, fzz = out
+    log_den = np.log(den)
+    inv_den = 1.0 / den
+    n = value.size
+    da = np.array([1.0, 0.0, 1.0, 0.0])
+    db = np.zeros(4)
+    db[i_b] = 1.0
+    dz = np.zeros((n, 4))
+    dz[:, i_big] = zc * inv_den
+    dz[:, i_small] = -inv_den
+    grad = (fa - log_den)[:, None] * da + fb[:, None] * db + fz[:, None] * dz
+    grad[:, i_big] -= a * inv_den
+    h = (
+        faa[:, None, None] * np.outer(da, da)
+        + fab[:, None, None] * (np.outer(da, db) + np.outer(db, da))
+        + fbb[:, None, None] * np.outer(db, db)
+    )
+    adz = faz[:, None] * dz
+    bdz = fbz[:, None] * dz
+    h += da[None, :, None] * adz[:, None, :] + adz[:, :, None] * da[None, None, :]
+    h += db[None, :, None] * bdz[:, None, :] + bdz[:, :, None] * db[None, None, :]
+    h += (fzz[:, None] * dz)[:, :, None] * dz[:, None, :]
+    inv_den2 = inv_den * inv_den
+    h[:, i_big, i_big] += fz * (-2.0 * zc * inv_den2) + a * inv_den2
+    h[:, i_big, i_small] += fz * inv_den2
+    h[:, i_small, i_big] += fz * inv_den2
+    for k in (0, 2):  # -(da e_m' + e_m da') / d
+        h[:, k, i_big] -= inv_den
+        h[:, i_big, k] -= inv_den
+    return value - a * log_den, grad, h
 
 
 def _endpoints(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -87,7 +147,14 @@ _DE_LOGW = (
 
 
 def _log_a0_quad(
-    r: float, alpha: float, s: float, beta: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+    r: float,
+    alpha: float,
+    s: float,
+    beta: float,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+    hess: bool = False,
 ):
     r"""Log :math:`A_0` and its gradient by quadrature, for the rows whose 2F1 series converges too slowly.
 
@@ -120,7 +187,27 @@ def _log_a0_quad(
             -(s + 1.0) * (w / np.exp(lby)).sum(axis=1),
         ]
     )
-    return value, grad
+    if not hess:
+        return value, grad
+    # Hessian of log(int g): E_w[d2 log g] + Cov_w(d log g), at fixed y; plus d2 log(r + s + x).
+    ia, ib = np.exp(-lay), np.exp(-lby)  # 1 / (alpha + y), 1 / (beta + y)
+    parts = [-lay, -pa * ia, -lby, -(s + 1.0) * ib]
+    means = [(w * d).sum(axis=1) for d in parts]
+    h = np.empty((x.size, 4, 4))
+    for i in range(4):
+        for j in range(i, 4):
+            cov = (w * parts[i] * parts[j]).sum(axis=1) - means[i] * means[j]
+            h[:, i, j] = h[:, j, i] = cov
+    h[:, 0, 1] -= (w * ia).sum(axis=1)
+    h[:, 1, 0] = h[:, 0, 1]
+    h[:, 1, 1] += (w * pa * ia * ia).sum(axis=1)
+    h[:, 2, 3] -= (w * ib).sum(axis=1)
+    h[:, 3, 2] = h[:, 2, 3]
+    h[:, 3, 3] += (s + 1.0) * (w * ib * ib).sum(axis=1)
+    inv2 = inv * inv
+    for i, j in ((0, 0), (0, 2), (2, 0), (2, 2)):
+        h[:, i, j] -= inv2
+    return value, grad, h
 
 
 def _log_a0(params: ArrayLike, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, grad: bool = False, ends=None):
@@ -145,6 +232,118 @@ def _log_a0(params: ArrayLike, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, gr
         if grad:
             g[slow] = np.where(np.isfinite(qv)[:, None], qg, 0.0)
     return value, g
+
+
+def _log_a0_hess(
+    params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, ends=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Log :math:`A_0` with gradient ``(n, 4)`` and Hessian ``(n, 4, 4)`` (zero where :math:`t_x = T`).
+
+    With :math:`A_0 = e^{l_1} - e^{l_2}` (:func:`_log_j` at :math:`t_x` and at :math:`T`) and
+    :math:`e = e^{l_2 - l_1}`:
+
+    .. math::
+
+        \nabla^2 \log A_0 = \frac{\nabla^2 l_1 - e\,\nabla^2 l_2}{1 - e}
+            - \frac{e}{(1 - e)^2} (\nabla l_1 - \nabla l_2)(\nabla l_1 - \nabla l_2)^\top .
+    """
+    r, alpha, s, beta = (float(v) for v in params)
+    xe, te, i1, i2 = _endpoints(x, t_x, T) if ends is None else ends
+    le, ge, he = _log_j_hess(r, alpha, s, beta, xe, te)
+    l1, l2 = le[i1], le[i2]
+    d = np.minimum(l2 - l1, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = l1 + np.log(-np.expm1(d))
+        e = np.exp(d)
+        one_e = -np.expm1(d)
+        g1, g2 = ge[i1], ge[i2]
+        g = (g1 - e[:, None] * g2) / one_e[:, None]
+        u = g1 - g2
+        h = (he[i1] - e[:, None, None] * he[i2]) / one_e[:, None, None] - (e / one_e**2)[:, None, None] * (
+            u[:, :, None] * u[:, None, :]
+        )
+    finite = np.isfinite(value)
+    g[~finite] = 0.0
+    h[~finite] = 0.0
+    slow = np.flatnonzero((np.isnan(l1) | np.isnan(l2)) & (t_x < T))
+    value[np.isnan(value)] = -np.inf  # t_x = T: A0 = 0
+    if slow.size:  # z within ~0.01 of 1: integrate A0 directly
+        qv, qg, qh = _log_a0_quad(r, alpha, s, beta, x[slow], t_x[slow], T[slow], hess=True)
+        ok = np.isfinite(qv)
+        value[slow] = qv
+        g[slow] = np.where(ok[:, None], qg, 0.0)
+        h[slow] = np.where(ok[:, None, None], qh, 0.0)
+    return value, g, h
+
+
+def _paretonbd_totals(
+    params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weights: np.ndarray, ends=None
+) -> tuple[float, np.ndarray, np.ndarray]:
+    r"""Weighted total Pareto/NBD log-likelihood, gradient and analytic Hessian in ``(r, alpha, s, beta)``.
+
+    Per customer :math:`\ell = A_1 + \log(e^{\ell_a} + e^{\ell_d})` with :math:`A_1 = \ln\Gamma(r+x) -
+    \ln\Gamma(r) + r\ln\alpha + s\ln\beta`, "alive" :math:`\ell_a = -(r+x)\ln(\alpha+T) - s\ln(\beta+T)` and
+    "died" :math:`\ell_d = \ln s - \ln(r+s+x) + \ln A_0` (note 009, eq. 18). With :math:`w` the posterior
+    probability of having died and :math:`v = 1 - w`:
+
+    .. math::
+
+        \nabla^2\ell = \nabla^2 A_1 + v\,\nabla^2\ell_a + w\,\nabla^2\ell_d
+            + w v\,(\nabla\ell_d - \nabla\ell_a)(\nabla\ell_d - \nabla\ell_a)^\top ,
+
+    :math:`\nabla^2 \ln A_0` from :func:`_log_a0_hess`. ``fit`` runs Newton's method on it (7-9 iterations
+    on CDNOW) instead of L-BFGS-B with a finite-difference Hessian.
+    """
+    r, alpha, s, beta = (float(v) for v in params)
+    a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    aT, bT = alpha + T, beta + T
+    la, lb = np.log(aT), np.log(bT)
+    rx = r + x
+    alive = -rx * la - s * lb
+    log_a0, g_a0, h_a0 = _log_a0_hess(params, x, t_x, T, ends)
+    inv = 1.0 / (r + s + x)
+    dead = np.log(s) + np.log(inv) + log_a0
+    lse = np.logaddexp(alive, dead)
+    ll = _dot(weights, a1 + lse)
+    w = np.exp(dead - lse)  # posterior probability of having died in (t_x, T]
+    v = 1.0 - w
+    n = x.size
+    g_alive = np.column_stack([-la, -rx / aT, -lb, np.full(n, -s) / bT])
+    g_dead = g_a0.copy()
+    g_dead[:, 0] -= inv
+    g_dead[:, 2] += 1.0 / s - inv
+    psi = special.digamma(np.concatenate([rx, [r]]))
+    tri = _kit.trigamma(np.concatenate([rx, [r]]))
+    wsum = float(weights.sum())
+    grad = np.array(
+        [
+            _dot(weights, psi[:n]) - wsum * psi[n] + wsum * np.log(alpha),
+            wsum * r / alpha,
+            wsum * np.log(beta),
+            wsum * s / beta,
+        ]
+    )
+    wv, ww = weights * v, weights * w
+    grad += wv @ g_alive + ww @ g_dead
+    diff = g_dead - g_alive
+    h = np.einsum("i,ijk->jk", ww, h_a0) + np.einsum("ij,ik->jk", diff * (ww * v)[:, None], diff)
+    ww_inv2 = _dot(ww, inv * inv)
+    for i, j in ((0, 0), (0, 2), (2, 0), (2, 2)):
+        h[i, j] += ww_inv2  # -d2 log(r + s + x)
+    h[2, 2] -= float(ww.sum()) / s**2  # d2 log s
+    # alive part: d2 of -(r + x) log(alpha + T) - s log(beta + T)
+    h[0, 1] -= _dot(wv, 1.0 / aT)
+    h[1, 1] += _dot(wv, rx / aT**2)
+    h[2, 3] -= _dot(wv, 1.0 / bT)
+    h[3, 3] += s * _dot(wv, 1.0 / bT**2)
+    # A1
+    h[0, 0] += _dot(weights, tri[:n]) - wsum * tri[n]
+    h[0, 1] += wsum / alpha
+    h[1, 1] -= wsum * r / alpha**2
+    h[2, 3] += wsum / beta
+    h[3, 3] -= wsum * s / beta**2
+    h[1, 0], h[3, 2] = h[0, 1], h[2, 3]
+    return ll, grad, (h + h.T) / 2
 
 
 def paretonbd_log_a0(params: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
@@ -217,8 +416,8 @@ class ParetoNBD(BTYDModel):
     """Pareto/NBD model (Schmittlein, Morrison & Colombo 1987), fitted in log space on unique patterns.
 
     Log-likelihood of one customer: see :func:`paretonbd_loglik`. The fit runs on the unique
-    ``(frequency, recency, T)`` rows with weights (set ``resolution`` to bound their number on large data);
-    the gradient is by central differences of the vectorised likelihood.
+    ``(frequency, recency, T)`` rows with weights (set ``resolution`` to bound their number on large data),
+    by Newton's method on the analytic Hessian (:func:`_paretonbd_totals`).
 
     Customers without a purchase yet (``frequency``, ``recency`` and ``T`` all empty, as
     :func:`socialvalue.build_features` leaves them) are left out of ``fit`` (counted in ``n_no_purchase_``) and
@@ -290,6 +489,13 @@ class ParetoNBD(BTYDModel):
     def _loglik_grad(self, params: np.ndarray, data: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         x, tx, T = data["frequency"], data["recency"], data["T"]
         return paretonbd_loglik(params, x, tx, T, grad=True, _ends=self._ends(data))
+
+    def _total_loglik_grad_hess(
+        self, params: np.ndarray, data: dict[str, np.ndarray], weights: np.ndarray
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """Weighted log-likelihood, gradient and analytic Hessian (:func:`_paretonbd_totals`), for Newton."""
+        x, tx, T = data["frequency"], data["recency"], data["T"]
+        return _paretonbd_totals(params, x, tx, T, weights, self._ends(data))
 
     # ------------------------------------------------------------------ prediction kernels (any params)
     @staticmethod
