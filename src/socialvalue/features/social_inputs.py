@@ -761,9 +761,7 @@ def influence_graph(
     ids = np.asarray(ids.to_pandas(), dtype=object)
     rows = store.con.sql(_GRAPH_EDGES, params=params).to_arrow_table()
     # -1: a tie (no age) / an end outside the customers table (ages are >= 1 microsecond)
-    s, d, age_us = (
-        pc.fill_null(rows.column(c), -1).to_numpy().astype(np.int64) for c in ("s", "d", "age_us")
-    )
+    s, d, age_us = (pc.fill_null(rows.column(c), -1).to_numpy() for c in ("s", "d", "age_us"))
     if (s < 0).any() or (d < 0).any():
         # edge ends outside the customers table: numbered after the customers, in id order
         src_x = rows.column("src_unknown").to_numpy(zero_copy_only=False)
@@ -779,7 +777,8 @@ def influence_graph(
     # age in days exactly as influence_edges computes it: (as_of - occurred_at).total_seconds() / 86400
     age[~tie] = pd.to_timedelta(age_us[~tie], unit="us").total_seconds() / 86400.0
     keep = tie | ((age >= 0) & (age <= window_days))
-    s, d, tie, age = s[keep], d[keep], tie[keep], age[keep]
+    if not keep.all():
+        s, d, tie, age = s[keep], d[keep], tie[keep], age[keep]
     w = np.where(tie, tie_weight, np.exp(-np.log(2.0) * age / half_life_days))
     # one edge per pair: the rows of a pair are adjacent (sorted by pair in the engine)
     first = np.ones(s.shape[0], dtype=bool)

@@ -338,7 +338,7 @@ def _even_credit(
     del k
     pid = np.repeat(np.arange(q.shape[0], dtype=np.int64), n_match)
     # the same influencer twice for one purchase: keep the first pair (only purchases with 2+ matches)
-    multi = np.flatnonzero(n_match[pid] >= 2)
+    multi = np.flatnonzero(np.repeat(n_match >= 2, n_match))
     del n_match
     if multi.shape[0]:
         key = pid[multi] * max(n_inf, 1) + inf[multi]
