@@ -16,7 +16,8 @@ Exposures (who saw whose content, shares and reviews) are assembled in SQL from 
 ``crv``, ``civ``, ``interaction_score``, ``content_score`` and ``loyalty_score``. :func:`holdout_value` is a
 learning target for :class:`~socialvalue.social.customer_value.CustomerSocialValue` that, unlike the feature
 table's ``holdout_network_revenue`` (all revenue of followers and referred customers), counts only the
-network revenue attributable to the customer.
+network revenue attributable to the customer. :func:`influence_graph` builds the influence graph on integer
+node codes assigned in DuckDB (no string id reaches pandas).
 """
 
 from __future__ import annotations
