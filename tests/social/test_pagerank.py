@@ -1,11 +1,17 @@
 """PageRank against networkx (``nx.pagerank`` with the same alpha, personalization, weight and tol=1e-12)."""
 
+import importlib
+import logging
+
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 
 from socialvalue.errors import ConfigError, ConvergenceError
 from socialvalue.social import Graph, influence_pagerank, pagerank, pagerank_exact
+
+pagerank_module = importlib.import_module("socialvalue.social.pagerank")
 
 
 def _random_graph(n, m, seed, dangling_share=0.1):
@@ -92,3 +98,83 @@ def test_errors():
         pagerank(g, alpha=1.0)
     with pytest.raises(ConfigError):
         pagerank(g, personalization={"c1": -1.0})
+
+
+def _communities(n_comm=40, size=60, seed=0):
+    """Dense communities joined by a few edges: power iteration mixes slowly (rate near alpha)."""
+    rng = np.random.default_rng(seed)
+    n = n_comm * size
+    comm = np.repeat(np.arange(n_comm), size)
+    src = rng.integers(0, n, 12 * n)
+    dst = comm[src] * size + rng.integers(0, size, src.size)  # inside the source's community
+    bridges = rng.integers(0, n, n_comm)
+    src = np.r_[src, bridges]
+    dst = np.r_[dst, rng.integers(0, n, n_comm)]
+    keep = src % 97 != 0  # some dangling nodes
+    ids = np.array([f"c{i}" for i in range(n)], dtype=object)
+    g = Graph.from_edges(ids[src[keep]], ids[dst[keep]], rng.exponential(1.0, keep.sum()), nodes=ids)
+    nxg = nx.DiGraph()
+    nxg.add_nodes_from(g.ids.tolist())
+    nxg.add_weighted_edges_from(g.edges_frame().itertuples(index=False, name=None))
+    return g, nxg
+
+
+@pytest.mark.parametrize("personalized", [False, True])
+def test_slowly_mixing_graph_switches_to_gmres_and_equals_networkx(personalized, caplog):
+    g, nxg = _communities()
+    pers = {f"c{i}": 1.0 + i % 3 for i in range(0, g.n, 7)} if personalized else None
+    dang = {f"c{i}": 1.0 for i in range(0, g.n, 11)} if personalized else None  # u != p: own update
+    with caplog.at_level(logging.DEBUG, logger="socialvalue.social.pagerank"):
+        ours = pagerank(g, alpha=0.85, personalization=pers, dangling=dang)
+    assert any("GMRES" in r.getMessage() for r in caplog.records)
+    ref = nx.pagerank(
+        nxg, 0.85, personalization=pers, dangling=dang, weight="weight", tol=1e-12, max_iter=1000
+    )
+    np.testing.assert_allclose(ours.to_numpy(), _as_array(ref, g), rtol=0, atol=1e-8)
+    exact = pagerank_exact(g, alpha=0.85, personalization=pers, dangling=dang)
+    np.testing.assert_allclose(ours.to_numpy(), exact.to_numpy(), rtol=0, atol=1e-9)
+    assert ours.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_stalled_gmres_hands_over_to_power_iteration(monkeypatch, caplog):
+    g, _ = _communities(seed=1)
+    exact = pagerank_exact(g, alpha=0.85).to_numpy()
+    monkeypatch.setattr(
+        pagerank_module, "_RESTART", 1
+    )  # GMRES(1) barely progresses: the power method goes on
+    with caplog.at_level(logging.DEBUG, logger="socialvalue.social.pagerank"):
+        ours = pagerank(g, alpha=0.85)
+    assert any("iterations (L1 change" in r.getMessage() for r in caplog.records)
+    np.testing.assert_allclose(ours.to_numpy(), exact, rtol=0, atol=1e-9)
+    with pytest.raises(ConvergenceError) as exc:  # the budget counts GMRES mat-vecs too
+        pagerank(g, alpha=0.85, max_iter=12)
+    assert exc.value.result["n_iter"] == 12
+
+
+def test_method_power_is_networkx_iterate_and_auto_is_closer_to_exact():
+    g, nxg = _communities(seed=2)
+    assert g.m >= pagerank_module._KRYLOV_MIN_EDGES
+    ref = _as_array(nx.pagerank(nxg, 0.85, weight="weight", tol=1e-12, max_iter=1000), g)
+    power = pagerank(g, alpha=0.85, method="power").to_numpy()
+    np.testing.assert_allclose(power, ref, rtol=0, atol=1e-13)  # the same iteration, to rounding
+    auto = pagerank(g, alpha=0.85).to_numpy()
+    exact = pagerank_exact(g, alpha=0.85).to_numpy()
+    assert np.abs(auto - exact).sum() < np.abs(power - exact).sum()
+    with pytest.raises(ConfigError, match="method"):
+        pagerank(g, method="gmres")
+
+
+@pytest.mark.shared_data
+def test_ciao_trust_graph_equals_networkx_and_exact(shared_data, caplog):
+    """The real Ciao trust network (Tang et al. 2012; 57,544 edges among 2,342 members): the case GMRES is for."""
+    trust = pd.read_parquet(shared_data / "ciao" / "ciao_trust.parquet")
+    g = Graph.from_edges(trust["truster_id"].to_numpy(), trust["trustee_id"].to_numpy())
+    with caplog.at_level(logging.DEBUG, logger="socialvalue.social.pagerank"):
+        ours = pagerank(g, alpha=0.85)
+    assert any("GMRES" in r.getMessage() for r in caplog.records)
+    nxg = nx.DiGraph()
+    nxg.add_edges_from(zip(trust["truster_id"].tolist(), trust["trustee_id"].tolist(), strict=True))
+    ref = nx.pagerank(nxg, 0.85, tol=1e-12, max_iter=1000)
+    np.testing.assert_allclose(ours.to_numpy(), _as_array(ref, g), rtol=0, atol=1e-8)
+    exact = pagerank_exact(g, alpha=0.85).to_numpy()
+    assert np.abs(ours.to_numpy() - exact).sum() < g.n * 1e-12 * 0.85 / 0.15 * 2
