@@ -12,12 +12,16 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/btyd_compare.py [--small] [--n N]
+    .venv/bin/python benchmarks/btyd_compare.py [--small] [--n N] [--parts 1,2] [--repeats R]
+
+``--parts`` selects the sections (e.g. ``1,2`` for the two fits against lifetimes, the issue-16 ratios);
+``--repeats`` sets the interleaved pairs of [1] (BG/BB gets three times as many: its fits are short).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import time
@@ -180,18 +184,26 @@ def main() -> None:
     )
     parser.add_argument("--small", action="store_true", help="fewer repeats and 100,000 simulated customers")
     parser.add_argument("--n", type=int, default=None, help="simulated customers for the scale test")
+    parser.add_argument("--parts", default="1,2,3,4", help="sections to run, e.g. 1,2")
+    parser.add_argument("--repeats", type=int, default=None, help="interleaved pairs in [1] (x3 in [2])")
     args = parser.parse_args()
     n = args.n or (100_000 if args.small else 1_000_000)
-    repeats = 3 if args.small else 7
+    repeats = args.repeats or (3 if args.small else 7)
+    parts = {int(p) for p in args.parts.split(",")}
+    print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()}")
     with warnings.catch_warnings():  # lifetimes' own deprecation noise, in this script only
         warnings.simplefilter("ignore")
         import lifetimes
 
-        bench_pareto(lifetimes, repeats)
-        bench_bgbb(lifetimes, 3 * repeats)
-        bench_compare(max(1, repeats // 2))
-        bench_scale(lifetimes, n)
-    print(f"\npeak RSS {_peak_mb():.0f} MB")
+        if 1 in parts:
+            bench_pareto(lifetimes, repeats)
+        if 2 in parts:
+            bench_bgbb(lifetimes, 3 * repeats)
+        if 3 in parts:
+            bench_compare(max(1, repeats // 2))
+        if 4 in parts:
+            bench_scale(lifetimes, n)
+    print(f"\nload average after: {os.getloadavg()}; peak RSS {_peak_mb():.0f} MB")
 
 
 if __name__ == "__main__":

@@ -7,17 +7,27 @@ same operator, rtol 1e-14) and must agree with it to 1e-9 in L1 (total variation
 about a minute and 6 GB; it is not timed). networkx's pure-Python reference implementation is far too slow for
 that: it runs on a smaller graph (``--py-edges``) against our run on that same smaller graph.
 
+``--sizes`` runs the issue-16 table instead: socialvalue against igraph on the real Ciao trust graph
+(``../shared/data/ciao/ciao_trust.parquet``, 57,544 edges) and on power-law graphs of 100k, 300k, 1M, 3M and
+10M edges, timed in interleaved pairs (``--repeats`` of them; the machine is shared) with the median of the
+per-pair ratios. igraph's PRPACK runs OpenMP threads, which stall on a loaded machine (the same call took 5 to
+600 ms on the Ciao graph): it is timed both with its default threads and with OpenMP limited to one thread
+(threadpoolctl), and the faster of the two is the peer's figure.
+
 Usage::
 
     .venv/bin/python benchmarks/pagerank.py            # 1M nodes / 10M edges; pure-Python nx on 500k edges
     .venv/bin/python benchmarks/pagerank.py --small    # 100k nodes / 1M edges; pure-Python nx on 100k edges
+    .venv/bin/python benchmarks/pagerank.py --sizes [--repeats 9] [--max-edges 10000000]
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import psutil
@@ -54,13 +64,101 @@ def run_ours(g: Graph, exact: np.ndarray) -> tuple[float, float, float]:
     return wall, cpu, float(np.abs(x.to_numpy() - exact).sum())
 
 
+CIAO = Path(__file__).resolve().parents[2] / "shared" / "data" / "ciao" / "ciao_trust.parquet"
+
+
+def _paired_vs_igraph(g: Graph, exact: np.ndarray, repeats: int) -> dict[str, float]:
+    """Interleaved timings of ours, igraph (default threads) and igraph (one OpenMP thread); medians."""
+    import igraph as ig
+    from threadpoolctl import threadpool_limits
+
+    ig_g = ig.Graph(n=g.n, edges=np.column_stack([g.src, g.indices]).astype(np.int64), directed=True)
+    ig_g.es["weight"] = g.weight
+    tol = TARGET_L1 * (1 - ALPHA) / ALPHA / g.n / 2
+
+    def ours() -> np.ndarray:
+        return pagerank(g, alpha=ALPHA, tol=tol, max_iter=10_000).to_numpy()
+
+    def peer() -> np.ndarray:
+        return np.asarray(
+            ig_g.pagerank(damping=ALPHA, weights="weight", directed=True, implementation="prpack")
+        )
+
+    def peer_one_thread() -> np.ndarray:
+        with threadpool_limits(limits=1, user_api="openmp"):
+            return peer()
+
+    runs: dict[str, list[float]] = {"ours": [], "igraph": [], "igraph_1t": []}
+    errs: dict[str, float] = {}
+    for name, fn in (("ours", ours), ("igraph", peer), ("igraph_1t", peer_one_thread)):  # warm-up + accuracy
+        errs[name] = float(np.abs(fn() - exact).sum())
+    for _ in range(repeats):
+        for name, fn in (("ours", ours), ("igraph", peer), ("igraph_1t", peer_one_thread)):
+            t0 = time.perf_counter()
+            fn()
+            runs[name].append(time.perf_counter() - t0)
+    best = [min(a, b) for a, b in zip(runs["igraph"], runs["igraph_1t"], strict=True)]
+    return {
+        "ours": statistics.median(runs["ours"]),
+        "igraph": statistics.median(runs["igraph"]),
+        "igraph_1t": statistics.median(runs["igraph_1t"]),
+        "ratio": statistics.median(b / o for o, b in zip(runs["ours"], best, strict=True)),
+        "err_ours": errs["ours"],
+        "err_igraph": min(errs["igraph"], errs["igraph_1t"]),
+    }
+
+
+def bench_sizes(repeats: int, max_edges: int) -> None:
+    import pandas as pd
+
+    print(f"machine: {psutil.cpu_count()} cores; load average {psutil.getloadavg()}")
+    cases: list[tuple[str, Graph]] = []
+    if CIAO.exists():
+        trust = pd.read_parquet(CIAO)
+        cases.append(
+            (
+                "Ciao trust (real)",
+                Graph.from_edges(trust["truster_id"].to_numpy(), trust["trustee_id"].to_numpy()),
+            )
+        )
+    else:
+        print(f"(no {CIAO}: the real graph is skipped)")
+    for m in (100_000, 300_000, 1_000_000, 3_000_000, 10_000_000):
+        if m <= max_edges:
+            src, dst, w = power_law_graph(m // 10, m)
+            cases.append((f"power law {m:,}", Graph.from_edges(src, dst, w, nodes=np.arange(m // 10))))
+    print(
+        f"\nweighted PageRank alpha={ALPHA}, L1 error <= {TARGET_L1:g} against the exact solve; {repeats} interleaved "
+        "pairs, medians (ms)"
+    )
+    print(
+        f"{'graph':<22}{'nodes':>10}{'edges':>12}{'ours':>10}{'igraph':>10}{'igraph 1t':>11}{'speed-up':>10}"
+        f"{'L1 ours':>10}{'L1 igraph':>11}"
+    )
+    for name, g in cases:
+        exact = pagerank_exact(g, alpha=ALPHA).to_numpy()
+        r = _paired_vs_igraph(g, exact, repeats)
+        print(
+            f"{name:<22}{g.n:>10,}{g.m:>12,}{r['ours'] * 1e3:>10.1f}{r['igraph'] * 1e3:>10.1f}"
+            f"{r['igraph_1t'] * 1e3:>11.1f}{r['ratio']:>9.2f}x{r['err_ours']:>10.1e}{r['err_igraph']:>11.1e}"
+        )
+    print("speed-up: median over pairs of (faster igraph configuration) / ours; target: > 1 at every size")
+    print(f"load average after: {psutil.getloadavg()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--small", action="store_true", help="100k nodes / 1M edges (networkx on 100k edges)")
     ap.add_argument("--nodes", type=int, default=None)
     ap.add_argument("--edges", type=int, default=None)
     ap.add_argument("--py-edges", type=int, default=None, help="edges of the pure-Python networkx run")
+    ap.add_argument("--sizes", action="store_true", help="Ciao + 100k..10M edges against igraph, paired")
+    ap.add_argument("--repeats", type=int, default=9, help="interleaved pairs per graph with --sizes")
+    ap.add_argument("--max-edges", type=int, default=10_000_000, help="largest graph with --sizes")
     args = ap.parse_args()
+    if args.sizes:
+        bench_sizes(args.repeats, args.max_edges)
+        return
     n = args.nodes or (100_000 if args.small else 1_000_000)
     m = args.edges or (1_000_000 if args.small else 10_000_000)
     m_py = args.py_edges or (100_000 if args.small else 500_000)

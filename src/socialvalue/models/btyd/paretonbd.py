@@ -86,43 +86,42 @@ def _log_j_hess(
     -2(m' + t)/d^3`, :math:`\partial_m\partial_{m'} z = 1/d^2`. Rows past 512 series terms are NaN.
     """
     a = r + s + x
-    if alpha >= beta:
-        big, small, i_big, i_small, i_b, b = alpha, beta, 1, 3, 2, s + 1.0
-    else:
-        big, small, i_big, i_small, i_b, b = beta, alpha, 3, 1, 0, r + x
+    if alpha >= beta:  # b = s + 1 (index 2), m = alpha (index 1)
+        big, small, i_big, i_small, i_b, i_o, b = alpha, beta, 1, 3, 2, 0, s + 1.0
+    else:  # b = r + x (index 0), m = beta (index 3)
+        big, small, i_big, i_small, i_b, i_o, b = beta, alpha, 3, 1, 0, 2, r + x
     den = big + t
     zc = (small + t) / den
     out = log_hyp2f1_a1(a, b, (big - small) / den, zc, fallback=False, max_terms=512, hessian=True)
     value, fa, fb, fz, faa, fab, fbb, faz, fbz, fzz = out
-    log_den = np.log(den)
     inv_den = 1.0 / den
+    z_big, z_small = zc * inv_den, -inv_den  # dz/dm, dz/dm'
     n = value.size
-    da = np.array([1.0, 0.0, 1.0, 0.0])
-    db = np.zeros(4)
-    db[i_b] = 1.0
-    dz = np.zeros((n, 4))
-    dz[:, i_big] = zc * inv_den
-    dz[:, i_small] = -inv_den
-    grad = (fa - log_den)[:, None] * da + fb[:, None] * db + fz[:, None] * dz
-    grad[:, i_big] -= a * inv_den
-    h = (
-        faa[:, None, None] * np.outer(da, da)
-        + fab[:, None, None] * (np.outer(da, db) + np.outer(db, da))
-        + fbb[:, None, None] * np.outer(db, db)
-    )
-    adz = faz[:, None] * dz
-    bdz = fbz[:, None] * dz
-    h += da[None, :, None] * adz[:, None, :] + adz[:, :, None] * da[None, None, :]
-    h += db[None, :, None] * bdz[:, None, :] + bdz[:, :, None] * db[None, None, :]
-    h += (fzz[:, None] * dz)[:, :, None] * dz[:, None, :]
+    grad = np.empty((n, 4))
+    grad[:, i_o] = fa - np.log(den)
+    grad[:, i_b] = grad[:, i_o] + fb
+    grad[:, i_big] = fz * z_big - a * inv_den
+    grad[:, i_small] = fz * z_small
+    # The ten distinct entries, each a combination of per-row scalars (a depends on r and s, b on one of them).
+    h = np.empty((n, 4, 4))
     inv_den2 = inv_den * inv_den
-    h[:, i_big, i_big] += fz * (-2.0 * zc * inv_den2) + a * inv_den2
-    h[:, i_big, i_small] += fz * inv_den2
-    h[:, i_small, i_big] += fz * inv_den2
-    for k in (0, 2):  # -(da e_m' + e_m da') / d
-        h[:, k, i_big] -= inv_den
-        h[:, i_big, k] -= inv_den
-    return value - a * log_den, grad, h
+    abz = faz + fbz
+    entries = (
+        (i_o, i_o, faa),
+        (i_o, i_b, faa + fab),
+        (i_b, i_b, faa + 2.0 * fab + fbb),
+        (i_o, i_big, faz * z_big - inv_den),
+        (i_o, i_small, faz * z_small),
+        (i_b, i_big, abz * z_big - inv_den),
+        (i_b, i_small, abz * z_small),
+        (i_big, i_big, fzz * z_big * z_big - 2.0 * fz * zc * inv_den2 + a * inv_den2),
+        (i_big, i_small, fzz * z_big * z_small + fz * inv_den2),
+        (i_small, i_small, fzz * z_small * z_small),
+    )
+    for k, m, v in entries:
+        h[:, k, m] = v
+        h[:, m, k] = v
+    return value - a * np.log(den), grad, h
 
 
 def _endpoints(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, ...]:
