@@ -333,3 +333,11 @@ def test_errors_are_one_line_and_refuse_before_any_write(fitted_store, store):
     )
     assert store.scalar("SELECT count(*) FROM _runs") == n_runs + 1  # only the row this test inserted
     assert store.scalar("SELECT count(*) FROM scores WHERE as_of = ?", [NEW_AS_OF]) == 0
+
+
+def test_the_report_of_a_scoring_says_nothing_was_refitted(fitted_store, store, tmp_path):
+    res = score_with_models(store, NEW_AS_OF, fitted_store["run"].run_id, report=tmp_path / "r.html")
+    text = (tmp_path / "r.html").read_text(encoding="utf-8")
+    origin = res.diagnostics["models_from"]
+    assert f"Nothing was refitted: the scores use the models fitted on {origin['as_of']}" in text
+    assert "Models were compared and trained on a calibration period" not in text

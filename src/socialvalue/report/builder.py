@@ -304,10 +304,21 @@ def _how(doc: _Doc, d: ReportData) -> None:
     rng = diag.get("data_range")
     if rng:
         unit = "weeks" if rng.get("unit") == "W" else "days"
+        origin = diag.get("models_from") or {}
+        if origin and not origin.get("refitted", True):
+            # a scoring with stored models: nothing was compared or trained on this data
+            made = (
+                f"Nothing was refitted: the scores use the models fitted on {origin['as_of']} "
+                f"(run {origin['run_id']}) and that run's holdout checks."
+            )
+        else:
+            made = (
+                f"Models were compared and trained on a calibration period ending {rng['calibration_end']}, "
+                f"then checked on the {rng['holdout_periods']} {unit} after it."
+            )
         doc.p(
             f"Scored as of {d.as_of} from {fmt_count(rng['purchases'])} purchases made between {rng['first']} and "
-            f"{rng['last']}. Models were compared and trained on a calibration period ending "
-            f"{rng['calibration_end']}, then checked on the {rng['holdout_periods']} {unit} after it.",
+            f"{rng['last']}. {made}",
             "means",
         )
     money = diag.get("money")
