@@ -12,6 +12,10 @@ Usage::
 
     .venv/bin/python benchmarks/influence.py            # 1M nodes / 10M edges, theta = 1M RR sets
     .venv/bin/python benchmarks/influence.py --small    # 100k nodes / 1M edges, theta = 100k
+    .venv/bin/python benchmarks/influence.py --mc-repeats 5 --skip-imm   # issue 16: [2] timed 5 times, paired
+
+With ``--mc-repeats R`` the Monte-Carlo comparison of [2] is timed R times, cynetdiff and ours alternating
+which goes first (the machine is shared), and the speed-up is the median of the per-repeat ratios.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2, help="threads drawing RR sets")
     ap.add_argument("--k", type=int, default=50)
     ap.add_argument("--epsilon", type=float, default=0.2)
+    ap.add_argument("--mc-repeats", type=int, default=1, help="paired timings of the Monte-Carlo comparison")
+    ap.add_argument("--skip-imm", action="store_true", help="stop after the Monte-Carlo comparison")
     args = ap.parse_args()
     n, m = (100_000, 1_000_000) if args.small else (1_000_000, 10_000_000)
     theta = args.sets or n
@@ -81,19 +87,35 @@ def main() -> None:
         activation_probs=prob.astype(np.float32),
         rng=3,
     )
-    t0 = time.perf_counter()
-    cyn = np.array(
-        [model.compute_marginal_gains([int(v)], [], int(r))[0] for v, r in zip(sample, sims, strict=True)]
-    )
-    t_cyn = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ours = pd.concat(
-        [
-            simulate_spread_each(g, prob, g.ids[top], n_sims=n_mc, random_state=6),
-            simulate_spread_each(g, prob, g.ids[rand], n_sims=args.mc_random, random_state=7),
-        ]
-    )
-    t_ours = time.perf_counter() - t0
+
+    def run_cynetdiff() -> np.ndarray:
+        return np.array(
+            [model.compute_marginal_gains([int(v)], [], int(r))[0] for v, r in zip(sample, sims, strict=True)]
+        )
+
+    def run_ours() -> pd.DataFrame:
+        return pd.concat(
+            [
+                simulate_spread_each(g, prob, g.ids[top], n_sims=n_mc, random_state=6),
+                simulate_spread_each(g, prob, g.ids[rand], n_sims=args.mc_random, random_state=7),
+            ]
+        )
+
+    t_cyns, t_ourss = [], []
+    for rep in range(args.mc_repeats):
+        order = [("cyn", run_cynetdiff), ("ours", run_ours)]
+        for name, fn in order if rep % 2 == 0 else order[::-1]:
+            t0 = time.perf_counter()
+            out = fn()
+            dt = time.perf_counter() - t0
+            if name == "cyn":
+                cyn, t_cyn = out, dt
+                t_cyns.append(dt)
+            else:
+                ours, t_ours = out, dt
+                t_ourss.append(dt)
+    ratios = [c / o for c, o in zip(t_cyns, t_ourss, strict=True)]
+    t_cyn, t_ours = float(np.median(t_cyns)), float(np.median(t_ourss))
     mc_mean = ours["spread"].to_numpy()
     mc_se = ours["std_error"].to_numpy()
     rr_se = est["std_error"].to_numpy()[sample]
@@ -105,7 +127,10 @@ def main() -> None:
         f"{rand.size} random customers (the s.e. of a small customer's MC mean is itself noisy: its cascade "
         f"size is heavy-tailed, rarely reaching a hub)"
     )
-    print(f"    cynetdiff {t_cyn:.1f}s, ours {t_ours:.1f}s (ratio cynetdiff/ours {t_cyn / t_ours:.2f})")
+    print(
+        f"    cynetdiff {t_cyn:.1f}s, ours {t_ours:.1f}s (medians of {len(ratios)}); ratio cynetdiff/ours: median "
+        f"{np.median(ratios):.2f} (each: {', '.join(f'{r:.2f}' for r in ratios)}); load average {psutil.getloadavg()}"
+    )
     print(f"    {'node':>8}{'RR est':>10}{'RR 95% CI':>22}{'cynetdiff':>11}{'ours MC':>10}{'z(RR-cyn)':>11}")
     for i, v in enumerate(sample):
         ci = f"[{est['lower'].iat[v]:.1f}, {est['upper'].iat[v]:.1f}]"
@@ -116,6 +141,9 @@ def main() -> None:
         f"max |z| {np.abs(z_cyn).max():.2f}"
     )
 
+    if args.skip_imm:
+        print(f"\npeak RSS {peak_rss_gb():.2f} GB")
+        return
     imm, wall, cpu = timed(
         imm_select_seeds, g, prob, args.k, epsilon=args.epsilon, ell=1.0, random_state=4, n_jobs=args.jobs
     )

@@ -87,7 +87,7 @@ class _Bitmap:
 
 
 def _unique(keys: np.ndarray) -> np.ndarray:
-    """Sorted unique values of an int64 array by a sort and a comparison of neighbours.
+    """Sorted unique values of an integer array by a sort and a comparison of neighbours.
 
     ``np.unique`` does the same, but numpy >= 2.3 first collects the values in a hash table: 12-15x slower on
     the millions of ``(cascade, node)`` keys of one level (670 vs 50 ns a key at 1M keys).
