@@ -11,8 +11,9 @@ the BG/NBD and the base only, not the other models, the CLV helpers or ``scipy.s
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from socialvalue._lazy import lazy_attributes
 
 # name -> module that defines it; resolved on first attribute access.
 _LAZY: dict[str, str] = {
@@ -68,14 +69,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from socialvalue.models.btyd.shrunk_spend import ShrunkMeanSpend
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, __all__, globals())
