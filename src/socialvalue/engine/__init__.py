@@ -1,0 +1,15 @@
+"""The engine seam: the one layer that executes socialvalue's definitions.
+
+:mod:`socialvalue.features` defines feature tables, social inputs and holdout targets as SQL
+(:class:`~socialvalue.features.definition.Query`); an engine runs them and returns Arrow tables, record
+batches or frames with only the columns asked for. :class:`DuckDBEngine` runs them on the embedded store; the
+Spark engine (issue 18) plugs in here with the same methods. Models, social value and decisions never see an
+engine: they take arrays and frames.
+"""
+
+from __future__ import annotations
+
+from socialvalue.engine.codes import IdCodes
+from socialvalue.engine.duckdb import DEFAULT_BATCH_ROWS, DuckDBEngine
+
+__all__ = ["DEFAULT_BATCH_ROWS", "DuckDBEngine", "IdCodes"]
