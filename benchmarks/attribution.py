@@ -190,7 +190,7 @@ class _PeakRss:
 def graph_one(impl: str, path: str, out: str) -> dict:
     """Build the influence graph of the store at ``path`` one way; edges and PageRank pickled to ``out``."""
     from socialvalue import Store
-    from socialvalue.features.social_inputs import influence_graph
+    from socialvalue.pipeline.social_inputs import influence_graph
     from socialvalue.social import Graph, influence_edges, pagerank
 
     kw = {"half_life_days": 90.0, "window_days": 365.0}  # the pipeline's defaults
@@ -237,7 +237,8 @@ def graph_one(impl: str, path: str, out: str) -> dict:
 def store_one(impl: str, path: str, out: str) -> dict:
     """The influence value of the store at ``path`` from its own frames, one implementation."""
     from socialvalue import Store
-    from socialvalue.features.social_inputs import SocialInputsConfig, _civ_inputs, _Ids, referral_frames
+    from socialvalue.engine import DuckDBEngine
+    from socialvalue.pipeline.social_inputs import SocialInputsConfig, _civ_inputs, referral_frames
     from socialvalue.social.influence_value import influence_value
 
     cfg = SocialInputsConfig()
@@ -245,9 +246,9 @@ def store_one(impl: str, path: str, out: str) -> dict:
     with Store(path) as store:
         as_of = pd.Timestamp(store.query_df("SELECT max(occurred_at) AS t FROM interactions")["t"].iloc[0])
         t0 = time.perf_counter()
-        ids = _Ids(store)
-        refs = referral_frames(store, as_of, ids=ids)["referrals"]
-        args = _civ_inputs(store, as_of, cfg, ids, refs)
+        engine = DuckDBEngine(store)
+        refs = referral_frames(engine, as_of, ids=True)["referrals"]
+        args = _civ_inputs(engine, as_of, cfg, refs)
         sql_s = time.perf_counter() - t0
     with _PeakRss() as m:
         result = fn(**args, config=cfg.influence)

@@ -4,7 +4,7 @@ Pipeline (all as of the calibration end, 180 days before the demo's end):
 
 1. generate the demo shop (``socialvalue.demo.generate``) and load it into an in-memory store;
 2. feature table with a 180-day holdout (``features.build``); BG/NBD + Gamma-Gamma revenue CLV;
-3. social components as of the calibration end (``features.social_inputs.social_components``);
+3. social components as of the calibration end (``pipeline.social_inputs.social_components``);
 4. fit ``CustomerSocialValue`` on half of the customers (target: ``holdout_revenue +
    holdout_network_revenue`` from the feature table) and evaluate on the other half against the **true**
    holdout value from the generator's ground truth: own holdout revenue + holdout revenue of the customers
@@ -32,7 +32,7 @@ HOLDOUT_DAYS = 180
 def run(n_customers: int, seed: int, graph: bool = False) -> dict:
     from socialvalue import Store, features
     from socialvalue.demo import DEFAULT_END, generate
-    from socialvalue.features.social_inputs import holdout_value, social_components
+    from socialvalue.pipeline.social_inputs import holdout_value, social_components
     from socialvalue.models.btyd import BetaGeo, GammaGamma, continuous_rate, customer_lifetime_value
     from socialvalue.social.customer_value import (
         DEFAULT_COMPONENTS,
@@ -172,7 +172,7 @@ def main() -> None:
     out = run(n, args.seed, graph=args.graph)
     print(f"demo: {n} customers (seed {args.seed}), {out['n_scored']} scored, fit on {out['n_train']}")
     for key, label in (
-        ("attr", "attributed holdout value (features.social_inputs.holdout_value)"),
+        ("attr", "attributed holdout value (pipeline.social_inputs.holdout_value)"),
         ("report", "feature-table target holdout_revenue + holdout_network_revenue"),
         ("true", "TRUE holdout value (demo truth; reference only)"),
     ):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from socialvalue.features.social_inputs import audience_activity
+from socialvalue.pipeline.social_inputs import audience_activity
 
 from .conftest import insert
 

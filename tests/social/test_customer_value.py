@@ -191,15 +191,15 @@ def test_demo_csv_ranks_true_value_better_than_clv_and_civ_finds_true_influencer
     """On a 3,000-customer demo shop (socialvalue.demo) with a 180-day holdout.
 
     Weights are learned on half of the customers with the attributed holdout value
-    (``features.social_inputs.holdout_value``) and judged on the other half against the generator's TRUE
+    (``pipeline.social_inputs.holdout_value``) and judged on the other half against the generator's TRUE
     holdout value: own revenue + revenue of referred customers + value of the purchases the customer caused.
     Figures for 3,000 and 20,000 customers are in docs/validation/social-value.md
     (``benchmarks/social_value.py``).
     """
     from socialvalue import Store, features
     from socialvalue.demo import DEFAULT_END, generate
-    from socialvalue.features.social_inputs import holdout_value, social_components
     from socialvalue.models.btyd import BetaGeo, GammaGamma, continuous_rate, customer_lifetime_value
+    from socialvalue.pipeline.social_inputs import holdout_value, social_components
 
     data = generate(n_customers=3000, seed=7)
     store = Store(tmp_path / "demo.duckdb")

@@ -308,7 +308,7 @@ def test_demo_influence_value_is_traceable_and_within_the_purchases_credited(tmp
     """Issue 14 on the demo: the credit rows add up to social_components' civ, which never exceeds them."""
     import socialvalue as sv
     from socialvalue.demo import generate
-    from socialvalue.features.social_inputs import influence_credit_frame, social_components
+    from socialvalue.pipeline.social_inputs import influence_credit_frame, social_components
 
     store = sv.Store(str(tmp_path / "demo.duckdb"))
     generate(3_000, seed=7).load_into(store)

@@ -40,8 +40,8 @@ class DuckDBEngine:
 
     Notes
     -----
-    Customer id codes (:attr:`codes`) are read once, on first use: an engine describes one state of the
-    store, so open a new one after loading data.
+    Customer id codes (:attr:`codes`) are read once, on first use, and callers may keep frames in
+    :attr:`cache`: an engine describes one state of the store, so open a new one after loading data.
     """
 
     name = "duckdb"
@@ -49,6 +49,8 @@ class DuckDBEngine:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._codes: IdCodes | None = None
+        #: frames kept for later calls of one computation (e.g. a date's exposures, read once per run)
+        self.cache: dict[tuple[Any, ...], Any] = {}
 
     @classmethod
     def of(cls, source: Store | DuckDBEngine) -> DuckDBEngine:

@@ -6,30 +6,47 @@ with stored models; none is a model.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from socialvalue.store import Store
 
+if TYPE_CHECKING:  # pragma: no cover
+    from socialvalue.social.graph import Graph
+
 __all__ = ["network_picture", "top_contributors", "transitions"]
 
 
-def network_picture(edges: pd.DataFrame, scores: pd.DataFrame, top: int) -> dict[str, Any]:
-    """The top customers by social value and the accounts they influence directly (for the report)."""
+def network_picture(graph: Graph, scores: pd.DataFrame, top: int) -> dict[str, Any]:
+    """The top customers by social value and the accounts they influence directly (for the report).
+
+    Reads only the out-edges of the top customers from the graph's CSR rows (never the whole edge list).
+    """
     top_ids = scores.nlargest(top, "csv")["customer_id"].tolist()
+    pos = graph.positions(top_ids) if top_ids else np.zeros(0, dtype=np.int64)
+    lo, hi = graph.indptr[pos], graph.indptr[pos + 1]
+    rows = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)] or [np.zeros(0, np.int64)])
+    edges = pd.DataFrame(
+        {
+            "src": graph.ids[np.repeat(pos, hi - lo)],
+            "dst": graph.ids[graph.indices[rows]],
+            "weight": graph.weight[rows],
+        }
+    ).sort_values(["src", "dst"], kind="stable")
     # only scored customers (who consented to profiling) may be named: the neighbours are filtered too
     scored = set(scores["customer_id"])
-    e = edges[edges["src"].isin(top_ids) & edges["dst"].isin(scored)].nlargest(top * 12, "weight")
+    e = edges[edges["dst"].isin(scored)].nlargest(top * 12, "weight")
     ids = list(dict.fromkeys(top_ids + e["dst"].tolist()))
-    pos = {c: i for i, c in enumerate(ids)}
+    pos_of = {c: i for i, c in enumerate(ids)}
     val = scores.set_index("customer_id")["csv"].reindex(ids).fillna(0.0)
     return {
         "nodes": [
             {"label": str(c), "size": float(v), "color": float(v), "top": c in set(top_ids)}
             for c, v in zip(ids, val.to_numpy(), strict=True)
         ],
-        "edges": [[pos[s], pos[d]] for s, d in zip(e["src"], e["dst"], strict=True)],
+        "edges": [[pos_of[s], pos_of[d]] for s, d in zip(e["src"], e["dst"], strict=True)],
     }
 
 

@@ -191,6 +191,7 @@ def execute(
     into this run's record, beside ``models_from``.
     """
     from socialvalue import __version__
+    from socialvalue.engine import DuckDBEngine
     from socialvalue.features import build
     from socialvalue.pipeline.diagnostics import network_picture, top_contributors, transitions
     from socialvalue.pipeline.fitted import FittedModels, RunChoices
@@ -199,6 +200,7 @@ def execute(
     from socialvalue.pipeline.stage_segments import segments_stage
     from socialvalue.pipeline.stage_social import social_stage
 
+    engine = DuckDBEngine(store)
     stage = Stages(on_stage)
     run_id = uuid.uuid4().hex[:12]
     started = datetime.now(UTC).replace(tzinfo=None)
@@ -216,7 +218,7 @@ def execute(
         clv = clv_stage(store, feats_cal, feats, cfg, cal_end, as_of_ts, fitted)
     with stage("social"):
         social = social_stage(
-            store, feats_cal, feats, clv["frame"], clv["clv_cal"], cfg, cal_end, as_of_ts, fitted
+            engine, feats_cal, feats, clv["frame"], clv["clv_cal"], cfg, cal_end, as_of_ts, fitted
         )
     with stage("segments"):
         seg = segments_stage(feats_cal, feats, clv, cfg, fitted)
@@ -279,7 +281,7 @@ def execute(
         "churn": seg["churn"],
         "csv": social["diag"],
         "transitions": transitions(store, scores, as_of_ts),
-        "network": network_picture(social["edges"], scores, cfg.social.network_top),
+        "network": network_picture(social["graph"], scores, cfg.social.network_top),
         "influence_contributors": top_contributors(social["contributors"], scores),
         "uplift_estimated": act["uplift_diag"] is not None,
         "uplift": act["uplift_diag"],

@@ -1,23 +1,18 @@
-"""SQL that pulls from the store, as of a date, the frames the social value functions need.
+"""Social inputs as of a date: the engine's frames handed to the social value maths.
 
-The social value maths in :mod:`socialvalue.social` (referral value, influence value, engagement scores) is
-pure pandas; this module is its only bridge to the DuckDB store. Every query takes an explicit ``as_of`` and
-sees nothing after it, so the same code builds calibration-period inputs for a holdout evaluation.
+The social value maths in :mod:`socialvalue.social` (referral value, influence value, engagement scores, the
+influence graph) is pure numpy/pandas; the SQL that reads the store is defined in
+:mod:`socialvalue.features.social_inputs` and executed by :mod:`socialvalue.engine`. This module joins the
+two. Every function takes a :class:`~socialvalue.store.Store` or a
+:class:`~socialvalue.engine.DuckDBEngine` (an engine shares its id codes and its frame cache across calls:
+a run reads each date's exposures and purchases once).
 
-Exposures (who saw whose content, shares and reviews) are assembled in SQL from three sources:
-
-* interactions with a ``content_id``: the actor saw the content's author;
-* interactions between two customers: for *viewing* kinds (like, comment, reply, view, ...) the actor saw the
-  target, for *pushing* kinds (mention, message) the target saw the actor;
-* broadcasts: when a customer publishes content or performs a broadcast interaction (post, share, review),
-  every customer following them at that moment (``relationships`` of kind ``follow``) is exposed.
-
-:func:`social_components` runs everything and returns one row per customer (consent to profiling only) with
-``crv``, ``civ``, ``interaction_score``, ``content_score`` and ``loyalty_score``. :func:`holdout_value` is a
-learning target for :class:`~socialvalue.social.customer_value.CustomerSocialValue` that, unlike the feature
-table's ``holdout_network_revenue`` (all revenue of followers and referred customers), counts only the
-network revenue attributable to the customer. :func:`influence_graph` builds the influence graph on integer
-node codes assigned in DuckDB (no string id reaches pandas).
+:func:`social_components` returns one row per customer (consent to profiling only) with ``crv``, ``civ``,
+``interaction_score``, ``content_score`` and ``loyalty_score``. :func:`holdout_value` is a learning target
+for :class:`~socialvalue.social.customer_value.CustomerSocialValue` that, unlike the feature table's
+``holdout_network_revenue`` (all revenue of followers and referred customers), counts only the network
+revenue attributable to the customer. :func:`influence_graph` builds the influence graph on integer node codes
+assigned in the engine (no string id reaches pandas).
 """
 
 from __future__ import annotations
@@ -28,11 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
 from socialvalue.config import ConfigModel
+from socialvalue.engine import DuckDBEngine, IdCodes
+from socialvalue.features import social_inputs as defs
+from socialvalue.features.social_inputs import ExposureConfig, utc_naive
 from socialvalue.social.engagement import EngagementConfig, content_score, interaction_score, loyalty_score
 from socialvalue.social.influence_value import (
     InfluenceConfig,
@@ -42,7 +39,6 @@ from socialvalue.social.influence_value import (
     influence_value,
 )
 from socialvalue.social.referral import ReferralConfig, referral_value
-from socialvalue.store import arrow_to_pandas
 
 if TYPE_CHECKING:  # pragma: no cover
     from socialvalue.social.graph import Graph
@@ -66,49 +62,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Row orders of the exposure and purchase frames: the sorted interval join of the influence value works on
-#: exposures by (customer, time) and purchases by (customer, time, amount); frames in that order skip its sort.
-_EXPOSURE_ORDER = '"exposed_id", "exposed_at", "influencer_id"'
-_PURCHASE_ORDER = '"customer_id", "ordered_at", "amount", "order_id"'
-
-#: Orders that count as revenue: completed sales, and refunds/returns recorded as negative amounts.
-_REVENUE = "(o.status = 'completed' OR (o.status IN ('returned', 'refunded') AND o.amount < 0))"
-
-
-class ExposureConfig(ConfigModel):
-    """Which interactions and ties expose one customer to another.
-
-    Attributes
-    ----------
-    actor_sees_target_kinds
-        Interaction kinds where the actor saw the target customer (or their content). ``follow`` is left
-        out: a new tie is not an exposure (what the followed customer later publishes is), and counting it
-        credits the followed customer with the first purchases new customers make right after joining.
-    target_sees_actor_kinds
-        Interaction kinds that push the actor's message to the target customer. A ``share`` is not one: its
-        target is usually the shared content's author; the sharer's followers are exposed as a broadcast.
-    broadcast_kinds
-        Interaction kinds broadcast to the actor's followers.
-    broadcast_content
-        Whether publishing a content item exposes the author's followers.
-    follower_kinds
-        Relationship kinds ``src -> dst`` meaning ``src`` sees what ``dst`` publishes.
-    """
-
-    actor_sees_target_kinds: tuple[str, ...] = (
-        "like",
-        "comment",
-        "reply",
-        "view",
-        "click",
-        "helpful_vote",
-        "rating",
-    )
-    target_sees_actor_kinds: tuple[str, ...] = ("mention", "message")
-    broadcast_kinds: tuple[str, ...] = ("post", "share", "review")
-    broadcast_content: bool = True
-    follower_kinds: tuple[str, ...] = ("follow",)
-
 
 class SocialInputsConfig(ConfigModel):
     """Everything :func:`social_components` needs (one TOML section each).
@@ -129,76 +82,57 @@ class SocialInputsConfig(ConfigModel):
     engagement: EngagementConfig = EngagementConfig()
 
 
-def _ts(value: pd.Timestamp | str) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
-    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
+_ts = utc_naive
 
 
-class _Ids:
-    """Dense numeric codes of the store's customer ids, shared by the frames of one computation.
-
-    The social value functions are generic over the id type. At a million customers their joins and group-bys
-    on string ids (Arrow-backed in pandas 3) dominate the pipeline; on codes looked up once in DuckDB they run
-    several times faster. Codes are ``float64`` so that a missing id (the brand as interaction target) stays
-    ``NaN``, as a missing string id was.
-    """
-
-    def __init__(self, store: Store) -> None:
-        ids = store.query_arrow("SELECT customer_id FROM customers ORDER BY customer_id").column(0)
-        self.values = np.asarray(ids.to_pandas(), dtype=object)
-        self.table = pa.table({"customer_id": ids, "code": np.arange(len(ids), dtype=np.float64)})
-        self._index = pd.Index(self.values)
-
-    def code(self, values: pd.Index | pd.Series | np.ndarray) -> np.ndarray:
-        """Codes of string ids (``NaN`` where unknown)."""
-        pos = self._index.get_indexer(pd.Index(values)).astype(np.float64)
-        pos[pos < 0] = np.nan
-        return pos
-
-    def decode(self, codes: pd.Series | np.ndarray) -> np.ndarray:
-        """String ids of codes."""
-        return self.values[np.asarray(codes, dtype=np.float64).astype(np.int64)]
-
-    def recode_index(self, series: pd.Series) -> pd.Series:
-        """The same series indexed by codes (unknown ids dropped)."""
-        codes = self.code(series.index)
-        keep = ~np.isnan(codes)
-        return pd.Series(series.to_numpy()[keep], index=codes[keep], name=series.name)
+def _engine(source: Store | DuckDBEngine) -> DuckDBEngine:
+    return DuckDBEngine.of(source)
 
 
-def _frame(
-    store: Store,
-    query: str,
-    params: Sequence[Any] | dict[str, Any],
-    ids: _Ids | None = None,
-    id_columns: Sequence[str] = (),
-    order: str | None = None,
+def _cached(engine: DuckDBEngine, key: tuple[Any, ...], make: Any) -> Any:
+    """``make()`` once per engine and key (the engine's frame cache: one state of the store, one run)."""
+    cache = engine.cache
+    if key not in cache:
+        cache[key] = make()
+    return cache[key]
+
+
+def _window(
+    engine: DuckDBEngine, kind: str, as_of: pd.Timestamp, start: pd.Timestamp, column: str, make: Any
 ) -> pd.DataFrame:
-    """Run ``query``; with ``ids``, replace the ``id_columns`` by their codes (one hash join each, in DuckDB).
+    """A windowed frame (``kind`` of ``[start, as_of)`` by ``column``), filtered from a wider cached one.
 
-    ``order`` (constant SQL, column names of the result) sorts the rows, after the codes replaced the ids.
+    Every row's ``column`` is its event's time, so the rows of a narrower window with the same end are
+    exactly a filter of a wider one; the filter keeps the rows' order.
     """
-    if ids is None or not id_columns:
-        if order:
-            query = f"SELECT * FROM ({query}) _q ORDER BY {order}"
-        return arrow_to_pandas(store.con.sql(query, params=params).to_arrow_table())
-    name = "_sv_id_codes"
-    replaced = ", ".join(f'_j{k}.code AS "{c}"' for k, c in enumerate(id_columns))
-    joins = " ".join(
-        f'LEFT JOIN {name} _j{k} ON _j{k}.customer_id = _q."{c}"' for k, c in enumerate(id_columns)
-    )
-    wrapped = f"SELECT _q.* REPLACE ({replaced}) FROM ({query}) _q {joins}"
-    if order:
-        wrapped += f" ORDER BY {order}"
-    store.con.register(name, ids.table)
-    try:
-        return arrow_to_pandas(store.con.sql(wrapped, params=params).to_arrow_table())
-    finally:
-        store.con.unregister(name)
+    for key, frame in engine.cache.items():
+        if key[0] != "window":
+            continue
+        _, k, end, wide_start = key
+        if k == kind and end == as_of and wide_start <= start:
+            if wide_start == start:
+                return frame
+            times = frame[column].to_numpy()
+            keep = times >= start.to_datetime64() if kind == "exposures" else times > start.to_datetime64()
+            return frame.loc[keep].reset_index(drop=True)
+    frame = make()
+    engine.cache[("window", kind, as_of, start)] = frame
+    return frame
+
+
+def clear_cache(source: Store | DuckDBEngine) -> None:
+    """Drop the frames an engine keeps for later calls (after the last social computation of a run)."""
+    if isinstance(source, DuckDBEngine):
+        source.cache.clear()
+
+
+def _ids(source: Store | DuckDBEngine, ids: IdCodes | bool | None) -> bool:
+    """Whether to code ids (``ids`` given, or True)."""
+    return ids is not None and ids is not False
 
 
 def referral_frames(
-    store: Store, as_of: pd.Timestamp | str, *, ids: _Ids | None = None
+    store: Store | DuckDBEngine, as_of: pd.Timestamp | str, *, ids: IdCodes | bool | None = None
 ) -> dict[str, pd.DataFrame]:
     """Referral edges, the referred customers' orders and all sign-ups, as of ``as_of``.
 
@@ -208,211 +142,98 @@ def referral_frames(
         ``referrals`` (``referrer_id``, ``referred_id``, ``referred_at``: the tie's date, else the referred
         customer's sign-up), ``orders`` (``customer_id``, ``ordered_at``, ``amount`` of referred customers,
         revenue orders up to ``as_of``) and ``signups`` (``signup_at``, ``referred``) for
-        :func:`~socialvalue.social.referral.estimate_type_one_share`.
+        :func:`~socialvalue.social.referral.estimate_type_one_share`. With ``ids``, customer ids are the
+        engine's integer codes (:class:`~socialvalue.engine.IdCodes`).
     """
-    t = _ts(as_of).to_pydatetime()
-    referrals = _frame(
-        store,
-        """
-        SELECT r.src_id AS referrer_id, r.dst_id AS referred_id,
-               coalesce(r.created_at, c.signup_at) AS referred_at
-        FROM relationships r LEFT JOIN customers c ON c.customer_id = r.dst_id
-        WHERE r.kind = 'referred' AND r.src_id <> r.dst_id
-          AND coalesce(r.created_at, c.signup_at) <= ?
-        QUALIFY row_number() OVER (PARTITION BY r.dst_id ORDER BY coalesce(r.created_at, c.signup_at)) = 1
-        ORDER BY referred_at
-        """,
-        [t],
-        ids,
-        ("referrer_id", "referred_id"),
-        order="referred_at",
-    )
-    orders = _frame(
-        store,
-        f"""
-        SELECT o.customer_id, o.ordered_at, CAST(o.amount AS DOUBLE) AS amount
-        FROM orders o
-        WHERE o.ordered_at <= ? AND {_REVENUE}
-          AND o.customer_id IN (SELECT dst_id FROM relationships WHERE kind = 'referred')
-        """,
-        [t],
-        ids,
-        ("customer_id",),
-    )
-    signups = store.query_df(
-        """
-        SELECT c.signup_at,
-               (c.acquisition_channel = 'referral'
-                OR c.customer_id IN (SELECT dst_id FROM relationships WHERE kind = 'referred')) AS referred
-        FROM customers c
-        WHERE c.signup_at IS NOT NULL AND c.signup_at <= ? AND NOT c.is_stub
-        """,
-        [t],
-    )
-    signups["referred"] = signups["referred"].fillna(False).astype(bool)
-    return {"referrals": referrals, "orders": orders, "signups": signups}
+    engine, codes, t = _engine(store), _ids(store, ids), _ts(as_of)
+
+    def make() -> dict[str, pd.DataFrame]:
+        return {
+            "referrals": engine.frame(defs.referrals_query(t), codes=codes),
+            "orders": engine.frame(defs.referred_orders_query(t), codes=codes),
+            "signups": engine.frame(defs.signups_query(t)).astype({"referred": bool}),
+        }
+
+    return _cached(engine, ("referrals", t, codes), make) if isinstance(store, DuckDBEngine) else make()
 
 
 def exposure_frame(
-    store: Store,
+    store: Store | DuckDBEngine,
     as_of: pd.Timestamp | str,
     *,
     start: pd.Timestamp | str,
     config: ExposureConfig | None = None,
-    ids: _Ids | None = None,
+    ids: IdCodes | bool | None = None,
 ) -> pd.DataFrame:
     """Exposures ``(influencer_id, exposed_id, exposed_at, source)`` in ``[start, as_of)``, self-exposures out.
 
-    ``source`` is ``content`` (interaction with the influencer's content), ``direct`` (interaction between
-    the two customers) or ``broadcast`` (the influencer published; the exposed customer followed them).
-    Sorted by exposed customer (code, with ``ids``), time and influencer: DuckDB sorts in parallel where the
-    data are, and :func:`~socialvalue.social.influence_value.influence_value` then needs no sort of its own.
+    See :func:`socialvalue.features.social_inputs.exposures_query`. Sorted by exposed customer (code, with
+    ``ids``), time and influencer: the engine sorts in parallel where the data are, and
+    :func:`~socialvalue.social.influence_value.influence_value` then needs no sort of its own. An engine keeps
+    the frame: a later call with the same end, configuration and a later start filters it.
     """
-    cfg = config or ExposureConfig()
-    params = {
-        "as_of": _ts(as_of).to_pydatetime(),
-        "start": _ts(start).to_pydatetime(),
-        "sees": list(cfg.actor_sees_target_kinds) or [""],
-        "pushes": list(cfg.target_sees_actor_kinds) or [""],
-        "bcast": list(cfg.broadcast_kinds) or [""],
-        "follow": list(cfg.follower_kinds) or [""],
-    }
-    content_broadcast = (
-        "SELECT author_id AS influencer_id, created_at AS at FROM content "
-        "WHERE created_at >= $start AND created_at < $as_of UNION ALL"
-        if cfg.broadcast_content
-        else ""
-    )
-    query = f"""
-        WITH ix AS (
-            SELECT actor_id, target_customer_id, content_id, kind, occurred_at FROM interactions
-            WHERE occurred_at >= $start AND occurred_at < $as_of),
-        follows AS (
-            SELECT src_id AS follower_id, dst_id AS followed_id, created_at, ended_at FROM relationships
-            WHERE list_contains($follow, kind)),
-        broadcasts AS (
-            {content_broadcast}
-            SELECT actor_id AS influencer_id, occurred_at AS at FROM ix WHERE list_contains($bcast, kind)),
-        exposures AS (
-            SELECT c.author_id AS influencer_id, ix.actor_id AS exposed_id, ix.occurred_at AS exposed_at,
-                   'content' AS source
-            FROM ix JOIN content c ON c.content_id = ix.content_id
-            UNION ALL
-            SELECT target_customer_id, actor_id, occurred_at, 'direct' FROM ix
-            WHERE content_id IS NULL AND target_customer_id IS NOT NULL AND list_contains($sees, kind)
-            UNION ALL
-            SELECT actor_id, target_customer_id, occurred_at, 'direct' FROM ix
-            WHERE target_customer_id IS NOT NULL AND list_contains($pushes, kind)
-            UNION ALL
-            SELECT b.influencer_id, f.follower_id, b.at, 'broadcast'
-            FROM broadcasts b JOIN follows f ON f.followed_id = b.influencer_id
-             AND (f.created_at IS NULL OR f.created_at <= b.at) AND (f.ended_at IS NULL OR f.ended_at > b.at))
-        SELECT influencer_id, exposed_id, exposed_at, min(source) AS source FROM exposures
-        WHERE influencer_id <> exposed_id
-        GROUP BY ALL
-    """
-    return _frame(store, query, params, ids, ("influencer_id", "exposed_id"), order=_EXPOSURE_ORDER)
+    engine, codes, t, s = _engine(store), _ids(store, ids), _ts(as_of), _ts(start)
+    query = defs.exposures_query(t, start=s, config=config)
+    if not (isinstance(store, DuckDBEngine) and codes):
+        return engine.frame(query, codes=codes)
+    kind = f"exposures:{(config or ExposureConfig()).model_dump_json()}"
+    return _window(engine, kind, t, s, "exposed_at", lambda: engine.frame(query, codes=True))
 
 
 def purchase_frame(
-    store: Store, as_of: pd.Timestamp | str, *, start: pd.Timestamp | str, ids: _Ids | None = None
+    store: Store | DuckDBEngine,
+    as_of: pd.Timestamp | str,
+    *,
+    start: pd.Timestamp | str,
+    ids: IdCodes | bool | None = None,
 ) -> pd.DataFrame:
     """Revenue orders ``(customer_id, ordered_at, amount, order_id)`` in ``(start, as_of]``.
 
-    Sorted by customer (code, with ``ids``), time, amount and order id: the order the influence value works in.
+    Sorted by customer (code, with ``ids``), time, amount and order id: the order the influence value works
+    in. An engine keeps the frame, as :func:`exposure_frame` does.
     """
-    return _frame(
-        store,
-        f"""
-        SELECT o.customer_id, o.ordered_at, CAST(o.amount AS DOUBLE) AS amount, o.order_id FROM orders o
-        WHERE o.ordered_at > ? AND o.ordered_at <= ? AND {_REVENUE}
-        """,
-        [_ts(start).to_pydatetime(), _ts(as_of).to_pydatetime()],
-        ids,
-        ("customer_id",),
-        order=_PURCHASE_ORDER,
-    )
+    engine, codes, t, s = _engine(store), _ids(store, ids), _ts(as_of), _ts(start)
+    query = defs.purchases_query(t, start=s)
+    if not (isinstance(store, DuckDBEngine) and codes):
+        return engine.frame(query, codes=codes)
+    return _window(engine, "purchases", t, s, "ordered_at", lambda: engine.frame(query, codes=True))
 
 
 def interaction_frame(
-    store: Store, as_of: pd.Timestamp | str, *, window_days: float = 365.0, ids: _Ids | None = None
+    store: Store | DuckDBEngine,
+    as_of: pd.Timestamp | str,
+    *,
+    window_days: float = 365.0,
+    ids: IdCodes | bool | None = None,
 ) -> pd.DataFrame:
     """Interactions ``(actor_id, target_customer_id, kind, occurred_at)`` in ``(as_of - window, as_of]``."""
-    t = _ts(as_of)
-    return _frame(
-        store,
-        "SELECT actor_id, target_customer_id, kind, occurred_at FROM interactions "
-        "WHERE occurred_at > ? AND occurred_at <= ?",
-        [(t - pd.Timedelta(days=window_days)).to_pydatetime(), t.to_pydatetime()],
-        ids,
-        ("actor_id", "target_customer_id"),
-    )
+    query = defs.interactions_query(_ts(as_of), window_days=window_days)
+    return _engine(store).frame(query, codes=_ids(store, ids))
 
 
-def content_frame(store: Store, as_of: pd.Timestamp | str, *, ids: _Ids | None = None) -> pd.DataFrame:
-    """Content published up to ``as_of`` with ``interactions_drawn`` (others' interactions up to ``as_of``).
-
-    ``helpful_votes`` and ``views`` are the table's current values: the canonical model does not date them,
-    so for a past ``as_of`` they may include votes and views that came later.
-    """
-    return _frame(
-        store,
-        """
-        WITH drawn AS (
-            SELECT i.content_id, count(*) AS n FROM interactions i JOIN content c USING (content_id)
-            WHERE i.occurred_at <= $1 AND i.actor_id <> c.author_id GROUP BY 1)
-        SELECT c.content_id, c.author_id, c.kind, c.created_at, c.rating, c.helpful_votes, c.views,
-               c.product_id, coalesce(d.n, 0) AS interactions_drawn
-        FROM content c LEFT JOIN drawn d USING (content_id)
-        WHERE c.created_at <= $1
-        """,
-        [_ts(as_of).to_pydatetime()],
-        ids,
-        ("author_id",),
-    )
+def content_frame(
+    store: Store | DuckDBEngine, as_of: pd.Timestamp | str, *, ids: IdCodes | bool | None = None
+) -> pd.DataFrame:
+    """Content published up to ``as_of`` with others' ``interactions_drawn`` (see ``content_query``)."""
+    return _engine(store).frame(defs.content_query(_ts(as_of)), codes=_ids(store, ids))
 
 
-def loyalty_frame(store: Store, as_of: pd.Timestamp | str, *, positive_rating: float = 4.0) -> pd.DataFrame:
+def loyalty_frame(
+    store: Store | DuckDBEngine, as_of: pd.Timestamp | str, *, positive_rating: float = 4.0
+) -> pd.DataFrame:
     """Per customer with consent to profiling: ``n_orders``, ``tenure_days``, ``positive_reviews``, ``referrals_made``."""
-    return store.query_df(
-        """
-        WITH o AS (
-            SELECT customer_id, count(*) AS n_orders, min(ordered_at) AS first_at FROM orders
-            WHERE status = 'completed' AND amount > 0 AND ordered_at <= $1 GROUP BY 1),
-        r AS (
-            SELECT author_id AS customer_id, count(*) AS positive_reviews FROM content
-            WHERE kind = 'review' AND rating >= $2 AND created_at <= $1 GROUP BY 1),
-        f AS (
-            SELECT src_id AS customer_id, count(DISTINCT dst_id) AS referrals_made FROM relationships
-            WHERE kind = 'referred' AND (created_at IS NULL OR created_at <= $1) GROUP BY 1)
-        SELECT c.customer_id, coalesce(o.n_orders, 0) AS n_orders,
-               coalesce(date_diff('second', o.first_at, $1::TIMESTAMP) / 86400.0, 0.0) AS tenure_days,
-               coalesce(r.positive_reviews, 0) AS positive_reviews,
-               coalesce(f.referrals_made, 0) AS referrals_made
-        FROM customers c LEFT JOIN o USING (customer_id) LEFT JOIN r USING (customer_id)
-             LEFT JOIN f USING (customer_id)
-        WHERE c.consent_profiling
-        ORDER BY c.customer_id
-        """,
-        [_ts(as_of).to_pydatetime(), positive_rating],
-    )
+    return _engine(store).frame(defs.loyalty_query(_ts(as_of), positive_rating=positive_rating))
 
 
 def _civ_inputs(
-    store: Store, as_of: pd.Timestamp, cfg: SocialInputsConfig, ids: _Ids, referrals: pd.DataFrame
+    engine: DuckDBEngine, as_of: pd.Timestamp, cfg: SocialInputsConfig, referrals: pd.DataFrame
 ) -> dict[str, Any]:
     """The arguments of the CIV functions as of ``as_of`` (one definition for the value and its credits)."""
     start = as_of - pd.Timedelta(days=cfg.lookback_days)
-    observed = _frame(
-        store,
-        "SELECT customer_id, signup_at FROM customers WHERE signup_at IS NOT NULL",
-        [],
-        ids,
-        ("customer_id",),
-    )
+    observed = _cached(engine, ("observed",), lambda: engine.frame(defs.signup_dates_query(), codes=True))
     return {
-        "exposures": exposure_frame(store, as_of, start=start, config=cfg.exposure, ids=ids),
-        "purchases": purchase_frame(store, as_of, start=start, ids=ids),
+        "exposures": exposure_frame(engine, as_of, start=start, config=cfg.exposure, ids=True),
+        "purchases": purchase_frame(engine, as_of, start=start, ids=True),
         "as_of": as_of,
         "start": start,
         "referrals": referrals,
@@ -421,7 +242,7 @@ def _civ_inputs(
 
 
 def influence_credit_frame(
-    store: Store,
+    store: Store | DuckDBEngine,
     as_of: pd.Timestamp | str,
     *,
     config: SocialInputsConfig | None = None,
@@ -455,9 +276,10 @@ def influence_credit_frame(
     """
     cfg = config or SocialInputsConfig()
     as_of = _ts(as_of)
-    ids = _Ids(store)
-    referrals = referral_frames(store, as_of, ids=ids)["referrals"]
-    inputs = _civ_inputs(store, as_of, cfg, ids, referrals)
+    engine = _engine(store)
+    ids = engine.codes
+    referrals = referral_frames(engine, as_of, ids=True)["referrals"]
+    inputs = _civ_inputs(engine, as_of, cfg, referrals)
     credits = influence_credits(**inputs, config=cfg.influence)
     # the totals from the same rows: one attribution pass, not two
     totals = credit_totals(credits, margin=cfg.influence.margin)
@@ -475,13 +297,13 @@ def influence_credit_frame(
     return {"credits": credits, "contributors": contributors, "credited_value": _decoded(totals, ids)}
 
 
-def _decoded(frame: pd.DataFrame, ids: _Ids) -> pd.DataFrame:
+def _decoded(frame: pd.DataFrame, ids: IdCodes) -> pd.DataFrame:
     """``frame`` with its ``customer_id`` codes turned back into the store's ids."""
     return frame.assign(customer_id=ids.decode(frame["customer_id"]) if len(frame) else frame["customer_id"])
 
 
 def social_components(
-    store: Store,
+    store: Store | DuckDBEngine,
     as_of: pd.Timestamp | str,
     *,
     clv: pd.Series | None = None,
@@ -509,12 +331,13 @@ def social_components(
     """
     cfg = config or SocialInputsConfig()
     as_of = _ts(as_of)
-    out = loyalty_frame(store, as_of, positive_rating=cfg.positive_rating)
+    engine = _engine(store)
+    out = loyalty_frame(engine, as_of, positive_rating=cfg.positive_rating)
     base = out[["customer_id"]]
 
-    # the component functions run on numeric id codes (see _Ids); their results are decoded below
-    ids = _Ids(store)
-    ref = referral_frames(store, as_of, ids=ids)
+    # the component functions run on numeric id codes (IdCodes); their results are decoded below
+    ids = engine.codes
+    ref = referral_frames(engine, as_of, ids=True)
     crv = referral_value(
         ref["referrals"],
         ref["orders"],
@@ -523,13 +346,13 @@ def social_components(
         signups=ref["signups"],
         config=cfg.referral,
     )
-    civ = influence_value(**_civ_inputs(store, as_of, cfg, ids, ref["referrals"]), config=cfg.influence)
+    civ = influence_value(**_civ_inputs(engine, as_of, cfg, ref["referrals"]), config=cfg.influence)
     inter = interaction_score(
-        interaction_frame(store, as_of, window_days=cfg.engagement.interaction.window_days, ids=ids),
+        interaction_frame(engine, as_of, window_days=cfg.engagement.interaction.window_days, ids=True),
         as_of,
         config=cfg.engagement.interaction,
     )
-    content = content_score(content_frame(store, as_of, ids=ids), as_of, config=cfg.engagement.content)
+    content = content_score(content_frame(engine, as_of, ids=True), as_of, config=cfg.engagement.content)
     loyal = loyalty_score(out, config=cfg.engagement.loyalty)
     crv, civ, inter, content = (_decoded(f, ids) for f in (crv, civ, inter, content))
 
@@ -551,7 +374,7 @@ def social_components(
 
 
 def audience_activity(
-    store: Store,
+    store: Store | DuckDBEngine,
     as_of: pd.Timestamp | str,
     *,
     window_days: float = 365.0,
@@ -584,39 +407,11 @@ def audience_activity(
     """
     cfg = config or ExposureConfig()
     t = _ts(as_of)
-    return _frame(
-        store,
-        f"""
-        WITH fol AS (
-            SELECT DISTINCT src_id AS follower_id, dst_id AS customer_id FROM relationships
-            WHERE list_contains($kinds, kind) AND src_id <> dst_id
-              AND (created_at IS NULL OR created_at <= $as_of) AND (ended_at IS NULL OR ended_at > $as_of)),
-        act AS (
-            SELECT o.customer_id AS follower_id,
-                   count(*) FILTER (WHERE o.status = 'completed' AND o.amount > 0) AS n,
-                   sum(CAST(o.amount AS DOUBLE)) AS spend
-            FROM orders o
-            WHERE o.ordered_at >= $start AND o.ordered_at < $as_of AND {_REVENUE}
-            GROUP BY 1),
-        per AS (
-            SELECT fol.customer_id, sum(act.n) AS n, sum(act.spend) AS spend
-            FROM fol JOIN act USING (follower_id) GROUP BY 1)
-        SELECT c.customer_id, CAST(coalesce(per.n, 0) AS DOUBLE) AS audience_orders_365d,
-               coalesce(per.spend, 0.0) AS audience_spend_365d
-        FROM customers c LEFT JOIN per USING (customer_id)
-        WHERE c.consent_profiling
-        ORDER BY c.customer_id
-        """,
-        {
-            "kinds": list(cfg.follower_kinds) or [""],
-            "as_of": t.to_pydatetime(),
-            "start": (t - pd.Timedelta(days=window_days)).to_pydatetime(),
-        },
-    )
+    return _engine(store).frame(defs.audience_activity_query(t, window_days=window_days, config=cfg))
 
 
 def holdout_value(
-    store: Store,
+    store: Store | DuckDBEngine,
     calibration_end: pd.Timestamp | str,
     holdout_end: pd.Timestamp | str,
     *,
@@ -643,18 +438,19 @@ def holdout_value(
     """
     cfg = config or SocialInputsConfig()
     cal, end = _ts(calibration_end), _ts(holdout_end)
-    base = store.query_df("SELECT customer_id FROM customers WHERE consent_profiling ORDER BY customer_id")
-    ids = _Ids(store)
-    pur = purchase_frame(store, end, start=cal, ids=ids)
+    engine = _engine(store)
+    base = engine.frame(defs.consented_customers_query())
+    ids = engine.codes
+    pur = purchase_frame(engine, end, start=cal, ids=True)
     own = pur.groupby("customer_id")["amount"].sum()
-    refs = referral_frames(store, end, ids=ids)["referrals"]
+    refs = referral_frames(engine, end, ids=True)["referrals"]
     ref_rev = (
         refs.assign(rev=refs["referred_id"].map(own).fillna(0.0).to_numpy())
         .groupby("referrer_id")["rev"]
         .sum()
     )
     civ = influence_value(
-        exposure_frame(store, end, start=cal, config=cfg.exposure, ids=ids),
+        exposure_frame(engine, end, start=cal, config=cfg.exposure, ids=True),
         pur,
         end,
         start=cal,
@@ -674,39 +470,8 @@ def holdout_value(
     return out
 
 
-_GRAPH_EDGES = """
-    WITH nodes AS (
-        SELECT customer_id AS id, CAST(row_number() OVER (ORDER BY customer_id) - 1 AS INTEGER) AS code
-        FROM customers),
-    rel AS (
-        SELECT src_id, dst_id, CASE WHEN kind = 'follows' THEN 'follow' ELSE kind END AS kind
-        FROM relationships
-        WHERE src_id <> dst_id AND (created_at IS NULL OR created_at < $as_of)
-          AND (ended_at IS NULL OR ended_at > $as_of)),
-    ties AS (
-        SELECT src_id AS src, dst_id AS dst FROM rel
-        WHERE list_contains($kinds, kind) AND kind IN ('friend', 'referred')
-        UNION
-        SELECT dst_id, src_id FROM rel WHERE list_contains($kinds, kind) AND kind IN ('friend', 'follow')),
-    acts AS (
-        SELECT target_customer_id AS src, actor_id AS dst,
-               epoch_us(CAST($as_of AS TIMESTAMP)) - epoch_us(occurred_at) AS age_us
-        FROM interactions
-        WHERE target_customer_id IS NOT NULL AND actor_id <> target_customer_id
-          AND occurred_at >= $start AND occurred_at < $as_of
-          AND ($all_kinds OR list_contains($interaction_kinds, kind))),
-    edges AS (
-        SELECT src, dst, CAST(NULL AS BIGINT) AS age_us FROM ties UNION ALL SELECT src, dst, age_us FROM acts)
-    SELECT s.code AS s, d.code AS d, e.age_us,
-           CASE WHEN s.code IS NULL THEN e.src END AS src_unknown,
-           CASE WHEN d.code IS NULL THEN e.dst END AS dst_unknown
-    FROM edges e LEFT JOIN nodes s ON s.id = e.src LEFT JOIN nodes d ON d.id = e.dst
-    ORDER BY s, d, age_us DESC NULLS FIRST
-"""
-
-
 def influence_graph(
-    store: Store,
+    store: Store | DuckDBEngine,
     as_of: pd.Timestamp | str,
     *,
     half_life_days: float = 30.0,
@@ -751,16 +516,12 @@ def influence_graph(
     if half_life_days <= 0 or window_days <= 0 or tie_weight < 0:
         raise ConfigError("half_life_days and window_days must be > 0 and tie_weight >= 0")
     t = _ts(as_of)
-    params = {
-        "as_of": t.to_pydatetime(),
-        "start": (t - pd.Timedelta(days=window_days)).to_pydatetime(),
-        "kinds": ["follow" if k == "follows" else k for k in relationship_kinds] or [""],
-        "all_kinds": interaction_kinds is None,
-        "interaction_kinds": list(interaction_kinds or []) or [""],
-    }
-    ids = store.query_arrow("SELECT customer_id FROM customers ORDER BY customer_id").column(0)
-    ids = np.asarray(ids.to_pandas(), dtype=object)
-    rows = store.con.sql(_GRAPH_EDGES, params=params).to_arrow_table()
+    engine = _engine(store)
+    ids = engine.codes.values
+    query = defs.graph_edges_query(
+        t, window_days=window_days, relationship_kinds=relationship_kinds, interaction_kinds=interaction_kinds
+    )
+    rows = engine.table(query)
     # -1: a tie (no age) / an end outside the customers table (ages are >= 1 microsecond)
     s, d, age_us = (pc.fill_null(rows.column(c), -1).to_numpy() for c in ("s", "d", "age_us"))
     if (s < 0).any() or (d < 0).any():

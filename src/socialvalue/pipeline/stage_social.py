@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from socialvalue.engine import DuckDBEngine
 from socialvalue.pipeline.config import RunConfig
-from socialvalue.store import Store
 
 __all__ = ["CONTRIB", "social_stage"]
 
@@ -37,41 +37,31 @@ CONTRIB = {
 
 
 def _graph_metrics(
-    store: Store, customer_ids: np.ndarray, cfg: RunConfig, as_of: pd.Timestamp
+    engine: DuckDBEngine, customer_ids: np.ndarray, cfg: RunConfig, as_of: pd.Timestamp
 ) -> tuple[pd.DataFrame, Any, dict[str, Any]]:
-    """Followers, 2-hop reach, weighted PageRank and independent-cascade spread of every customer."""
-    from socialvalue.social import Graph, InfluenceModel, followers, influence_edges, pagerank, reach
+    """Followers, 2-hop reach, weighted PageRank and independent-cascade spread of every customer.
+
+    The graph is built on integer codes assigned in the engine
+    (:func:`~socialvalue.pipeline.social_inputs.influence_graph`).
+    """
+    from socialvalue.features.definition import Query
+    from socialvalue.pipeline.social_inputs import influence_graph
+    from socialvalue.social import InfluenceModel, followers, pagerank, reach
 
     start = as_of - pd.Timedelta(days=cfg.social.interaction_window_days)
-    rel = store.query_df(
-        "SELECT src_id, dst_id, kind, created_at, ended_at FROM relationships WHERE created_at IS NULL OR created_at < ? "
-        "ORDER BY src_id, dst_id, kind, created_at",
-        [as_of.to_pydatetime()],
-    )
-    inter = store.query_df(
-        "SELECT actor_id, target_customer_id, kind, occurred_at FROM interactions "
-        "WHERE target_customer_id IS NOT NULL AND occurred_at >= ? AND occurred_at < ? "
-        "ORDER BY actor_id, target_customer_id, occurred_at, kind, event_id",
-        [start.to_pydatetime(), as_of.to_pydatetime()],
-    )
-    edges = influence_edges(
-        rel,
-        inter,
-        as_of=as_of,
+    graph = influence_graph(
+        engine,
+        as_of,
         half_life_days=cfg.social.spread_half_life_days,
         window_days=cfg.social.interaction_window_days,
     )
-    all_ids = store.query_df("SELECT customer_id FROM customers ORDER BY customer_id")[
-        "customer_id"
-    ].to_numpy()
-    graph = Graph.from_edges(
-        edges["src"].to_numpy(), edges["dst"].to_numpy(), edges["weight"].to_numpy(), nodes=all_ids
-    )
-    actions = store.query_df(
-        "SELECT actor_id AS user_id, content_id AS action_id, occurred_at AS time FROM interactions "
-        "WHERE content_id IS NOT NULL AND occurred_at >= ? AND occurred_at < ? "
-        "ORDER BY action_id, user_id, time",
-        [start.to_pydatetime(), as_of.to_pydatetime()],
+    actions = engine.frame(
+        Query(
+            "SELECT actor_id AS user_id, content_id AS action_id, occurred_at AS time FROM interactions "
+            "WHERE content_id IS NOT NULL AND occurred_at >= ? AND occurred_at < ? "
+            "ORDER BY action_id, user_id, time",
+            (start.to_pydatetime(), as_of.to_pydatetime()),
+        )
     )
     im = InfluenceModel(
         tau=pd.Timedelta(days=cfg.social.propagation_days),
@@ -96,7 +86,7 @@ def _graph_metrics(
         "edges": int(graph.m),
         "rr_sets": int(spread.attrs.get("n_sets", cfg.social.rr_sets)),
     }
-    return metrics, (graph, edges), info
+    return metrics, graph, info
 
 
 def _learner(cfg: RunConfig) -> Callable[[], Any]:
@@ -121,7 +111,7 @@ def _learner(cfg: RunConfig) -> Callable[[], Any]:
 
 
 def _fit(
-    store: Store,
+    engine: DuckDBEngine,
     feats_cal: pd.DataFrame,
     ids: np.ndarray,
     clv_cal: pd.Series,
@@ -131,19 +121,19 @@ def _fit(
 ) -> dict[str, Any]:
     """Learn the value on the calibration/holdout split and hold its two contests."""
     from socialvalue.errors import SocialValueError
-    from socialvalue.features.social_inputs import audience_activity, holdout_value, social_components
+    from socialvalue.pipeline.social_inputs import audience_activity, holdout_value, social_components
 
-    graph_cal, _, _ = _graph_metrics(store, ids, cfg, cal_end)
+    graph_cal, _, _ = _graph_metrics(engine, ids, cfg, cal_end)
     # learn only on customers who existed at the calibration end: later sign-ups have holdout revenue but
     # no calibration history, and would teach the model that history does not matter
-    x_cal = social_components(store, cal_end, clv=clv_cal)
+    x_cal = social_components(engine, cal_end, clv=clv_cal)
     x_cal = x_cal[x_cal["customer_id"].isin(set(feats_cal["customer_id"]))].reset_index(drop=True)
     x_cal = x_cal.merge(graph_cal[["customer_id", "spread"]], on="customer_id", how="left")
     x_cal["clv"] = x_cal["customer_id"].map(clv_cal).fillna(0.0).to_numpy()
     # strong simple signals compete as components: the customer's recent activity and trend (their own
     # value) and their audience's recent activity (value through others)
-    x_cal = _with_activity(x_cal, feats_cal, audience_activity(store, cal_end))
-    holdout = holdout_value(store, cal_end, as_of).set_index("customer_id")
+    x_cal = _with_activity(x_cal, feats_cal, audience_activity(engine, cal_end))
+    holdout = holdout_value(engine, cal_end, as_of).set_index("customer_id")
     y = x_cal["customer_id"].map(holdout["holdout_value"]).fillna(0.0).to_numpy()
     learner = _learner(cfg)
 
@@ -198,7 +188,7 @@ def _stored(fitted: Any) -> dict[str, Any]:
 
 
 def social_stage(
-    store: Store,
+    engine: DuckDBEngine,
     feats_cal: pd.DataFrame | None,
     feats: pd.DataFrame,
     clv: pd.DataFrame,
@@ -212,8 +202,9 @@ def social_stage(
 
     Parameters
     ----------
-    store, feats_cal, feats, clv, clv_cal, cfg, cal_end, as_of
-        The store, the feature tables at the calibration end and at ``as_of``, the CLV frame at ``as_of`` and
+    engine, feats_cal, feats, clv, clv_cal, cfg, cal_end, as_of
+        The engine on the store, the feature tables at the calibration end and at ``as_of``, the CLV frame
+        at ``as_of`` and
         the CLV at the calibration end (by customer id), the configuration and the two dates; ``feats_cal`` and
         ``clv_cal`` are unused with ``fitted``.
     fitted
@@ -223,12 +214,13 @@ def social_stage(
     Returns
     -------
     dict
-        ``frame`` (one row per customer), ``diag`` (the run record's ``csv`` entry), ``edges``, ``model``,
+        ``frame`` (one row per customer), ``diag`` (the run record's ``csv`` entry), ``graph``, ``model``,
         ``fallbacks``, ``contributors``, ``value_champion``, ``network_champion`` and ``models`` (role ->
         model learned here; empty with ``fitted``).
     """
-    from socialvalue.features.social_inputs import (
+    from socialvalue.pipeline.social_inputs import (
         audience_activity,
+        clear_cache,
         influence_credit_frame,
         social_components,
     )
@@ -236,18 +228,22 @@ def social_stage(
     from socialvalue.social.influence_value import cap_influence_value
 
     ids = feats["customer_id"].to_numpy()
-    graph_now, (_, edges), graph_info = _graph_metrics(store, ids, cfg, as_of)
+    graph_now, graph, graph_info = _graph_metrics(engine, ids, cfg, as_of)
+    # the date's inputs first: the holdout target's exposures and purchases are a filter of them
+    clv_now = clv.set_index("customer_id")["clv"]
+    x_now = social_components(engine, as_of, clv=clv_now)
+    # no customer's influence value may exceed the purchases it is credited with (the CSV shrinks with it)
+    credits = influence_credit_frame(engine, as_of)
     if fitted is None:
-        learned = _fit(store, feats_cal, ids, clv_cal, cfg, cal_end, as_of)
+        learned = _fit(engine, feats_cal, ids, clv_cal, cfg, cal_end, as_of)
     else:
         learned = _stored(fitted)
+    clear_cache(engine)
     model = learned["model"]
 
-    clv_now = clv.set_index("customer_id")["clv"]
-    x_now = social_components(store, as_of, clv=clv_now)
     x_now = x_now.merge(graph_now, on="customer_id", how="left")
     x_now["clv"] = x_now["customer_id"].map(clv_now).fillna(0.0).to_numpy()
-    x_now = _with_activity(x_now, feats, audience_activity(store, as_of))
+    x_now = _with_activity(x_now, feats, audience_activity(engine, as_of))
     x_now = x_now.fillna({"spread": 1.0})  # a customer always reaches themselves
     if model is not None:
         out = model.transform(x_now)
@@ -268,8 +264,6 @@ def social_stage(
     for col in CONTRIB.values():
         if col not in out:
             out[col] = 0.0  # a withheld component contributes nothing
-    # no customer's influence value may exceed the purchases it is credited with (the CSV shrinks with it)
-    credits = influence_credit_frame(store, as_of)
     out = cap_influence_value(out, credits["credited_value"].set_index("customer_id")["credited_value"])
     out = out.drop(columns=["influence_value_capped"], errors="ignore")
     out["csv_percentile"] = 100.0 * out["csv"].rank(pct=True, method="average").to_numpy()
@@ -298,7 +292,7 @@ def social_stage(
     return {
         "frame": out,
         "diag": diag,
-        "edges": edges,
+        "graph": graph,
         "model": model,
         "fallbacks": learned["fallbacks"],
         "contributors": credits["contributors"],

@@ -12,7 +12,7 @@ turns into currency:
 * **loyalty/advocacy score** — repeat purchasing, tenure, positive reviews and referrals.
 
 Each function is pure pandas/numpy and vectorized; the frames come from
-:mod:`socialvalue.features.social_inputs`.
+:mod:`socialvalue.pipeline.social_inputs`.
 
 References
 ----------

@@ -162,7 +162,7 @@ class Graph:
         """Build a graph from edges given as node positions: ``src[k]``, ``dst[k]`` index ``ids``.
 
         For integer codes assigned where the data are (e.g. ``row_number()`` over the customers in DuckDB, see
-        :func:`socialvalue.features.social_inputs.influence_graph`): no id is hashed or compared here. Node
+        :func:`socialvalue.pipeline.social_inputs.influence_graph`): no id is hashed or compared here. Node
         ``i`` is ``ids[i]``; repeated pairs and self-loops as in :meth:`from_edges`.
         """
         if duplicates not in ("once", "sum"):

@@ -3,7 +3,7 @@ r"""Customer influence value (CIV): purchases by others attributable to a custom
 Kumar et al. (2010, 2013) value a customer's influence by the extra purchases other customers make after
 being exposed to what that customer says. Here an *exposure* is a row ``(influencer_id, exposed_id,
 exposed_at)``: the exposed customer saw the influencer's post, review or share (built from interactions,
-content and follower ties by :mod:`socialvalue.features.social_inputs`). A purchase by ``y`` at :math:`t` is
+content and follower ties by :mod:`socialvalue.pipeline.social_inputs`). A purchase by ``y`` at :math:`t` is
 *in a window* of influencer ``i`` when ``y`` was exposed to ``i`` at :math:`e` with :math:`e < t \le e + W`.
 
 Only the purchases **above the exposed customer's baseline** count. With :math:`R^{in}_y, D^{in}_y` the
@@ -118,7 +118,7 @@ def _days(ts: pd.Series, as_of: pd.Timestamp) -> np.ndarray:
 def _dense_ints(values: np.ndarray) -> bool:
     """Whether ``values`` are non-negative whole numbers small enough to index an array with directly.
 
-    The store's frames carry customer ids as dense numeric codes (``socialvalue.features.social_inputs``); these
+    The store's frames carry customer ids as dense numeric codes (``socialvalue.pipeline.social_inputs``); these
     are their own integer codes, with no hashing or sorting of ids.
     """
     if values.dtype.kind not in "iuf" or values.size == 0:

@@ -3,7 +3,7 @@ r"""Customer referral value (CRV): what the customers a customer brought in are 
 Kumar, Petersen & Leone (2007, 2010) value a referrer by the customers they acquired for the firm, counting a
 referred customer at their margin only when they would **not** have joined anyway (a *type-one* referral) and
 only at the acquisition cost the firm saved when they would have (a *type-two* referral). This module is pure
-pandas/numpy: it takes frames (built from the store by :mod:`socialvalue.features.social_inputs`) and returns
+pandas/numpy: it takes frames (built from the store by :mod:`socialvalue.pipeline.social_inputs`) and returns
 one row per referrer.
 
 Each referred customer ``y`` of referrer ``i``, referred at :math:`t_y`, is valued **at the referral date**

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from socialvalue.features.social_inputs import (
+from socialvalue.pipeline.social_inputs import (
     SocialInputsConfig,
     content_frame,
     exposure_frame,
@@ -187,7 +187,7 @@ def test_social_components_end_to_end(social_store):
 
 
 def test_holdout_value_counts_only_attributable_network_revenue(social_store):
-    from socialvalue.features.social_inputs import holdout_value
+    from socialvalue.pipeline.social_inputs import holdout_value
 
     cal, end = pd.Timestamp("2024-01-15"), AS_OF
     cfg = SocialInputsConfig(influence=InfluenceConfig(baseline_prior_days=0))
@@ -213,14 +213,16 @@ def test_coded_ids_give_the_same_components_as_string_ids(tmp_path):
 
     from socialvalue import Store
     from socialvalue.demo import generate
-    from socialvalue.features.social_inputs import _Ids, interaction_frame
+    from socialvalue.pipeline.social_inputs import interaction_frame
     from socialvalue.social.engagement import interaction_score
     from socialvalue.social.influence_value import influence_value
 
     as_of, start = pd.Timestamp("2026-07-01"), pd.Timestamp("2025-07-01")
     with Store(tmp_path / "d.duckdb") as store:
         generate(3000, seed=5).load_into(store)
-        ids = _Ids(store)
+        from socialvalue.engine import DuckDBEngine
+
+        ids = DuckDBEngine(store).codes
         for coded in (False, True):
             kw = {"ids": ids} if coded else {}
             refs = referral_frames(store, as_of, **kw)["referrals"]
@@ -257,13 +259,15 @@ def test_store_frames_arrive_in_the_order_of_the_interval_join(tmp_path):
 
     from socialvalue import Store
     from socialvalue.demo import generate
-    from socialvalue.features.social_inputs import _Ids, influence_credit_frame
+    from socialvalue.pipeline.social_inputs import influence_credit_frame
     from socialvalue.social.influence_value import _sorted_by, influence_contributors
 
     as_of, start = pd.Timestamp("2026-07-01"), pd.Timestamp("2025-07-01")
     with Store(tmp_path / "d.duckdb") as store:
         generate(3000, seed=5).load_into(store)
-        ids = _Ids(store)
+        from socialvalue.engine import DuckDBEngine
+
+        ids = DuckDBEngine(store).codes
         exp = exposure_frame(store, as_of, start=start, ids=ids)
         pur = purchase_frame(store, as_of, start=start, ids=ids)
         frames = influence_credit_frame(store, as_of)
@@ -324,7 +328,7 @@ def test_influence_graph_on_engine_codes_equals_the_pandas_graph(tmp_path, kw):
 
     from socialvalue import Store
     from socialvalue.demo import generate
-    from socialvalue.features.social_inputs import influence_graph
+    from socialvalue.pipeline.social_inputs import influence_graph
     from socialvalue.social import followers, pagerank, reach
 
     as_of = pd.Timestamp("2026-07-01")
@@ -349,7 +353,7 @@ def test_influence_graph_ties_windows_and_unknown_ends(social_store):
     import numpy as np
 
     from socialvalue.errors import ConfigError
-    from socialvalue.features.social_inputs import influence_graph
+    from socialvalue.pipeline.social_inputs import influence_graph
 
     _insert(
         social_store,
