@@ -1,7 +1,7 @@
 """Progress of a command's stages: a transient Rich bar with elapsed time, on standard error.
 
-Long commands report their stages through one callback, ``on_stage(name, event)`` with ``event`` ``"start"``
-or ``"end"`` (the signature :func:`socialvalue.pipeline.run_pipeline` takes), so the library stays free of any
+Long commands report their stages through one callback, ``on_stage(name, event)`` with ``event`` ``"start"``,
+``"end"`` or ``"step"`` (a step inside the running stage, shown as its description; the signature :func:`socialvalue.pipeline.run_pipeline` takes), so the library stays free of any
 display code::
 
     with stage_progress(["simulate", "write", "load"]) as on_stage:
@@ -50,7 +50,7 @@ class StageProgress:
         self.timings: dict[str, float] = {}
 
     def __call__(self, name: str, event: str) -> None:
-        """Show ``name`` as the current stage (``event="start"``) or count it as done (``"end"``)."""
+        """Show ``name`` as the current stage (``"start"``) or step (``"step"``), or count it as done (``"end"``)."""
         if event == "start":
             self._started[name] = time.perf_counter()
             if self._progress is not None and self._task is not None:
@@ -59,8 +59,11 @@ class StageProgress:
             self.timings[name] = time.perf_counter() - self._started.pop(name, time.perf_counter())
             if self._progress is not None and self._task is not None:
                 self._progress.advance(self._task)
+        elif event == "step":
+            if self._progress is not None and self._task is not None:
+                self._progress.update(self._task, description=name)
         else:
-            raise ValueError(f"unknown stage event {event!r}; expected 'start' or 'end'")
+            raise ValueError(f"unknown stage event {event!r}; expected 'start', 'step' or 'end'")
 
     def stage(self, name: str) -> _Stage:
         """A context manager calling ``start`` on entry and ``end`` on a normal exit."""

@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
-import resource
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +27,7 @@ import pandas as pd
 
 from socialvalue.pipeline.config import RunConfig
 from socialvalue.pipeline.record import jsonable, record_run, replace_rows, snapshot, write_models
+from socialvalue.pipeline.runner import Runner, StageSpec
 from socialvalue.pipeline.stage_clv import UNIT_DAYS
 from socialvalue.store import Store
 
@@ -59,31 +57,6 @@ class RunResult:
     models_from: dict[str, Any] = field(default_factory=dict)
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-class Stages:
-    """Times each stage (wall seconds and peak RSS) and reports its start and end to ``on_stage``."""
-
-    def __init__(self, on_stage: Callable[[str, str], None] | None) -> None:
-        self.timings: dict[str, float] = {}
-        self.memory: dict[str, float] = {}
-        self.on_stage = on_stage
-
-    @contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        if self.on_stage:
-            self.on_stage(name, "start")
-        t0 = time.perf_counter()
-        yield
-        self.timings[name] = round(time.perf_counter() - t0, 3)
-        self.memory[name] = round(_peak_mb(), 1)
-        logger.info("stage %s: %.2f s (peak RSS %.0f MB)", name, self.timings[name], self.memory[name])
-        if self.on_stage:
-            self.on_stage(name, "end")
-
-
 def money_and_playbook(store: Store, as_of: pd.Timestamp, cfg: RunConfig) -> tuple[Any, Any]:
     """The run's reporting currency (:func:`~socialvalue.pipeline.preflight.resolve_money`) and its playbook.
 
@@ -104,6 +77,33 @@ def money_and_playbook(store: Store, as_of: pd.Timestamp, cfg: RunConfig) -> tup
             f'set currency = "{money.currency}" in the playbook with costs in {money.currency}, or remove the key'
         )
     return money, playbook
+
+
+def _specs() -> tuple[StageSpec, ...]:
+    from socialvalue.pipeline import stage_actions, stage_clv, stage_segments, stage_social
+
+    return (stage_clv.SPEC, stage_social.SPEC, stage_segments.SPEC, stage_actions.SPEC)
+
+
+SPECS = _specs()
+
+
+def feature_frame(
+    engine: Any,
+    as_of: pd.Timestamp,
+    unit: str,
+    columns: list[str],
+    *,
+    holdout_end: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """The feature table at ``as_of`` (with the holdout targets up to ``holdout_end``): ``columns`` only."""
+    from socialvalue.features import build  # TEMP until engine.features lands
+    from socialvalue.store import arrow_to_pandas
+
+    tbl = build(
+        engine.store, as_of=as_of, unit=unit, holdout_end=holdout_end, materialize=False, as_arrow=True
+    )
+    return arrow_to_pandas(tbl.select(columns))
 
 
 # -- the pipeline -------------------------------------------------------------------------------------------
@@ -192,7 +192,6 @@ def execute(
     """
     from socialvalue import __version__
     from socialvalue.engine import DuckDBEngine
-    from socialvalue.features import build
     from socialvalue.pipeline.diagnostics import network_picture, top_contributors, transitions
     from socialvalue.pipeline.fitted import FittedModels, RunChoices
     from socialvalue.pipeline.stage_actions import actions_stage
@@ -201,31 +200,57 @@ def execute(
     from socialvalue.pipeline.stage_social import social_stage
 
     engine = DuckDBEngine(store)
-    stage = Stages(on_stage)
+    runner = Runner(SPECS, on_stage, keep=("clv", "social", "segments", "actions"))
+    stage = runner.stage
     run_id = uuid.uuid4().hex[:12]
     started = datetime.now(UTC).replace(tzinfo=None)
     as_of_str = str(as_of_ts.date())
+    art: dict[str, Any] = {}
     with stage("features"):
-        # computed, not stored: a run writes nothing until its results are complete
-        feats_cal = None
+        # computed, not stored: a run writes nothing until its results are complete; only the columns the
+        # stages declare are computed
+        art["features_cal"] = None
         if fitted is None:
-            feats_cal = build(
-                store, as_of=cal_end, unit=cfg.run.unit, holdout_end=as_of_ts, materialize=False
+            art["features_cal"] = feature_frame(
+                engine, cal_end, cfg.run.unit, runner.columns("features_cal"), holdout_end=as_of_ts
             )
-        feats = build(store, as_of=as_of_ts, unit=cfg.run.unit, materialize=False)
-        logger.info("features: %d customers at %s", len(feats), as_of_str)
+        art["features"] = feature_frame(engine, as_of_ts, cfg.run.unit, runner.columns("features"))
+        logger.info("features: %d customers at %s", len(art["features"]), as_of_str)
     with stage("clv"):
-        clv = clv_stage(store, feats_cal, feats, cfg, cal_end, as_of_ts, fitted)
+        art["clv"] = clv_stage(store, art["features_cal"], art["features"], cfg, cal_end, as_of_ts, fitted)
+    runner.release(art, "clv")
     with stage("social"):
-        social = social_stage(
-            engine, feats_cal, feats, clv["frame"], clv["clv_cal"], cfg, cal_end, as_of_ts, fitted
+        clv = art["clv"]
+        art["social"] = social_stage(
+            engine,
+            art["features_cal"],
+            art["features"],
+            clv["frame"],
+            clv["clv_cal"],
+            cfg,
+            cal_end,
+            as_of_ts,
+            fitted,
+            step=runner.step,
         )
+    runner.release(art, "social")
     with stage("segments"):
-        seg = segments_stage(feats_cal, feats, clv, cfg, fitted)
+        art["segments"] = segments_stage(art["features_cal"], art["features"], art["clv"], cfg, fitted)
+    runner.release(art, "segments")
     with stage("actions"):
-        act = actions_stage(
-            store, feats, seg["frame"], social["frame"], playbook, cfg, as_of_ts, money.currency, fitted
+        art["actions"] = actions_stage(
+            store,
+            art["features"],
+            art["segments"]["frame"],
+            art["social"]["frame"],
+            playbook,
+            cfg,
+            as_of_ts,
+            money.currency,
+            fitted,
         )
+    runner.release(art, "actions")
+    clv, social, seg, act = art["clv"], art["social"], art["segments"], art["actions"]
     scores, plan = act["scores"], act["plan"]
     origin = _origin(run_id, as_of_str, cal_end, fitted)
     if fitted is None:
@@ -316,8 +341,8 @@ def execute(
                         )
                     ),
                     "snapshot_json": json.dumps(snapshot(store)),
-                    "timings_json": json.dumps(stage.timings),
-                    "memory_json": json.dumps(stage.memory),
+                    "timings_json": json.dumps(runner.timings),
+                    "memory_json": json.dumps(runner.memory),
                     "diagnostics_json": json.dumps(jsonable(diagnostics)),
                     "models_from": origin["run_id"],
                 },
@@ -338,15 +363,20 @@ def execute(
     # the write and report stages end after the run row is written: complete its timings now
     store.con.execute(
         "UPDATE _runs SET timings_json = ?, memory_json = ?, finished_at = ? WHERE run_id = ?",
-        [json.dumps(stage.timings), json.dumps(stage.memory), datetime.now(UTC).replace(tzinfo=None), run_id],
+        [
+            json.dumps(runner.timings),
+            json.dumps(runner.memory),
+            datetime.now(UTC).replace(tzinfo=None),
+            run_id,
+        ],
     )
     return RunResult(
         run_id=run_id,
         as_of=as_of_str,
         scores=scores,
         actions=plan,
-        timings=stage.timings,
-        memory_mb=stage.memory,
+        timings=runner.timings,
+        memory_mb=runner.memory,
         diagnostics=diagnostics,
         report_path=report_path,
         models_from=origin,

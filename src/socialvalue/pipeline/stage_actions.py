@@ -14,9 +14,10 @@ from typing import Any
 import pandas as pd
 
 from socialvalue.pipeline.config import RunConfig
+from socialvalue.pipeline.runner import StageSpec
 from socialvalue.store import Store
 
-__all__ = ["CARRIED", "actions_stage"]
+__all__ = ["CARRIED", "SPEC", "actions_stage"]
 
 #: Feature columns carried into ``scores`` (the playbook's conditions and reasons read them).
 CARRIED = (
@@ -35,6 +36,15 @@ CARRIED = (
     "monetary_value",
     "orders_last_90d",
     "orders_prev_90d",
+)
+
+#: The feature columns the stage reads (the runner asks the engine for no others) and what it writes.
+SPEC = StageSpec(
+    "actions",
+    features=CARRIED,
+    reads=("segments", "social"),
+    writes=("actions",),
+    uses_calibration=False,
 )
 
 

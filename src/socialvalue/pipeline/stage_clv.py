@@ -19,9 +19,28 @@ import numpy as np
 import pandas as pd
 
 from socialvalue.pipeline.config import RunConfig
+from socialvalue.pipeline.runner import StageSpec
 from socialvalue.store import Store
 
-__all__ = ["PURCHASE_BASELINES", "UNIT_DAYS", "buyers", "clv_stage"]
+__all__ = ["PURCHASE_BASELINES", "SPEC", "UNIT_DAYS", "buyers", "clv_stage"]
+
+#: The feature columns the stage reads (the runner asks the engine for no others) and what it writes.
+SPEC = StageSpec(
+    "clv",
+    features=(
+        "T",
+        "frequency",
+        "recency",
+        "monetary_value",
+        "n_periods",
+        "mean_spend",
+        "n_orders",
+        "n_orders_365d",
+    ),
+    holdout=("holdout_duration", "holdout_transactions"),
+    writes=("clv",),
+)
+
 
 UNIT_DAYS = {"W": 7.0, "D": 1.0}
 

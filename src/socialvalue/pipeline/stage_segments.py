@@ -19,9 +19,57 @@ import numpy as np
 import pandas as pd
 
 from socialvalue.pipeline.config import RunConfig
+from socialvalue.pipeline.runner import StageSpec
 from socialvalue.pipeline.stage_clv import UNIT_DAYS
 
-__all__ = ["segments_stage"]
+__all__ = ["SPEC", "segments_stage"]
+
+#: The feature columns the stage reads (the runner asks the engine for no others) and what it writes: the
+#: churn classifier's and the clusters' inputs, lifecycle and RFM columns.
+SPEC = StageSpec(
+    "segments",
+    features=(
+        "T",
+        "content_review",
+        "content_total",
+        "days_since_last_interaction",
+        "days_since_last_purchase",
+        "distinct_partners_365d",
+        "followers",
+        "following",
+        "frequency",
+        "helpful_votes_total",
+        "int_given_365d",
+        "int_given_90d",
+        "int_given_click_365d",
+        "int_given_view_365d",
+        "int_received_365d",
+        "int_received_90d",
+        "interactions_last_90d",
+        "interactions_prev_90d",
+        "ipt_cv",
+        "ipt_mean_days",
+        "mean_spend",
+        "n_orders",
+        "n_orders_365d",
+        "n_orders_90d",
+        "n_returns",
+        "orders_last_90d",
+        "orders_prev_90d",
+        "recency",
+        "referrals_made",
+        "referred_buyers",
+        "referred_revenue",
+        "returned_amount",
+        "review_mean_rating",
+        "spend_365d",
+        "tenure_days",
+        "total_spend",
+    ),
+    holdout=("holdout_transactions",),
+    reads=("clv",),
+    writes=("segments",),
+)
 
 
 def _fit_churn(

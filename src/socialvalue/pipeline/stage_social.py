@@ -23,8 +23,29 @@ import pandas as pd
 
 from socialvalue.engine import DuckDBEngine
 from socialvalue.pipeline.config import RunConfig
+from socialvalue.pipeline.runner import StageSpec
 
-__all__ = ["CONTRIB", "social_stage"]
+__all__ = ["CONTRIB", "SPEC", "social_stage"]
+
+#: The feature columns the stage reads (the runner asks the engine for no others) and what it writes.
+SPEC = StageSpec(
+    "social",
+    features=(
+        "n_orders",
+        "n_orders_365d",
+        "orders_last_90d",
+        "orders_prev_90d",
+        "referrals_made",
+        "referred_revenue",
+        "signup_at",
+        "spend_365d",
+        "tenure_days",
+        "total_spend",
+    ),
+    reads=("clv",),
+    writes=("social",),
+)
+
 
 #: Social-value contribution columns -> the names ``scores`` gives them.
 CONTRIB = {
@@ -197,6 +218,8 @@ def social_stage(
     cal_end: pd.Timestamp,
     as_of: pd.Timestamp,
     fitted: Any = None,
+    *,
+    step: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Social components, graph measures, the customer social value and the published value scores.
 
@@ -210,6 +233,8 @@ def social_stage(
     fitted
         Stored :class:`~socialvalue.pipeline.fitted.FittedModels`: their value models and champions are
         applied, nothing is learned. None: learn them.
+    step
+        Progress callback: called with the name of each step as it starts.
 
     Returns
     -------
@@ -227,14 +252,18 @@ def social_stage(
     from socialvalue.social.customer_value import AUDIENCE_COMPONENTS, OWN_ACTIVITY_COMPONENTS
     from socialvalue.social.influence_value import cap_influence_value
 
+    step = step or (lambda _text: None)
     ids = feats["customer_id"].to_numpy()
+    step("influence graph")
     graph_now, graph, graph_info = _graph_metrics(engine, ids, cfg, as_of)
     # the date's inputs first: the holdout target's exposures and purchases are a filter of them
+    step("social components")
     clv_now = clv.set_index("customer_id")["clv"]
     x_now = social_components(engine, as_of, clv=clv_now)
     # no customer's influence value may exceed the purchases it is credited with (the CSV shrinks with it)
     credits = influence_credit_frame(engine, as_of)
     if fitted is None:
+        step("learning the weights")
         learned = _fit(engine, feats_cal, ids, clv_cal, cfg, cal_end, as_of)
     else:
         learned = _stored(fitted)
