@@ -125,7 +125,7 @@ class DuckDBEngine:
             from socialvalue.errors import ConfigError
 
             raise ConfigError(f"batch_size must be a positive number of rows, got {batch_size}")
-        return self._relation(query, columns, False).fetch_record_batch(batch_size)
+        return self._relation(query, columns, False).to_arrow_reader(batch_size)
 
     def scalar(self, query: Query) -> Any:
         """The first column of the first row of ``query`` (None without rows)."""

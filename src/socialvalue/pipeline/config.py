@@ -77,6 +77,12 @@ class RunSection(ConfigModel):
         default=0.10, gt=0, lt=1, description="Share of customers the alert budget covers."
     )
     seed: int = Field(default=0, description="Random seed of every sampled step.")
+    batch_rows: int = Field(
+        default=250_000,
+        ge=1,
+        description="Customers scored per batch (Arrow record batch size): bounds the memory of per-customer "
+        "scoring; results do not depend on it.",
+    )
     model_metric: Literal["rmse", "mae", "total_error", "neg_corr"] = Field(
         default="mae", description="Holdout error the purchase models are ranked by."
     )

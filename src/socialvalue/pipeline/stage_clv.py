@@ -53,28 +53,25 @@ def buyers(feats: pd.DataFrame) -> pd.DataFrame:
 def _repeat_times(
     store: Store, calibration_end: pd.Timestamp, end: pd.Timestamp, unit_days: float
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """First-purchase and repeat-purchase times (unit, from the cohort's first day) of the calibration cohort."""
-    rows = store.con.execute(
-        """
-        WITH days AS (
-            SELECT DISTINCT o.customer_id, date_trunc('day', o.ordered_at) AS d
-            FROM orders o JOIN customers c USING (customer_id)
-            WHERE o.status = 'completed' AND o.amount > 0 AND o.ordered_at < ? AND c.consent_profiling
-        ), firsts AS (SELECT customer_id, min(d) AS first_d FROM days GROUP BY customer_id HAVING min(d) < ?)
-        SELECT f.customer_id, epoch(f.first_d) AS first_s, epoch(d.d) AS day_s
-        FROM days d JOIN firsts f USING (customer_id)
-        """,
-        [end.to_pydatetime(), calibration_end.to_pydatetime()],
-    ).fetchall()
-    if not rows:
+    """First-purchase and repeat-purchase times (unit, from the cohort's first day) of the calibration cohort.
+
+    The engine counts first purchases and repeat days per day (:func:`socialvalue.features.tracking.
+    repeat_days_query`); the times are those days repeated by their counts: floats, never a row per purchase.
+    """
+    from socialvalue.engine import DuckDBEngine
+    from socialvalue.features.tracking import repeat_days_query
+
+    days = DuckDBEngine.of(store).table(repeat_days_query(calibration_end, end))
+    if not days.num_rows:
         return np.zeros(0), np.zeros(0), 0.0
-    arr = np.array([(r[1], r[2]) for r in rows], dtype=float)
-    origin = arr[:, 0].min()
+    day_s = days.column("day_s").to_numpy()
+    n_first = days.column("n_first").to_numpy()
+    origin = day_s[n_first > 0].min()
     scale = unit_days * 86400.0
-    firsts = np.unique(np.array([r[0] for r in rows]), return_index=True)[1]
-    first_t = (arr[firsts, 0] - origin) / scale
-    repeat = arr[arr[:, 1] > arr[:, 0], 1]
-    return first_t, (repeat - origin) / scale, (calibration_end.timestamp() - origin) / scale
+    t = (day_s - origin) / scale
+    first_t = np.repeat(t, n_first)
+    repeat_t = np.repeat(t, days.column("n_repeat").to_numpy())
+    return first_t, repeat_t, (calibration_end.timestamp() - origin) / scale
 
 
 def _spend_ladder(frame: pd.DataFrame, cfg: RunConfig) -> Any:
@@ -91,19 +88,30 @@ def _spend_ladder(frame: pd.DataFrame, cfg: RunConfig) -> Any:
 
 
 def _value(purchase: Any, spend: Any, frame: pd.DataFrame, cfg: RunConfig, interval: float | None) -> Any:
-    from socialvalue.models.btyd.valuation import value_customers
+    """The buyers' values (:func:`~socialvalue.models.btyd.valuation.value_customers`), ``batch_rows`` at a time."""
+    from socialvalue.models.btyd.valuation import Valuation, value_customers
+    from socialvalue.pipeline.batches import map_batches
 
-    return value_customers(
-        purchase,
-        spend,
-        frame,
-        margin=cfg.run.margin,
-        annual_rate=cfg.run.annual_discount_rate,
-        unit_days=UNIT_DAYS[cfg.run.unit],
-        horizon_periods=cfg.run.horizon_periods,
-        forecast_periods=float(cfg.run.holdout_periods),
-        interval=interval,
-    )
+    last: list[Valuation] = []
+
+    def value(batch: pd.DataFrame) -> pd.DataFrame:
+        last[:] = [
+            value_customers(
+                purchase,
+                spend,
+                batch,
+                margin=cfg.run.margin,
+                annual_rate=cfg.run.annual_discount_rate,
+                unit_days=UNIT_DAYS[cfg.run.unit],
+                horizon_periods=cfg.run.horizon_periods,
+                forecast_periods=float(cfg.run.holdout_periods),
+                interval=interval,
+            )
+        ]
+        return last[0].frame
+
+    values = map_batches(frame, value, rows=cfg.run.batch_rows)
+    return Valuation(frame=values, horizon=last[0].horizon, horizon_periods=last[0].horizon_periods)
 
 
 def _fit(
