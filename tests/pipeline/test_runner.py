@@ -85,6 +85,8 @@ def test_declared_columns_give_the_scores_of_full_width_tables(tmp_path, monkeyp
     for col in full.columns:
         a, b = pruned[col], full[col]
         if pd.api.types.is_float_dtype(a):
-            np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-9, atol=1e-12, err_msg=col)
+            np.testing.assert_allclose(
+                a.to_numpy(float), b.to_numpy(float), rtol=1e-9, atol=1e-12, err_msg=col
+            )
         else:
             assert (a.astype(str) == b.astype(str)).all(), col
