@@ -28,6 +28,7 @@ __all__ = [
     "ExposureConfig",
     "audience_activity_query",
     "consented_customers_query",
+    "content_actions_query",
     "content_query",
     "customer_ids_query",
     "exposures_query",
@@ -262,6 +263,20 @@ def content_query(as_of: Any) -> Query:
         """,
         (_t(as_of),),
         ("author_id",),
+    )
+
+
+def content_actions_query(as_of: Any, *, window_days: float = 365.0) -> Query:
+    """Actions on content ``(user_id, action_id, time)`` in ``[as_of - window_days, as_of)``.
+
+    The cascades the spread's edge probabilities are learned from (:class:`~socialvalue.social.imm.InfluenceModel`).
+    """
+    t = utc_naive(as_of)
+    return Query(
+        "SELECT actor_id AS user_id, content_id AS action_id, occurred_at AS time FROM interactions "
+        "WHERE content_id IS NOT NULL AND occurred_at >= ? AND occurred_at < ? "
+        "ORDER BY action_id, user_id, time",
+        ((t - pd.Timedelta(days=window_days)).to_pydatetime(), t.to_pydatetime()),
     )
 
 

@@ -65,25 +65,17 @@ def _graph_metrics(
     The graph is built on integer codes assigned in the engine
     (:func:`~socialvalue.pipeline.social_inputs.influence_graph`).
     """
-    from socialvalue.features.definition import Query
+    from socialvalue.features.social_inputs import content_actions_query
     from socialvalue.pipeline.social_inputs import influence_graph
     from socialvalue.social import InfluenceModel, followers, pagerank, reach
 
-    start = as_of - pd.Timedelta(days=cfg.social.interaction_window_days)
     graph = influence_graph(
         engine,
         as_of,
         half_life_days=cfg.social.spread_half_life_days,
         window_days=cfg.social.interaction_window_days,
     )
-    actions = engine.frame(
-        Query(
-            "SELECT actor_id AS user_id, content_id AS action_id, occurred_at AS time FROM interactions "
-            "WHERE content_id IS NOT NULL AND occurred_at >= ? AND occurred_at < ? "
-            "ORDER BY action_id, user_id, time",
-            (start.to_pydatetime(), as_of.to_pydatetime()),
-        )
-    )
+    actions = engine.frame(content_actions_query(as_of, window_days=cfg.social.interaction_window_days))
     im = InfluenceModel(
         tau=pd.Timedelta(days=cfg.social.propagation_days),
         n_sets=cfg.social.rr_sets,
