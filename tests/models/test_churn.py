@@ -436,8 +436,144 @@ def test_tree_ensemble_row_blocks_do_not_change_predictions(synthetic, fitted, m
     features, _ = synthetic
     X = churn_design(features, fitted.features_)[fitted.features_].to_numpy()[:3000]
     whole = fitted.trees_.predict_proba(X)
-    monkeypatch.setattr(TreeEnsemble, "BLOCK", 7 * fitted.trees_.n_trees)  # blocks of 7 rows
+    leaves = fitted.trees_.leaf_values(X)
+    base, reset = fitted.trees_.ablate(X, [0, 3], [5.0, np.nan])
+    monkeypatch.setattr(TreeEnsemble, "BLOCK", 7)  # blocks of 7 rows (of 3 rows for two resets)
     assert np.array_equal(fitted.trees_.predict_proba(X), whole)
+    assert np.array_equal(fitted.trees_.leaf_values(X), leaves)
+    got_base, got_reset = fitted.trees_.ablate(X, [0, 3], [5.0, np.nan])
+    assert np.array_equal(got_base, base) and np.array_equal(got_reset, reset)
+
+
+# -- the fast walk (issue 16) against the level-by-level walk it replaced ------------------------------------------
+def _reference_leaf_values(trees, X: np.ndarray) -> np.ndarray:
+    """The walk TreeEnsemble used before issue 16: every (row, tree) pair at once, one tree level per step."""
+    nd = trees.nodes
+    feat, thr = nd["feature_idx"], nd["num_threshold"]
+    nan_left, leaf = nd["missing_go_to_left"].astype(bool), nd["is_leaf"].astype(bool)
+    left, right = nd["left"], nd["right"]
+    n, t = X.shape[0], trees.n_trees
+    node = np.tile(trees.roots, n)  # position r * t + k: row r, tree k
+    row = np.repeat(np.arange(n, dtype=np.int64), t)
+    active = np.flatnonzero(~leaf[node])
+    while active.size:
+        at = node[active]
+        x = X[row[active], feat[at]]
+        go_left = np.where(np.isnan(x), nan_left[at], x <= thr[at])
+        nxt = np.where(go_left, left[at], right[at])
+        node[active] = nxt
+        active = active[~leaf[nxt]]
+    return nd["value"][node].reshape(n, t)
+
+
+def _reference_proba(trees, X: np.ndarray) -> np.ndarray:
+    """The old prediction: leaf values summed tree by tree onto the baseline, then the logistic function."""
+    from scipy.special import expit
+
+    values = _reference_leaf_values(trees, X)
+    raw = np.full(X.shape[0], trees.baseline)
+    for k in range(trees.n_trees):
+        raw += values[:, k]
+    return expit(raw)
+
+
+def _random_ensemble(rng: np.random.Generator, X: np.ndarray, n_trees: int):
+    """Random trees on ``X``'s columns: thresholds drawn from the data (ties with the data), any shape."""
+    from socialvalue.models.churn import TreeEnsemble
+
+    nodes, roots = [], []
+    for _ in range(n_trees):
+        roots.append(len(nodes))
+        n_leaves = int(rng.integers(1, 40))
+        tree = [None]  # grown by splitting random leaves: balanced, deep and one-leaf trees all occur
+        open_leaves = [0]
+        for _ in range(n_leaves - 1):
+            i = open_leaves.pop(int(rng.integers(len(open_leaves))))
+            tree += [None, None]
+            tree[i] = (len(tree) - 2, len(tree) - 1)
+            open_leaves += [len(tree) - 2, len(tree) - 1]
+        base = roots[-1]
+        for split in tree:
+            j = int(rng.integers(X.shape[1]))
+            finite = X[:, j][np.isfinite(X[:, j])]
+            thr = float(rng.choice(finite)) if finite.size else 0.0
+            if split is None:
+                nodes.append((0, 0.0, 0, 0, 0, 1, float(rng.normal(0, 0.3))))
+            else:
+                nodes.append((j, thr, int(rng.integers(2)), base + split[0], base + split[1], 0, 0.0))
+    dtype = np.dtype(list(TreeEnsemble.FIELDS))
+    return TreeEnsemble(np.array(nodes, dtype=dtype), np.array(roots), float(rng.normal()), X.shape[1])
+
+
+def _random_rows(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    X = rng.normal(size=(n, k)).round(1)  # rounded: many values equal a threshold exactly
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[rng.random(X.shape) < 0.01] = np.inf
+    X[rng.random(X.shape) < 0.01] = -np.inf
+    X[:, -1] = np.nan  # a column with no value at all
+    return X
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_tree_walk_equals_the_level_by_level_walk_on_random_trees_with_missing_values(seed, monkeypatch):
+    from socialvalue.models.churn import TreeEnsemble
+
+    rng = np.random.default_rng(seed)
+    X = _random_rows(rng, 3000, 6)
+    trees = _random_ensemble(rng, X, 25)
+    expected = _reference_leaf_values(trees, X)
+    assert np.array_equal(trees.leaf_values(X), expected)
+    assert np.array_equal(trees.predict_proba(X), _reference_proba(trees, X))  # bit for bit: same sum order
+    monkeypatch.setattr(TreeEnsemble, "BLOCK", 257)
+    assert np.array_equal(trees.leaf_values(X), expected)
+    assert np.array_equal(trees.predict_proba(X), _reference_proba(trees, X))
+    assert trees.predict_proba(X[:0]).shape == (0,) and trees.leaf_values(X[:0]).shape == (0, 25)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ablate_equals_predicting_each_reset_frame(seed, monkeypatch):
+    from socialvalue.models.churn import TreeEnsemble
+
+    rng = np.random.default_rng(seed)
+    X = _random_rows(rng, 1500, 7)
+    trees = _random_ensemble(rng, X, 30)
+    columns = [0, 3, 3, 6, 5]  # a column twice, the empty column, and a column no tree may split on
+    values = [0.1, np.nan, -2.0, 0.0, np.inf]
+    for block in (TreeEnsemble.BLOCK, 101):
+        monkeypatch.setattr(TreeEnsemble, "BLOCK", block)
+        base, reset = trees.ablate(X, columns, values)
+        assert np.array_equal(base, _reference_proba(trees, X))
+        for s, (j, v) in enumerate(zip(columns, values, strict=True)):
+            changed = X.copy()
+            changed[:, j] = v
+            assert np.array_equal(reset[:, s], _reference_proba(trees, changed))
+    base, reset = trees.ablate(X, [], [])
+    assert reset.shape == (1500, 0) and np.array_equal(base, _reference_proba(trees, X))
+    with pytest.raises(SchemaError, match="one value per column"):
+        trees.ablate(X, [0], [])
+
+
+def test_contributions_equal_the_one_prediction_per_feature_ablation(synthetic, fitted):
+    """``contributions`` re-walks only the trees on the reset feature; the old loop predicted every tree."""
+    features, _ = synthetic
+    design = fitted._design(features.iloc[:2500])
+    X = design.to_numpy(dtype=float)
+    got = fitted.contributions(features.iloc[:2500])
+    base = _reference_proba(fitted.trees_, X)
+    for name in fitted.features_:
+        changed = X.copy()
+        changed[:, fitted.features_.index(name)] = fitted.reference_[name]
+        assert np.array_equal(got[name].to_numpy(), base - _reference_proba(fitted.trees_, changed))
+
+
+def test_a_saved_tree_with_a_cycle_is_refused():
+    from socialvalue.errors import ConfigError
+    from socialvalue.models.churn import TreeEnsemble
+
+    dtype = np.dtype(list(TreeEnsemble.FIELDS))
+    nodes = np.array([(0, 0.5, 0, 1, 2, 0, 0.0), (0, 0.2, 1, 0, 2, 0, 0.0), (0, 0.0, 0, 0, 0, 1, 1.0)], dtype)
+    with pytest.raises(ConfigError, match="cycle"):
+        TreeEnsemble(nodes, np.array([0]), 0.0, 1)
 
 
 def test_tree_ensemble_refuses_categorical_splits_and_bad_shapes(synthetic):
