@@ -308,23 +308,57 @@ def _weighted_auc(groups: np.ndarray, n_groups: int, y: np.ndarray, w: np.ndarra
     return float(np.dot(pos, below + 0.5 * neg) / (w1 * w0))
 
 
+#: Resampled customers handled at once by :func:`_gain_interval` (draws x customers): a block's arrays stay in
+#: the processor's cache, and its memory is bounded.
+_BOOTSTRAP_CELLS = 65_536
+
+
+def _resampled_aucs(
+    groups: np.ndarray, n_groups: int, drawn: np.ndarray, drawn_positive: np.ndarray
+) -> np.ndarray:
+    r"""The AUC of each resample (a row of ``drawn``: the customers drawn), from the precomputed tie groups.
+
+    :func:`_weighted_auc` for many resamples at once: one ``bincount`` of (resample, tie group, class) keys
+    counts the drawn positives and negatives of every tie group. Every count, sum and product is an integer
+    (or half of one) below :math:`2^{53}`, so each AUC is exactly what :func:`_weighted_auc` gives for that
+    resample's counts.
+    """
+    m = drawn.shape[0]
+    keys = (groups[drawn] + (np.arange(m, dtype=np.int64) * n_groups)[:, None]) * 2 + drawn_positive
+    counts = np.bincount(keys.ravel(), minlength=2 * m * n_groups).reshape(m, n_groups, 2)
+    neg, pos = counts[:, :, 0], counts[:, :, 1]
+    w1, w0 = pos.sum(axis=1), neg.sum(axis=1)
+    twice_below = 2 * np.cumsum(neg, axis=1) - neg  # 2 N_{<g} + N_g
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (
+            0.5
+            * np.einsum("ij,ij->i", pos.astype(np.float64), twice_below.astype(np.float64))
+            / (w1.astype(np.float64) * w0.astype(np.float64))
+        )
+    return np.where((w1 == 0) | (w0 == 0), np.nan, auc)
+
+
 def _gain_interval(
     y: np.ndarray, s: np.ndarray, ref: np.ndarray, *, draws: int, level: float, seed: int
 ) -> tuple[float, float]:
     """Paired-bootstrap interval of ``AUC(s) - AUC(ref)`` over the same resampled customers.
 
-    A resample is a vector of counts (how often each customer was drawn); the AUC of the weighted sample is
-    computed from tie groups sorted once, so each draw costs two bincounts instead of two sorts.
+    A resample draws ``n`` customers with replacement (``rng.integers(0, n, n)``); its AUCs are computed from
+    tie groups sorted once (:func:`_resampled_aucs`), for a block of resamples at a time: the draws of a block
+    come from one ``integers`` call, the very numbers one call per resample gives, so the interval is the same.
     """
     rng = np.random.default_rng(seed)
     n = y.size
-    yf = np.asarray(y, dtype=np.float64)
+    positive = np.asarray(y, dtype=np.float64) != 0
     gs, ns = _tie_groups(np.asarray(s, dtype=np.float64))
     gr, nr = _tie_groups(np.asarray(ref, dtype=np.float64))
     gains = np.empty(draws)
-    for b in range(draws):  # a loop over bootstrap draws, each vectorised over customers
-        w = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
-        gains[b] = _weighted_auc(gs, ns, yf, w) - _weighted_auc(gr, nr, yf, w)
+    step = max(1, _BOOTSTRAP_CELLS // max(n, 1))
+    for lo in range(0, draws, step):  # a loop over blocks of bootstrap draws, each vectorised
+        drawn = rng.integers(0, n, size=(min(step, draws - lo), n))
+        drawn_positive = positive[drawn]
+        auc_s = _resampled_aucs(gs, ns, drawn, drawn_positive)
+        gains[lo : lo + len(drawn)] = auc_s - _resampled_aucs(gr, nr, drawn, drawn_positive)
     gains = gains[np.isfinite(gains)]
     if gains.size == 0:
         return float("nan"), float("nan")
