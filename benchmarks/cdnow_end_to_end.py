@@ -2,7 +2,7 @@
 
 The packaged CDNOW 1/10 sample (2,357 customers, 6,919 log rows; Fader, Hardie & Lee 2005) goes through
 ``cdnow.load_transactions`` → ``Store.ingest`` (a DuckDB file in a temporary folder) →
-``features.build(as_of="1997-10-01", unit="W", holdout_end="1998-07-01")``, then:
+``engine.build(as_of="1997-10-01", unit="W", holdout_end="1998-07-01")``, then:
 
 1. Data path: ingest and feature-build times, against lifetimes' ``calibration_and_holdout_data`` on the
    same log (timed in the same run).
@@ -38,7 +38,7 @@ import pandas as pd
 
 from socialvalue import Store
 from socialvalue.datasets import cdnow, ingest_tables
-from socialvalue.features import build
+from socialvalue.engine import build
 from socialvalue.models import (
     BetaGeo,
     ChurnClassifier,
@@ -113,7 +113,7 @@ def data_path(folder: Path, repeats: int, lifetimes: Any) -> pd.DataFrame:
         for c in ("frequency", "recency", "T", "monetary_value")
     )
     print(f"  load_transactions {t_load * 1e3:.0f} ms; Store.ingest {t_ingest * 1e3:.0f} ms; ", end="")
-    print(f"features.build ({features.shape[1]} columns) {t_build * 1e3:.0f} ms")
+    print(f"engine.build ({features.shape[1]} columns) {t_build * 1e3:.0f} ms")
     print(
         f"  lifetimes calibration_and_holdout_data {t_ref * 1e3:.0f} ms (4 BTYD columns + holdout): "
         f"ours ingest+build x{t_ref / (t_ingest + t_build):.2f} of its speed; "

@@ -28,7 +28,7 @@ import psutil
 import pyarrow as pa
 
 from socialvalue import Store
-from socialvalue.features import build
+from socialvalue.engine import build
 from socialvalue.schema import CONTENT_KINDS, INTERACTION_KINDS
 
 START = np.datetime64("2021-01-01T00:00:00", "s")

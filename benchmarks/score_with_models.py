@@ -27,7 +27,7 @@ def main() -> None:
 
     from socialvalue import Store
     from socialvalue.demo import generate
-    from socialvalue.features import build
+    from socialvalue.engine import build
     from socialvalue.models.churn import ChurnClassifier, churn_design
     from socialvalue.pipeline import run_pipeline, score_with_models
 

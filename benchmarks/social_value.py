@@ -3,7 +3,7 @@
 Pipeline (all as of the calibration end, 180 days before the demo's end):
 
 1. generate the demo shop (``socialvalue.demo.generate``) and load it into an in-memory store;
-2. feature table with a 180-day holdout (``features.build``); BG/NBD + Gamma-Gamma revenue CLV;
+2. feature table with a 180-day holdout (``engine.build``); BG/NBD + Gamma-Gamma revenue CLV;
 3. social components as of the calibration end (``pipeline.social_inputs.social_components``);
 4. fit ``CustomerSocialValue`` on half of the customers (target: ``holdout_revenue +
    holdout_network_revenue`` from the feature table) and evaluate on the other half against the **true**
@@ -30,10 +30,10 @@ HOLDOUT_DAYS = 180
 
 
 def run(n_customers: int, seed: int, graph: bool = False) -> dict:
-    from socialvalue import Store, features
+    from socialvalue import Store, engine
     from socialvalue.demo import DEFAULT_END, generate
-    from socialvalue.pipeline.social_inputs import holdout_value, social_components
     from socialvalue.models.btyd import BetaGeo, GammaGamma, continuous_rate, customer_lifetime_value
+    from socialvalue.pipeline.social_inputs import holdout_value, social_components
     from socialvalue.social.customer_value import (
         DEFAULT_COMPONENTS,
         CustomerSocialValue,
@@ -48,9 +48,7 @@ def run(n_customers: int, seed: int, graph: bool = False) -> dict:
     data.load_into(store)
     end = pd.Timestamp(DEFAULT_END)
     cal = end - pd.Timedelta(days=HOLDOUT_DAYS)
-    feats = features.build(
-        store, as_of=cal, unit="D", calibration_end=cal, holdout_end=end, materialize=False
-    )
+    feats = engine.build(store, as_of=cal, unit="D", calibration_end=cal, holdout_end=end, materialize=False)
     timings["generate+load+features"] = time.perf_counter() - t0
 
     t = time.perf_counter()

@@ -293,7 +293,7 @@ def test_feature_table_from_the_store(tmp_path, summary, split):
     papers' summary, and the counts are the papers' (FHL 2005: 1,411 without a repeat purchase)."""
     from socialvalue import Store
     from socialvalue.datasets import ingest_tables
-    from socialvalue.features import build
+    from socialvalue.engine import build
 
     store = Store(tmp_path / "cdnow.duckdb")
     try:

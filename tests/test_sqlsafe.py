@@ -25,8 +25,8 @@ _STAGING = {"SRC", "RAW", "ROW", "CONV", "_ARROW"}  # the ingest's temporary obj
 #: Per file: interpolated expressions that are internal constants, or SQL fragments assembled only from
 #: constants, schema names and sqlsafe output (each checked where it is built). Anything else fails.
 INTERNAL: dict[str, set[str]] = {
-    "features/build.py": {"name", "sql"},  # name: checked against _TABLE; sql: rendered feature definitions
-    "features/manifest.py": {"MANIFEST_TABLE", "where"},  # a constant; where: fixed text with ? parameters
+    "engine/features.py": {"name", "sql"},  # name: checked against _TABLE; sql: rendered feature definitions
+    "engine/manifest.py": {"MANIFEST_TABLE", "where"},  # a constant; where: fixed text with ? parameters
     "ingest/convert.py": _STAGING | {"query", "q"},  # query: the plan's SELECT items; q: ident(...)
     "ingest/doctor.py": {"reader", "q", "_DISTINCT"},  # reader: fixed text with ? parameters; q: ident()
     "ingest/load.py": {"body", "target", "anti", "assignments", "match", "differs", "ids"},  # from ident()

@@ -27,9 +27,9 @@ _LAZY: dict[str, str] = {
     "ColumnMapping": "socialvalue.ingest",
     "LoadReport": "socialvalue.ingest",
     "pseudonymize": "socialvalue.privacy",
-    "build_features": "socialvalue.features",
-    "rfm_summary": "socialvalue.features",
-    "calibration_and_holdout": "socialvalue.features",
+    "build_features": "socialvalue.engine",
+    "rfm_summary": "socialvalue.engine",
+    "calibration_and_holdout": "socialvalue.engine",
     "BetaGeo": "socialvalue.models",
     "ModifiedBetaGeo": "socialvalue.models",
     "ParetoNBD": "socialvalue.models",
@@ -91,8 +91,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from socialvalue import plot
     from socialvalue.decisions import Playbook, allocate
     from socialvalue.demo import generate as generate_demo
-    from socialvalue.features import build as build_features
-    from socialvalue.features import calibration_and_holdout, rfm_summary
+    from socialvalue.engine import build as build_features
+    from socialvalue.engine import calibration_and_holdout, rfm_summary
     from socialvalue.ingest import ColumnMapping, LoadReport
     from socialvalue.models import (
         BetaGeo,

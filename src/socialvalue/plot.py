@@ -23,7 +23,7 @@ histories in the frequency/recency matrices (no repeat purchase but a recency ab
 
 Data conventions are socialvalue's: one row per customer with ``frequency`` (repeat purchases), ``recency``
 (time of the last repeat purchase since the first) and ``T`` (time since the first purchase), as produced by
-``rfm_summary`` or :func:`socialvalue.features.build` (``n_periods`` too for the BG/BB; ``T`` stands in for it
+``rfm_summary`` or :func:`socialvalue.engine.build` (``n_periods`` too for the BG/BB; ``T`` stands in for it
 when absent). Figures return :class:`plotly.graph_objects.Figure`; the numbers drawn are in the traces
 (``fig.data[i].x``/``.y``/``.z``), named ``"actual"``/``"model"`` where both are drawn.
 

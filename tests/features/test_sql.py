@@ -98,18 +98,10 @@ def test_config_validation(data, match):
         validate_config(FeatureConfig, data, "features")
 
 
-def test_select_subset_of_features(store):
-    from socialvalue.features import build
-
-    from .conftest import insert
-
-    insert(store, "customers", [{"customer_id": "a", "signup_at": "2024-01-01"}])
-    insert(store, "orders", [{"order_id": "1", "customer_id": "a", "ordered_at": "2024-03-01", "amount": 10}])
-    df = build(store, as_of="2024-07-01", select=["btyd", "tenure_days"], materialize=False)
-    btyd = [f.name for f in registry() if f.group == "btyd"]
-    assert list(df.columns) == ["customer_id", *btyd, "tenure_days"]
-    assert df.loc[0, "tenure_days"] == 182
+def test_select_prunes_sources():
     only = compose(select=["frequency"])
     assert "src_purchases" in only and "src_given" not in only and "purchase_gaps" not in only
-    with pytest.raises(ConfigError, match="unknown features or groups: nope"):
-        build(store, as_of="2024-07-01", select=["nope"], materialize=False)
+    assert "present" not in only  # the rows of the selected table itself: no presence reading
+    wide = compose(select=["frequency"], population=GROUPS)
+    assert "src_given" not in wide and "SELECT i.actor_id AS customer_id FROM interactions i" in wide
+    assert compose(select=["frequency"], population=["btyd"]) == only  # nothing left out

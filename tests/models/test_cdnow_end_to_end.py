@@ -2,7 +2,7 @@
 
 Path under test: :func:`socialvalue.datasets.cdnow.load_transactions` (the packaged ``CDNOW_sample.txt``, 2,357
 customers, 6,919 log rows) → :meth:`socialvalue.Store.ingest` into a DuckDB file →
-:func:`socialvalue.features.build` with ``as_of=1997-10-01`` (calibration 1997-01-01..1997-09-30, weeks 1-39)
+:func:`socialvalue.engine.build` with ``as_of=1997-10-01`` (calibration 1997-01-01..1997-09-30, weeks 1-39)
 and ``holdout_end=1998-07-01`` (holdout 1997-10-01..1998-06-30, weeks 40-78) → BG/NBD, Pareto/NBD,
 Gamma-Gamma and the churn scores. Nothing here reads the published calibration summary except to compare.
 
@@ -28,7 +28,7 @@ import pytest
 
 from socialvalue import Store
 from socialvalue.datasets import cdnow, ingest_tables
-from socialvalue.features import build
+from socialvalue.engine import build
 from socialvalue.models import (
     BetaGeo,
     ChurnClassifier,

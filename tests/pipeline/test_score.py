@@ -228,7 +228,7 @@ def test_scoring_applies_the_stored_models_and_fits_nothing(fitted_store, scored
 
 
 def _features(store: Store, as_of: str) -> pd.DataFrame:
-    from socialvalue.features import build
+    from socialvalue.engine import build
 
     return build(store, as_of=pd.Timestamp(as_of), unit="W", materialize=False)
 

@@ -196,7 +196,7 @@ def test_demo_csv_ranks_true_value_better_than_clv_and_civ_finds_true_influencer
     Figures for 3,000 and 20,000 customers are in docs/validation/social-value.md
     (``benchmarks/social_value.py``).
     """
-    from socialvalue import Store, features
+    from socialvalue import Store, engine
     from socialvalue.demo import DEFAULT_END, generate
     from socialvalue.models.btyd import BetaGeo, GammaGamma, continuous_rate, customer_lifetime_value
     from socialvalue.pipeline.social_inputs import holdout_value, social_components
@@ -206,9 +206,7 @@ def test_demo_csv_ranks_true_value_better_than_clv_and_civ_finds_true_influencer
     data.load_into(store)
     end = pd.Timestamp(DEFAULT_END)
     cal = end - pd.Timedelta(days=180)
-    feats = features.build(
-        store, as_of=cal, unit="D", calibration_end=cal, holdout_end=end, materialize=False
-    )
+    feats = engine.build(store, as_of=cal, unit="D", calibration_end=cal, holdout_end=end, materialize=False)
     buyers = feats.loc[feats["frequency"].notna()]
     bg = BetaGeo().fit(buyers)
     gg = GammaGamma().fit(buyers.loc[buyers["frequency"] > 0])

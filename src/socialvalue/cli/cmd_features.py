@@ -60,7 +60,8 @@ def features(
 
     from socialvalue import Store
     from socialvalue.cli._progress import stage_progress
-    from socialvalue.features import build, export_parquet, read_manifest, table_name_for
+    from socialvalue.engine import build, export_parquet, read_manifest
+    from socialvalue.features import table_name_for
     from socialvalue.features.split import TimeFrame
 
     frame = TimeFrame.resolve(as_of, unit, None, holdout_end)

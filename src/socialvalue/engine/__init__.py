@@ -11,5 +11,28 @@ from __future__ import annotations
 
 from socialvalue.engine.codes import IdCodes
 from socialvalue.engine.duckdb import DEFAULT_BATCH_ROWS, DuckDBEngine
+from socialvalue.engine.features import build, export_parquet, feature_table
+from socialvalue.engine.frames import calibration_and_holdout, rfm_summary
+from socialvalue.engine.manifest import (
+    MANIFEST_TABLE,
+    data_snapshot,
+    ensure_manifest,
+    read_manifest,
+    write_manifest,
+)
 
-__all__ = ["DEFAULT_BATCH_ROWS", "DuckDBEngine", "IdCodes"]
+__all__ = [
+    "DEFAULT_BATCH_ROWS",
+    "MANIFEST_TABLE",
+    "DuckDBEngine",
+    "IdCodes",
+    "build",
+    "calibration_and_holdout",
+    "data_snapshot",
+    "ensure_manifest",
+    "export_parquet",
+    "feature_table",
+    "read_manifest",
+    "rfm_summary",
+    "write_manifest",
+]

@@ -2,21 +2,35 @@
 
 The query is built in two steps so it can be traced: :func:`compose` turns a :class:`FeatureConfig` into a
 template with time placeholders (its hash is the feature code version recorded in the manifest), and
-:func:`render` fills in the SQL literals of a :class:`TimeFrame`. :func:`to_spark` transpiles the DuckDB SQL
-with SQLGlot for the Spark engine.
+:func:`render` fills in the SQL literals of a :class:`TimeFrame`. :func:`feature_sql` and
+:func:`feature_query` do both for one ``as_of``; :func:`to_spark` transpiles the DuckDB SQL with SQLGlot for
+the Spark engine. Nothing here executes: :mod:`socialvalue.engine.features` runs the queries.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
-from socialvalue.features.registry import Feature, FeatureConfig, Source, registry
+from socialvalue.errors import ConfigError
+from socialvalue.features.definition import Query
+from socialvalue.features.registry import GROUPS, Feature, FeatureConfig, Source, registry
 from socialvalue.features.sources import base_ctes, sources
 from socialvalue.features.split import TimeFrame
 from socialvalue.sqlsafe import ident  # every output column quoted: ``T`` keeps its case, no keyword clash
 
-__all__ = ["compose", "render", "source_queries", "sql_hash", "to_spark"]
+__all__ = [
+    "compose",
+    "feature_query",
+    "feature_sql",
+    "render",
+    "source_queries",
+    "sql_hash",
+    "table_name_for",
+    "to_spark",
+    "unsigned_customers_query",
+]
 
 #: Population: consented customers who existed before ``as_of`` (signed up before it; a customer without a
 #: signup time enters once any non-holdout source has a row for them, see ``compose``).
@@ -60,7 +74,11 @@ def source_queries(config: FeatureConfig | None = None, *, holdout: bool = True)
 
 
 def compose(
-    config: FeatureConfig | None = None, *, holdout: bool = False, select: Sequence[str] | None = None
+    config: FeatureConfig | None = None,
+    *,
+    holdout: bool = False,
+    select: Sequence[str] | None = None,
+    population: Sequence[str] | None = None,
 ) -> str:
     """The whole feature-table query as a template with ``{as_of}``-style placeholders.
 
@@ -72,6 +90,12 @@ def compose(
         Include the holdout targets (needs ``{holdout_end}``).
     select
         Feature and/or group names to compute (``None``: all); only the sources they need are queried.
+    population
+        Feature and/or group names of the table whose rows to keep (``None``: ``select``'s own). A customer
+        without a signup time is a row only if a past-data source of the table has a row for them; with
+        ``population`` wider than ``select`` (e.g. :data:`~socialvalue.features.registry.GROUPS`, the whole
+        table), the sources ``select`` leaves out are read for that presence only, without their aggregates,
+        so a few columns come with exactly the rows of the wider table.
 
     Returns
     -------
@@ -80,14 +104,23 @@ def compose(
     """
     config = config or FeatureConfig()
     out, joined, used, by_source = _plan(config, holdout, select)
+    presence: dict[str, Source] = {}
+    if population is not None:
+        wider = _plan(config, holdout, population)[2]
+        presence = {n: s for n, s in wider.items() if not s.holdout and n not in used}
     ctes = [f"population AS (\n  {_POPULATION}\n)"]
     shared = base_ctes(config)
-    for name in dict.fromkeys(c for src in used.values() for c in src.ctes):
+    for name in dict.fromkeys(c for src in [*used.values(), *presence.values()] for c in src.ctes):
         ctes.append(f"{name} AS (\n  {shared[name]}\n)")
     alias = {}
     for i, (name, src) in enumerate(used.items()):
         alias[name] = f"s{i}"
         ctes.append(f"src_{name} AS (\n  {_source_query(src, by_source[name])}\n)")
+    if presence:
+        keys = "\n  UNION ALL ".join(
+            f"SELECT {src.key} AS customer_id {src.sql}" for src in presence.values()
+        )
+        ctes.append(f"present AS (\n  {keys}\n)")
     cols = ["p.customer_id AS customer_id"]
     for f in joined:
         if f.source == "customers":
@@ -101,8 +134,10 @@ def compose(
         f"LEFT JOIN src_{name} {a} ON {a}.customer_id = p.customer_id" for name, a in alias.items()
     )
     # A customer without a signup time is only known from activity: require a row in a past-data source.
-    seen = " OR ".join(f"{a}.customer_id IS NOT NULL" for n, a in alias.items() if not used[n].holdout)
-    where = f"p.signup_at IS NOT NULL OR {seen}" if seen else "p.signup_at IS NOT NULL"
+    seen = [f"{a}.customer_id IS NOT NULL" for n, a in alias.items() if not used[n].holdout]
+    if presence:
+        seen.append("p.customer_id IN (SELECT customer_id FROM present)")
+    where = " OR ".join(["p.signup_at IS NOT NULL", *seen])
     ctes.append(
         "joined AS (\n  SELECT "
         + ",\n    ".join(cols)
@@ -112,7 +147,119 @@ def compose(
         f"CAST({f.expr} AS {f.sql_type}) AS {ident(f.name)}" if f.source == "final" else ident(f.name)
         for f in out
     ]
-    return "WITH " + ",\n".join(ctes) + "\nSELECT customer_id,\n  " + ",\n  ".join(final) + "\nFROM joined"
+    return "WITH " + ",\n".join(ctes) + "\nSELECT " + ",\n  ".join(["customer_id", *final]) + "\nFROM joined"
+
+
+def table_name_for(frame: TimeFrame) -> str:
+    """``features_<YYYYMMDD>`` for the frame's ``as_of`` (``_HHMMSS`` appended when not midnight)."""
+    return f"features_{frame.table_suffix}"
+
+
+def feature_sql(
+    as_of: Any,
+    unit: str = "W",
+    calibration_end: Any = None,
+    holdout_end: Any = None,
+    *,
+    config: FeatureConfig | None = None,
+    select: Sequence[str] | None = None,
+    dialect: str = "duckdb",
+) -> str:
+    """The SQL that computes the feature table, in ``"duckdb"`` or ``"spark"`` dialect.
+
+    Examples
+    --------
+    >>> sql = feature_sql("2024-01-01", dialect="spark")
+    >>> "TIMESTAMP_NTZ" in sql
+    True
+    """
+    frame = TimeFrame.resolve(as_of, unit, calibration_end, holdout_end)
+    config = config or FeatureConfig()
+    sql = render(compose(config, holdout=frame.holdout_end is not None, select=select), frame, config)
+    if dialect == "duckdb":
+        return sql
+    if dialect == "spark":
+        return to_spark(sql)
+    raise ConfigError(f"unknown SQL dialect {dialect!r}; use 'duckdb' or 'spark'")
+
+
+def feature_query(
+    frame: TimeFrame,
+    config: FeatureConfig | None = None,
+    *,
+    select: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
+    unsigned: bool = True,
+) -> Query:
+    """The feature table of ``frame`` as a :class:`~socialvalue.features.definition.Query`, by customer.
+
+    Parameters
+    ----------
+    frame
+        ``as_of``, unit and optional holdout end.
+    config
+        Vocabularies, windows and status rules.
+    select
+        Feature and/or group names of the table (``None``: all).
+    columns
+        Feature columns to compute, among ``select``'s (``None``: all of them). Only the sources these
+        columns need are aggregated, and the rows are those of ``select``'s whole table. The query's columns
+        are ``customer_id`` and these, in table order.
+    unsigned
+        Whether consented customers without a signup time may be in the store (they are rows only if a source
+        has a row for them, so a query of a few columns reads the other sources for their presence).
+        ``False`` skips that reading: pass it when :func:`unsigned_customers_query` found none.
+
+    Returns
+    -------
+    Query
+        The rendered DuckDB SQL, ordered by ``customer_id``.
+
+    Raises
+    ------
+    ConfigError
+        If ``select`` names an unknown feature or group, or ``columns`` a column the table does not have.
+    """
+    config = config or FeatureConfig()
+    holdout = frame.holdout_end is not None
+    if columns is None:
+        return Query(
+            render(compose(config, holdout=holdout, select=select), frame, config), order="customer_id"
+        )
+    names = _feature_columns(columns, config, holdout, select)
+    population = None
+    if unsigned:
+        population = list(select) if select is not None else list(GROUPS)
+    template = compose(config, holdout=holdout, select=names, population=population)
+    return Query(render(template, frame, config), order="customer_id")
+
+
+def unsigned_customers_query() -> Query:
+    """Whether any consented customer has no signup time (one ``BOOLEAN``)."""
+    return Query(
+        "SELECT EXISTS (SELECT 1 FROM customers c WHERE c.consent_profiling AND c.signup_at IS NULL)"
+    )
+
+
+def _feature_columns(
+    columns: Sequence[str], config: FeatureConfig, holdout: bool, select: Sequence[str] | None
+) -> list[str]:
+    """The feature names among ``columns`` (``customer_id`` left out), checked against the table's."""
+    if isinstance(columns, str):
+        raise ConfigError(f"columns must be a list of column names, got the string {columns!r}")
+    have = [f.name for f in registry(config, holdout=holdout, select=select)]
+    names = [c for c in columns if c != "customer_id"]
+    unknown = [c for c in names if c not in have]
+    if unknown:
+        shown = ", ".join(repr(c) for c in unknown)
+        need = not holdout and any(c.startswith("holdout_") for c in unknown)
+        hint = " (holdout_* columns need a holdout_end)" if need else ""
+        raise ConfigError(
+            f"no feature column {shown} in the table{hint}; its columns are listed by registry()"
+        )
+    if len(set(columns)) != len(columns):
+        raise ConfigError(f"columns lists a column twice: {list(columns)}")
+    return names
 
 
 def render(template: str, frame: TimeFrame, config: FeatureConfig | None = None) -> str:

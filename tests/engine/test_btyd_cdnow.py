@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from socialvalue.features import build
+from socialvalue.engine import build
 
 pytestmark = pytest.mark.shared_data
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from socialvalue.engine import build
 from socialvalue.errors import ConfigError
-from socialvalue.features import build
 
 from .conftest import insert
 

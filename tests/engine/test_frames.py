@@ -22,8 +22,8 @@ from lifetimes.utils import calibration_and_holdout_data, summary_data_from_tran
 
 import socialvalue as sv
 from socialvalue.datasets import cdnow
+from socialvalue.engine import calibration_and_holdout, rfm_summary
 from socialvalue.errors import ConfigError, SchemaError
-from socialvalue.features import calibration_and_holdout, rfm_summary
 
 TOL = {"rtol": 1e-9, "atol": 1e-9}
 CAL_END = "1997-09-30"
