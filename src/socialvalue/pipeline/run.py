@@ -97,13 +97,10 @@ def feature_frame(
     holdout_end: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """The feature table at ``as_of`` (with the holdout targets up to ``holdout_end``): ``columns`` only."""
-    from socialvalue.features import build  # TEMP until engine.features lands
+    from socialvalue.engine.features import feature_table
     from socialvalue.store import arrow_to_pandas
 
-    tbl = build(
-        engine.store, as_of=as_of, unit=unit, holdout_end=holdout_end, materialize=False, as_arrow=True
-    )
-    return arrow_to_pandas(tbl.select(columns))
+    return arrow_to_pandas(feature_table(engine, as_of, unit, holdout_end=holdout_end, columns=columns))
 
 
 # -- the pipeline -------------------------------------------------------------------------------------------
