@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from socialvalue._version import __version__
 from socialvalue.errors import (
     ConfigError,
     ConvergenceError,
@@ -19,11 +20,9 @@ from socialvalue.errors import (
     StoreError,
 )
 
-__version__ = "0.1.0"
-
 # name -> module that defines it; resolved on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
-    "Store": "socialvalue.store",
+    "Store": "socialvalue.datastore",
     "ColumnMapping": "socialvalue.ingest",
     "LoadReport": "socialvalue.ingest",
     "pseudonymize": "socialvalue.privacy",
@@ -89,6 +88,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from socialvalue import plot
+    from socialvalue.datastore import Store
     from socialvalue.decisions import Playbook, allocate
     from socialvalue.demo import generate as generate_demo
     from socialvalue.engine import build as build_features
@@ -109,7 +109,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from socialvalue.report import write_report
     from socialvalue.social import InfluenceModel
     from socialvalue.social.customer_value import CustomerSocialValue
-    from socialvalue.store import Store
 
 
 def __getattr__(name: str) -> Any:

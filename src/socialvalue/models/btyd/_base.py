@@ -711,7 +711,7 @@ class BTYDModel(_Optimiser):
     def to_json(self) -> str:
         """Settings and fitted parameters (with their covariance) as JSON; no data, no pickle."""
         self._check_fitted()
-        from socialvalue import __version__
+        from socialvalue._version import __version__
 
         doc = {
             "format": JSON_FORMAT,
