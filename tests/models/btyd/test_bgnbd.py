@@ -192,3 +192,50 @@ def test_aggregated_gradient_equals_per_row_sums(cdnow, cls_name):
             dn[j] -= eps
             fd = (w @ model._loglik(up, raw) - w @ model._loglik(dn, raw)) / (2 * eps)
             assert grad[j] == pytest.approx(fd, rel=1e-5)
+
+
+def _reference_alive_purchases(params, x, T, t, shift):
+    """``_alive_purchases`` before issue 16: the Euler form evaluated everywhere once any value overflowed."""
+    from scipy import special
+
+    r, alpha, a, b = params
+    big_a, big_b, c = r + x, b + x + shift, a + b + x + shift - 1
+    ratio = (alpha + T) / (alpha + T + t)
+    z = t / (alpha + T + t)
+    with np.errstate(all="ignore"):
+        term = special.hyp2f1(big_a, big_b, c, z) * ratio**big_a
+        bad = ~np.isfinite(term)
+        if np.any(bad):
+            alt = ratio ** (a - 1) * special.hyp2f1(c - big_a, c - big_b, c, z)
+            term = np.where(bad, alt, term)
+    return (a + b + x + shift - 1) / (a - 1) * (1.0 - term)
+
+
+@pytest.mark.parametrize("cls_name", ["BetaGeo", "ModifiedBetaGeo"])
+def test_alive_purchases_on_a_dert_grid_equals_the_euler_form_everywhere(cls_name):
+    """The Euler form now runs only where the direct one overflowed; the values are those of before."""
+    from socialvalue.models import btyd
+    from socialvalue.models.btyd.bgnbd import _DERT_V
+
+    model = getattr(btyd, cls_name)()
+    params = np.array([0.52, 0.98, 0.76, 7.93])  # the 200k demo shop's fit: 2F1 overflows near z = 1
+    x = np.arange(0.0, 300.0, 5.0)[:, None]  # from 125 purchases on, 2F1 overflows for large t
+    T = np.linspace(1.0, 200.0, 60)[:, None]
+    t = (np.exp(_DERT_V) / 0.002)[None, :]
+    direct = model._alive_purchases(params, x, T, t)
+    expected = _reference_alive_purchases(params, x, T, t, model._shift)
+    from scipy import special
+
+    r, alpha, a, b = params
+    s = model._shift
+    with np.errstate(all="ignore"):
+        ratio = (alpha + T) / (alpha + T + t)
+        term = special.hyp2f1(r + x, b + x + s, a + b + x + s - 1, 1 - ratio) * ratio ** (r + x)
+    rescued = ~np.isfinite(term) & np.isfinite(expected)
+    assert rescued.any()  # the grid takes the Euler branch, and it gives values there
+    np.testing.assert_allclose(direct, expected, rtol=1e-12, atol=0)
+    i, j = np.argwhere(rescued)[0]  # one value alone: a 0-d result takes the Euler branch too
+    one = (np.float64(x[i, 0]), np.float64(T[i, 0]), np.float64(t[0, j]))
+    scalar = model._alive_purchases(params, *one)
+    assert np.isfinite(scalar)
+    assert scalar == pytest.approx(_reference_alive_purchases(params, *one, model._shift), rel=1e-12)

@@ -296,8 +296,10 @@ class BetaGeo(BTYDModel):
             term = special.hyp2f1(big_a, big_b, c, z) * ratio**big_a
             bad = ~np.isfinite(term)
             if np.any(bad):  # Euler's transformation: 2F1(A,B;c;z) = (1-z)^(c-A-B) 2F1(c-A, c-B; c; z)
-                alt = ratio ** (a - 1) * special.hyp2f1(c - big_a, c - big_b, c, z)
-                term = np.where(bad, alt, term)
+                # only where the direct form overflowed: 2F1 near z = 1 costs microseconds a value
+                on = [np.broadcast_to(v, term.shape)[bad] for v in (big_a, big_b, c, z, ratio)]
+                term = np.array(term, dtype=np.float64)  # writable (term may be a 0-d result)
+                term[bad] = on[4] ** (a - 1) * special.hyp2f1(on[2] - on[0], on[2] - on[1], on[2], on[3])
         return (a + b + x + s - 1) / (a - 1) * (1.0 - term)
 
     def _dert_alive(self, params: np.ndarray, x: np.ndarray, T: np.ndarray, delta: float) -> np.ndarray:
