@@ -2,8 +2,9 @@
 
 DuckDB stays the source of truth; an export is a copy for other tools (a CRM import, a BI tool). Every export
 is recorded in ``_exports``, and the customers each file holds in ``_export_subjects``
-(:func:`socialvalue.privacy.record_export_subjects`), so that erasing a customer (:meth:`Store.erase`) also
-removes their rows from files already written, pseudonymized ones included, without the key.
+(:func:`socialvalue.privacy.record_export_subjects`), so that erasing a customer
+(:meth:`socialvalue.Store.erase`) also removes their rows from files already written, pseudonymized ones
+included, without the key.
 
 Only customers who consented to profiling appear (the feature engine excludes the others, so ``scores`` never
 holds them); audience lists hold marketing actions, which the allocation gives only to customers with

@@ -49,6 +49,7 @@ def demo(
         with on_stage.stage("write Parquet"):
             paths = data.write(out_dir)
         if load:
+            from socialvalue.ingest.load import ingest
             from socialvalue.store import Store
 
             for stale in (store_path, store_path.with_name(store_path.name + ".wal")):
@@ -57,7 +58,7 @@ def demo(
                 for kind in KINDS:  # customers first: the other tables reference them
                     with on_stage.stage(f"load {kind}"):
                         if kind in data.tables:
-                            store.ingest(kind, data.tables[kind])
+                            ingest(store, kind, data.tables[kind])
                 counts = store.table_counts()
         else:
             counts = {kind: tbl.num_rows for kind, tbl in data.tables.items()}

@@ -23,6 +23,9 @@ from socialvalue.schema import KINDS
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
+    from socialvalue.ingest.load import LoadReport
+    from socialvalue.store import Store
+
 __all__ = [
     "ENV_SHARED_DATA",
     "DatasetNotFoundError",
@@ -83,30 +86,34 @@ def shared_file(*parts: str, path: str | os.PathLike[str] | None = None) -> Path
     )
 
 
-def ingest_tables(store: Any, tables: Mapping[str, pa.Table], **ingest_options: Any) -> dict[str, Any]:
-    """Load canonical tables into ``store`` with ``Store.ingest``, customers first.
+def ingest_tables(
+    store: Store, tables: Mapping[str, pa.Table], **ingest_options: Any
+) -> dict[str, LoadReport]:
+    """Load canonical tables into ``store`` with :func:`socialvalue.ingest.load.ingest`, customers first.
 
     Parameters
     ----------
     store
-        A :class:`socialvalue.store.Store`.
+        A :class:`socialvalue.store.Store` (``socialvalue.Store`` too).
     tables
         Canonical tables keyed by kind (``customers``, ``orders``, ...); kinds absent are skipped.
     **ingest_options
-        Passed to every ``Store.ingest`` call (e.g. ``force=True``).
+        Passed to every ``ingest`` call (e.g. ``force=True``).
 
     Returns
     -------
     dict
-        What ``Store.ingest`` returned for each kind loaded.
+        The :class:`~socialvalue.ingest.LoadReport` of each kind loaded.
     """
+    from socialvalue.ingest.load import ingest
+
     unknown = sorted(set(tables) - set(KINDS))
     if unknown:
         raise ConfigError(f"not canonical table kinds: {', '.join(unknown)}")
     results = {}
     for kind in KINDS:  # customers first: the other tables reference them
         if kind in tables:
-            results[kind] = store.ingest(kind, tables[kind], **ingest_options)
+            results[kind] = ingest(store, kind, tables[kind], **ingest_options)
     return results
 
 

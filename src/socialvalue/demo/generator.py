@@ -77,6 +77,9 @@ from socialvalue.schema import KINDS
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
+    from socialvalue.ingest.load import LoadReport
+    from socialvalue.store import Store
+
 __all__ = ["DEFAULT_END", "DEFAULT_START", "DemoData", "generate"]
 
 logger = logging.getLogger(__name__)
@@ -139,8 +142,12 @@ class DemoData:
         paths["params"].write_text(json.dumps(self.params, indent=2, default=str) + "\n", encoding="utf-8")
         return paths
 
-    def load_into(self, store: Any, **ingest_options: Any) -> dict[str, Any]:
-        """Load the five canonical tables into ``store`` (customers first) with ``Store.ingest``."""
+    def load_into(self, store: Store, **ingest_options: Any) -> dict[str, LoadReport]:
+        """Load the five canonical tables into ``store`` (customers first) with :func:`socialvalue.ingest.load.ingest`.
+
+        ``store`` is any :class:`socialvalue.store.Store` (``socialvalue.Store`` too); ``ingest_options`` go to
+        every load (e.g. ``force=True``).
+        """
         return ingest_tables(store, self.tables, **ingest_options)
 
 

@@ -157,7 +157,7 @@ def ingest(
     rules: IngestRules | None = None,
     on_stage: Callable[[str, str], None] | None = None,
 ) -> LoadReport:
-    """Validate ``source`` and upsert it into the canonical table ``kind`` (see :meth:`Store.ingest`).
+    """Validate ``source`` and upsert it into the canonical table ``kind`` (see :meth:`socialvalue.Store.ingest`).
 
     ``on_stage(name, "start"|"end")`` is called around the stages ``read``, ``validate`` and ``write`` (for
     progress displays).
