@@ -350,3 +350,68 @@ def test_a_duplicated_component_is_counted_once_and_own_activity_is_kept_apart()
     again = CustomerSocialValue.from_json(model.to_json())
     assert again.own_columns == model.own_columns
     np.testing.assert_allclose(again.transform(x)["own_activity_value"], out["own_activity_value"])
+
+
+# -- the fast fit (issue 16) against the algorithms it replaced -------------------------------------------------
+def _reference_fit_weighted(x, y, counts, intercept):
+    """``_fit_weighted`` before issue 16: every resample's counts at once, one product per weighted sum."""
+    from socialvalue.social.customer_value import _nnls_gram
+
+    k = x.shape[1]
+    iu = np.triu_indices(k)
+    prods = x[:, iu[0]] * x[:, iu[1]]
+    out = np.empty((len(counts), k))
+    for b, row in enumerate(counts.astype(float)):
+        g_flat, xty = row @ prods, row @ (x * y[:, None])
+        if intercept:
+            tot, sx, sy = row.sum(), row @ x, row @ y
+            g_flat = g_flat - sx[iu[0]] * sx[iu[1]] / tot
+            xty = xty - sx * (sy / tot)
+        g = np.zeros((k, k))
+        g[iu] = g_flat
+        out[b] = _nnls_gram(g + np.triu(g, 1).T, xty)
+    return out
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+def test_block_wise_weighted_fits_equal_the_one_draw_fits(intercept, monkeypatch):
+    """Counts drawn block by block are the very draws of one multinomial call; the weights agree to rounding."""
+    import socialvalue.social.customer_value as cv
+
+    x, y = simulate(3000, seed=5)
+    xs = x[list(COMPONENTS)].to_numpy()
+    xs = xs / xs.std(axis=0)
+    target = y.to_numpy()
+    n = len(xs)
+    expected = _reference_fit_weighted(
+        xs, target, np.random.default_rng(4).multinomial(n, np.full(n, 1.0 / n), size=37), intercept
+    )
+    monkeypatch.setattr(cv, "_RESAMPLE_CELLS", 5 * n)  # blocks of 5 resamples, the last one of 2
+    rng = np.random.default_rng(4)
+    got = cv._fit_weighted(
+        xs, target, lambda m: rng.multinomial(n, np.full(n, 1.0 / n), size=m), 37, intercept
+    )
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+def test_nnls_on_the_qr_factor_equals_nnls_on_the_rows(intercept):
+    from scipy.optimize import nnls
+
+    from socialvalue.social.customer_value import _fit_one
+
+    x, y = simulate(5000, seed=8)
+    xs = x[list(COMPONENTS)].to_numpy()
+    target = y.to_numpy()
+    w, b = _fit_one(xs, target, intercept)
+    if intercept:
+        ref, _ = nnls(xs - xs.mean(axis=0), target - target.mean())
+        ref_b = target.mean() - xs.mean(axis=0) @ ref
+    else:
+        ref, _ = nnls(xs, target)
+        ref_b = 0.0
+    assert (w == 0).tolist() == (ref == 0).tolist()  # the same active set
+    np.testing.assert_allclose(w, ref, rtol=1e-9, atol=0)
+    assert b == pytest.approx(ref_b, rel=1e-9)
+    few = xs[:4]  # no taller than wide: nnls on the rows themselves
+    assert np.array_equal(_fit_one(few, target[:4], False)[0], nnls(few, target[:4])[0])

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -195,30 +195,55 @@ def _nnls_gram(gram: np.ndarray, xty: np.ndarray) -> np.ndarray:
     return w
 
 
-def _fit_weighted(x: np.ndarray, y: np.ndarray, counts: np.ndarray, intercept: bool) -> np.ndarray:
-    """Non-negative weights for many weight vectors at once (rows of ``counts``), via Gram matrices.
+#: Resample counts held at once by :func:`_fit_weighted` (resamples x customers): bounds its memory.
+_RESAMPLE_CELLS = 4_000_000
 
-    Returns an array ``(len(counts), k)``. With an intercept, columns and target are centred with each
-    row's weights, which gives the free intercept exactly.
+
+def _fit_weighted(
+    x: np.ndarray,
+    y: np.ndarray,
+    draw: Callable[[int], np.ndarray],
+    n_draws: int,
+    intercept: bool,
+) -> np.ndarray:
+    """Non-negative weights for many weight vectors at once (the rows ``draw`` returns), via Gram matrices.
+
+    ``draw(m)`` returns the next ``m`` weight vectors (e.g. bootstrap counts, ``rng.multinomial(n, p,
+    size=m)``): they are drawn block by block, so only a block of them is ever held. Returns an array
+    ``(n_draws, k)``. With an intercept, columns and target are centred with each row's weights, which gives
+    the free intercept exactly. Every weighted sum a block needs (the Gram matrix's upper triangle,
+    :math:`X^T y`, the column sums and the target's) comes from one matrix product with the customers' terms.
     """
     n, k = x.shape
     iu = np.triu_indices(k)
-    prods = x[:, iu[0]] * x[:, iu[1]]  # n × k(k+1)/2
-    out = np.empty((len(counts), k))
-    chunk = max(1, int(4_000_000 // max(n, 1)))
-    for lo in range(0, len(counts), chunk):  # chunks of resamples, not customers: bounded memory
-        c = counts[lo : lo + chunk].astype(float)
-        g_flat, xty = c @ prods, c @ (x * y[:, None])
+    n_tri = len(iu[0])
+    terms = np.empty((n_tri + 2 * k + 1, n))  # one row per term, so that the product runs on contiguous rows
+    xt = terms[n_tri : n_tri + k]
+    xt[:] = x.T
+    for t, (i, j) in enumerate(zip(*iu, strict=True)):
+        np.multiply(xt[i], xt[j], out=terms[t])
+    np.multiply(xt, y, out=terms[n_tri + k : n_tri + 2 * k])
+    terms[-1] = y
+    out = np.empty((n_draws, k))
+    step = max(1, _RESAMPLE_CELLS // max(n, 1))
+    for lo in range(0, n_draws, step):  # blocks of resamples, not customers: bounded memory
+        c = draw(min(step, n_draws - lo)).astype(np.float64)
+        sums = (terms @ c.T).T
+        g_flat, sx, xty, sy = (
+            sums[:, :n_tri],
+            sums[:, n_tri : n_tri + k],
+            sums[:, n_tri + k : n_tri + 2 * k],
+            sums[:, -1],
+        )
         if intercept:
             tot = c.sum(axis=1)
-            sx, sy = c @ x, c @ y
             g_flat = g_flat - (sx[:, iu[0]] * sx[:, iu[1]]) / tot[:, None]
             xty = xty - sx * (sy / tot)[:, None]
-        for b in range(len(c)):
-            g = np.zeros((k, k))
-            g[iu] = g_flat[b]
-            g = g + np.triu(g, 1).T
-            out[lo + b] = _nnls_gram(g, xty[b])
+        grams = np.zeros((len(c), k, k))
+        grams[:, iu[0], iu[1]] = g_flat
+        grams += np.triu(grams, 1).transpose(0, 2, 1)
+        for b in range(len(c)):  # k x k problems: microseconds each
+            out[lo + b] = _nnls_gram(grams[b], xty[b])
     return out
 
 
@@ -239,13 +264,27 @@ def _duplicates(x: np.ndarray, tol: float = 1e-9) -> dict[int, int]:
     return out
 
 
+def _nnls_tall(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    r""":math:`\min_{w \ge 0} \lVert a w - b\rVert` for a tall ``a``, solved on its QR factor.
+
+    With :math:`a = QR` (``n x k``, ``k x k``), :math:`\lVert a w - b\rVert^2 = \lVert R w - Q^T b\rVert^2 +`
+    a constant, so the active-set iterations run on ``k x k`` instead of ``n x k``: the same solution, to
+    rounding.
+    """
+    if a.shape[0] <= a.shape[1]:
+        w, _ = nnls(a, b)
+        return w
+    q, r = np.linalg.qr(a)
+    w, _ = nnls(r, q.T @ b)
+    return w
+
+
 def _fit_one(x: np.ndarray, y: np.ndarray, intercept: bool) -> tuple[np.ndarray, float]:
     if intercept:
         xm, ym = x.mean(axis=0), y.mean()
-        w, _ = nnls(x - xm, y - ym)
+        w = _nnls_tall(x - xm, y - ym)
         return w, float(ym - xm @ w)
-    w, _ = nnls(x, y)
-    return w, 0.0
+    return _nnls_tall(x, y), 0.0
 
 
 class CustomerSocialValue:
@@ -399,9 +438,12 @@ class CustomerSocialValue:
         w_s = np.zeros(k)
         w_s[act], _ = _fit_one(xs[:, act], target, icpt)
         weights = w_s / scale
-        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=self.n_bootstrap)
+        pvals = np.full(n, 1.0 / n)
         boot = np.zeros((self.n_bootstrap, k))
-        boot[:, act] = _fit_weighted(xs[:, act], target, counts, icpt)
+        # bootstrap counts drawn block by block: the same draws as one multinomial call for all resamples
+        boot[:, act] = _fit_weighted(
+            xs[:, act], target, lambda m: rng.multinomial(n, pvals, size=m), self.n_bootstrap, icpt
+        )
         boot = boot / scale
         alpha = 1.0 - self.confidence
         lower, upper = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
