@@ -78,3 +78,20 @@ def test_limited_threads_scans_once_and_limits():
         assert _threads._CONTROLLERS["sklearn"] is first
     with limited_threads(None):
         pass
+
+
+def test_the_scan_loads_the_openmp_runtime_without_importing_estimators():
+    """limited_threads scans once, after loading only what the limit needs (issue 16: it imported four
+    estimator subpackages first); the controller it keeps still holds scikit-learn's OpenMP runtime."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from socialvalue.models import _threads\n"
+        "with _threads.limited_threads(1):\n"
+        "    apis = sorted({c.user_api for c in _threads._CONTROLLERS['sklearn'].lib_controllers})\n"
+        "print(apis, [m for m in ('sklearn.cluster', 'sklearn.mixture', 'sklearn.ensemble') if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['blas', 'openmp'] []"

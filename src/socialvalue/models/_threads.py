@@ -41,14 +41,16 @@ _STATE = {
 
 
 def _controller(kind: str) -> Any:
-    """The threadpoolctl controller for ``kind`` ("sklearn" or "blas"), scanning the loaded libraries once."""
+    """The threadpoolctl controller for ``kind`` ("sklearn" or "blas"), scanning the loaded libraries once.
+
+    For "sklearn" the scan needs the OpenMP runtime scikit-learn's compiled estimators share loaded: its
+    smallest compiled module, ``sklearn.utils._openmp_helpers``, loads it (with the BLAS numpy and scipy
+    use), and no estimator subpackage is imported for the scan; the fit imports the one it uses.
+    """
     found = _CONTROLLERS.get(kind)
     if found is None:
         if kind == "sklearn":
-            import sklearn.cluster
-            import sklearn.ensemble
-            import sklearn.metrics
-            import sklearn.mixture  # noqa: F401
+            import sklearn.utils._openmp_helpers  # noqa: F401
         from threadpoolctl import ThreadpoolController
 
         found = _CONTROLLERS[kind] = ThreadpoolController()
