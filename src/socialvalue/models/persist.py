@@ -6,6 +6,7 @@ A saved model is a JSON document::
       "format": "socialvalue.model",
       "format_version": 1,
       "model": "ChurnClassifier",            # the class name; load_model dispatches on it
+      "module": "socialvalue.models.churn",  # where the class lives (load_model imports it when needed)
       "socialvalue_version": "0.1.0",
       "settings": {...},                     # constructor arguments (get_params), JSON values only
       "state": {...},                        # the fitted attributes, arrays encoded by encode_array
@@ -19,11 +20,17 @@ model can be shared and an erasure never has to rewrite it.
 Each estimator implements ``to_json() -> str`` and ``from_json(text) -> Self`` with :func:`dump_document` and
 :func:`load_document`; :func:`load_model` rebuilds any saved estimator from its text by the registered class
 name (see :func:`register`).
+
+This module imports nothing above :mod:`socialvalue.models`: an estimator defined in a higher package (the
+learned social value in :mod:`socialvalue.social`) registers itself when its module is imported, and the
+document names that module, so :func:`load_model` can import it by name (only a ``socialvalue.`` module)
+without this package depending on it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -50,11 +57,32 @@ FORMAT_VERSION = 1
 
 #: class name -> ``from_json`` of every estimator that can be saved
 _LOADERS: dict[str, Callable[[str], Any]] = {}
+#: class name -> the module that defines it (and registers its loader on import)
+_MODULES: dict[str, str] = {}
+#: where the classes of documents written before the ``"module"`` key live, by class name
+_KNOWN_MODULES: dict[str, str] = {
+    "BehaviouralClusters": "socialvalue.models.clusters",
+    "ChurnChampion": "socialvalue.models.churn_choice",
+    "ChurnClassifier": "socialvalue.models.churn",
+    "CustomerSocialValue": "socialvalue.social.customer_value",
+    "RateModel": "socialvalue.models.btyd.rate",
+    "ShrunkMeanSpend": "socialvalue.models.btyd.shrunk_spend",
+}
+#: formats of documents written before this envelope -> the class whose ``from_json`` reads them
+_LEGACY_FORMATS: dict[str, str] = {"socialvalue.CustomerSocialValue/1": "CustomerSocialValue"}
 
 
-def register(name: str, loader: Callable[[str], Any]) -> None:
-    """Register ``loader`` (a ``from_json``) for documents whose ``model`` is ``name``."""
+def register(name: str, loader: Callable[[str], Any], module: str | None = None) -> None:
+    """Register ``loader`` (a ``from_json``) for documents whose ``model`` is ``name``.
+
+    ``module`` (default: the module of the class ``loader`` is bound to) is written into every document of
+    ``name``, so that :func:`load_model` can import it in a process that has not yet.
+    """
     _LOADERS[name] = loader
+    owner = getattr(loader, "__self__", loader)  # a bound classmethod's class
+    found = module or getattr(owner, "__module__", None)
+    if isinstance(found, str):
+        _MODULES[name] = found
 
 
 def data_fingerprint(data: pd.DataFrame | Mapping[str, Any], columns: Sequence[str] | None = None) -> dict:
@@ -116,13 +144,17 @@ def decode_array(doc: Mapping[str, Any]) -> np.ndarray:
 def dump_document(
     model: str, settings: Mapping[str, Any], state: Mapping[str, Any], fingerprint: Mapping[str, Any] | None
 ) -> str:
-    """The JSON text of a saved estimator (see the module docstring)."""
-    from socialvalue import __version__
+    """The JSON text of a saved estimator (see the module docstring).
+
+    The document names the module of a registered ``model`` (``"module"``), for :func:`load_model`.
+    """
+    from socialvalue._version import __version__
 
     doc = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "model": model,
+        **({"module": _MODULES[model]} if model in _MODULES else {}),
         "socialvalue_version": __version__,
         "settings": dict(settings),
         "state": dict(state),
@@ -164,9 +196,10 @@ def load_document(text: str | bytes, model: str | None = None) -> dict[str, Any]
 def load_model(text: str | bytes) -> Any:
     """Rebuild any saved socialvalue estimator (BTYD models included) from its JSON text.
 
-    Documents of the ``socialvalue.btyd`` format go to ``BTYDModel.from_json`` and the earlier
-    ``socialvalue.CustomerSocialValue/1`` documents to ``CustomerSocialValue.from_json``; every other document
-    to the ``from_json`` registered for its ``model`` name.
+    Documents of the ``socialvalue.btyd`` format go to ``BTYDModel.from_json``; every other document (and the
+    earlier ``socialvalue.CustomerSocialValue/1`` ones) to the ``from_json`` registered for its ``model`` name.
+    A class not registered yet is imported first: from the document's ``"module"`` (a ``socialvalue.`` module
+    only), or for documents written before that key, from where the class is known to live.
 
     Raises
     ------
@@ -179,31 +212,32 @@ def load_model(text: str | bytes) -> Any:
         raise ConfigError(f"not a saved socialvalue model (not valid JSON: {exc})") from exc
     if not isinstance(doc, dict):
         raise ConfigError("not a saved socialvalue model (not a JSON object)")
+    decoded = text if isinstance(text, str) else text.decode("utf-8")
     if doc.get("format") == "socialvalue.btyd":
         from socialvalue.models.btyd import BTYDModel
 
-        return BTYDModel.from_json(text if isinstance(text, str) else text.decode("utf-8"))
-    if doc.get("format") == "socialvalue.CustomerSocialValue/1":  # written before this envelope
-        from socialvalue.social.customer_value import CustomerSocialValue
+        return BTYDModel.from_json(decoded)
+    legacy = _LEGACY_FORMATS.get(str(doc.get("format")))
+    if legacy is not None:  # written before this envelope
+        name, module = legacy, None
+    else:
+        load_document(text)
+        name, module = str(doc.get("model")), doc.get("module")
+    return _loader(name, module)(decoded)
 
-        return CustomerSocialValue.from_json(text if isinstance(text, str) else text.decode("utf-8"))
-    load_document(text)
-    _import_estimators()
-    loader = _LOADERS.get(str(doc.get("model")))
+
+def _loader(name: str, module: Any) -> Callable[[str], Any]:
+    """The registered ``from_json`` of the class ``name``, importing ``module`` (or its known one) first."""
+    if name not in _LOADERS:
+        where = module if isinstance(module, str) else _KNOWN_MODULES.get(name)
+        if where is not None and where.startswith("socialvalue.") and not where.endswith("__main__"):
+            try:
+                importlib.import_module(where)  # the class registers its loader on import
+            except ImportError as exc:
+                raise ConfigError(
+                    f"saved model {name!r}: cannot import its module {where!r} ({exc})"
+                ) from exc
+    loader = _LOADERS.get(name)
     if loader is None:
-        raise ConfigError(f"unknown saved model {doc.get('model')!r}; known: {sorted(_LOADERS)}")
-    return loader(text if isinstance(text, str) else text.decode("utf-8"))
-
-
-def _import_estimators() -> None:
-    """Import the modules whose estimators register a loader (they register on import)."""
-    import importlib
-
-    for module in (
-        "socialvalue.models.churn",
-        "socialvalue.models.churn_choice",
-        "socialvalue.models.clusters",
-        "socialvalue.models.btyd",
-        "socialvalue.social.customer_value",
-    ):
-        importlib.import_module(module)
+        raise ConfigError(f"unknown saved model {name!r}; known: {sorted({*_LOADERS, *_KNOWN_MODULES})}")
+    return loader
