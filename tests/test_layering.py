@@ -1,0 +1,275 @@
+"""The package's layers (docs/architecture.md), read from the source with ``ast``: imports point one way.
+
+A module may import, anywhere in the file (functions included; ``if TYPE_CHECKING:`` blocks aside), only
+from the layers its rule lists. ``from socialvalue import plot`` counts as importing ``socialvalue.plot``
+(a submodule), ``from socialvalue import Store`` as importing the root package.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from .conftest import REPO
+
+SRC = REPO / "src"
+PACKAGE = SRC / "socialvalue"
+
+# -- the rule table: top-level module or package -> the top-level ones it may import ----------------------
+KERNEL = frozenset(
+    {
+        "socialvalue.errors",
+        "socialvalue._lazy",
+        "socialvalue._version",
+        "socialvalue.schema",
+        "socialvalue.sqlsafe",
+        "socialvalue.config",
+        "socialvalue.atomic",
+    }
+)
+_STORAGE = KERNEL | {"socialvalue.store", "socialvalue.engine", "socialvalue.ingest", "socialvalue.privacy"}
+_BELOW_OUTPUTS = _STORAGE | {
+    "socialvalue.models",
+    "socialvalue.social",
+    "socialvalue.features",
+    "socialvalue.datasets",
+    "socialvalue.demo",
+    "socialvalue.decisions",
+    "socialvalue.plot",
+    "socialvalue.datastore",
+}
+#: may import anything
+TOP = frozenset({"socialvalue", "socialvalue.cli", "socialvalue.service"})
+
+ALLOWED: dict[str, frozenset[str]] = {
+    **dict.fromkeys(KERNEL, KERNEL),
+    "socialvalue.models": KERNEL,  # pure maths on arrays and frames
+    "socialvalue.social": KERNEL | {"socialvalue.models"},
+    "socialvalue.features": KERNEL,  # SQL definitions only: nothing executes
+    "socialvalue.store": KERNEL,  # the leaf: connection, migrations, transactions, query helpers
+    "socialvalue.engine": KERNEL | {"socialvalue.store", "socialvalue.features"},
+    "socialvalue.ingest": _STORAGE,
+    "socialvalue.privacy": _STORAGE,
+    "socialvalue.datasets": _STORAGE - {"socialvalue.privacy"},
+    "socialvalue.demo": _STORAGE - {"socialvalue.privacy"} | {"socialvalue.datasets"},
+    "socialvalue.decisions": KERNEL | {"socialvalue.models", "socialvalue.social"},
+    "socialvalue.plot": KERNEL | {"socialvalue.models", "socialvalue.social"},
+    "socialvalue.datastore": KERNEL | {"socialvalue.store", "socialvalue.ingest", "socialvalue.privacy"},
+    "socialvalue.report": _BELOW_OUTPUTS | {"socialvalue.exports"},
+    "socialvalue.exports": _BELOW_OUTPUTS | {"socialvalue.report"},
+    "socialvalue.pipeline": _BELOW_OUTPUTS | {"socialvalue.report", "socialvalue.exports"},
+    **dict.fromkeys(TOP, frozenset()),
+}
+#: layers in the table that have no code yet
+FUTURE = frozenset({"socialvalue.service"})
+#: pure maths and definitions: they never touch DuckDB, the store or the engine
+PURE = ("socialvalue.models", "socialvalue.social", "socialvalue.decisions", "socialvalue.features")
+PURE_FORBIDDEN = ("duckdb", "socialvalue.store", "socialvalue.engine", "socialvalue.datastore")
+
+
+# -- reading imports ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Import:
+    target: str  # the imported module, absolute
+    line: int
+    module_level: bool  # runs when the module is imported (not inside a function)
+    type_checking: bool  # inside ``if TYPE_CHECKING:``
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(SRC).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(name: str, path: Path) -> list[Import]:
+    """Every import in the module ``name`` (relative ones resolved; ``from pkg import sub`` as ``pkg.sub``)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: list[Import] = []
+
+    def visit(node: ast.AST, module_level: bool, type_checking: bool) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            for child in node.body:
+                visit(child, module_level, True)
+            for child in node.orelse:
+                visit(child, module_level, type_checking)
+            return
+        if isinstance(node, ast.Import):
+            found.extend(Import(a.name, node.lineno, module_level, type_checking) for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base_name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                base_name = node.module or ""
+            for alias in node.names:
+                sub = f"{base_name}.{alias.name}"
+                target = sub if sub in MODULES else base_name
+                found.append(Import(target, node.lineno, module_level, type_checking))
+        inner = module_level and not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+        for child in ast.iter_child_nodes(node):
+            visit(child, inner, type_checking)
+
+    visit(ast.parse(path.read_text(encoding="utf-8"), str(path)), True, False)
+    return found
+
+
+IMPORTS = {name: _imports(name, path) for name, path in MODULES.items()}
+
+
+def layer(module: str) -> str:
+    """The top-level module or package ``module`` belongs to (``socialvalue.models.btyd.bgnbd`` -> models)."""
+    return ".".join(module.split(".")[:2])
+
+
+def _runtime(name: str) -> list[Import]:
+    return [i for i in IMPORTS[name] if not i.type_checking]
+
+
+# -- tests ---------------------------------------------------------------------------------------------------
+def test_every_import_points_down_the_layers():
+    """Each violation is reported as ``module -> imported module (line N)``."""
+    violations = []
+    for name in MODULES:
+        own = layer(name)
+        allowed = ALLOWED.get(own)
+        if allowed is None or own in TOP:
+            continue  # the table's coverage is the next test; the top may import anything
+        for imp in _runtime(name):
+            if imp.target.split(".")[0] != "socialvalue":
+                continue
+            target = layer(imp.target)
+            if target != own and target not in allowed:
+                violations.append(f"{name} -> {imp.target} (line {imp.line})")
+    assert not violations, "imports against the layering:\n" + "\n".join(violations)
+
+
+def test_the_rule_table_places_every_package():
+    """A new top-level module or package must be placed in a layer (a row of ``ALLOWED``)."""
+    tops = {layer(name) for name in MODULES}
+    unplaced = sorted(tops - set(ALLOWED))
+    assert not unplaced, f"add a layering rule for: {', '.join(unplaced)}"
+    stale = sorted(set(ALLOWED) - tops - FUTURE)
+    assert not stale, f"rules for modules that no longer exist: {', '.join(stale)}"
+    unknown = sorted({t for allowed in ALLOWED.values() for t in allowed} - set(ALLOWED))
+    assert not unknown, f"rules name layers without a rule of their own: {', '.join(unknown)}"
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one node (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+
+    def strong(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                strong(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10 * len(graph) + 100))
+    for v in sorted(graph):
+        if v not in index:
+            strong(v)
+    return out
+
+
+def test_no_import_cycle_between_modules():
+    """Module-level runtime imports (what runs on import) form no cycle."""
+    graph: dict[str, set[str]] = defaultdict(set)
+    for name in MODULES:
+        for imp in _runtime(name):
+            if imp.module_level and imp.target in MODULES and imp.target != name:
+                graph[name].add(imp.target)
+    cycles = _cycles(graph)
+    assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_pure_layers_touch_no_duckdb_store_or_engine():
+    """models, social, decisions and features: no duckdb, store or engine import, not even for type hints."""
+    found = []
+    for name in MODULES:
+        if layer(name) not in PURE:
+            continue
+        for imp in IMPORTS[name]:
+            if any(imp.target == f or imp.target.startswith(f + ".") for f in PURE_FORBIDDEN):
+                found.append(f"{name} -> {imp.target} (line {imp.line})")
+    assert not found, "pure layers reaching for execution:\n" + "\n".join(found)
+
+
+def test_importing_the_store_loads_only_the_kernel():
+    """``import socialvalue.store`` in a fresh process imports no socialvalue package above the kernel."""
+    code = "import sys, socialvalue.store; print('\\n'.join(m for m in sys.modules if m.startswith('socialvalue')))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "socialvalue.store" in loaded
+    extra = sorted({m for m in loaded if layer(m) not in KERNEL | {"socialvalue", "socialvalue.store"}})
+    assert not extra, f"importing socialvalue.store also imported: {', '.join(extra)}"
+
+
+def test_the_layering_reader_sees_what_it_must(tmp_path):
+    """The reader itself: relative and lazy imports count, ``TYPE_CHECKING`` ones are set apart."""
+    source = tmp_path / "probe.py"
+    source.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "from ..models import persist\n"
+        "from . import charts\n"
+        "from socialvalue import Store, plot\n"
+        "if TYPE_CHECKING:\n"
+        "    from socialvalue.store import Store\n"
+        "class A:\n"
+        "    import socialvalue.errors\n"
+        "def f():\n"
+        "    import duckdb\n",
+        encoding="utf-8",
+    )
+    seen = {
+        (i.target, i.line, i.module_level, i.type_checking)
+        for i in _imports("socialvalue.report.probe", source)
+    }
+    assert seen == {
+        ("typing", 1, True, False),
+        ("socialvalue.models.persist", 2, True, False),
+        ("socialvalue.report.charts", 3, True, False),
+        ("socialvalue", 4, True, False),
+        ("socialvalue.plot", 4, True, False),
+        ("socialvalue.store", 6, True, True),
+        ("socialvalue.errors", 8, True, False),
+        ("duckdb", 10, False, False),
+    }
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
