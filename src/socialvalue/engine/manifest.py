@@ -12,6 +12,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
+from socialvalue._version import __version__
 from socialvalue.schema import KINDS, TABLES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -81,8 +82,6 @@ def write_manifest(
     calibration_end: dt.datetime | None = None,
 ) -> None:
     """Insert (or replace) the manifest row of ``table_name``."""
-    from socialvalue import __version__
-
     ensure_manifest(store)
     store.con.execute(
         f"INSERT OR REPLACE INTO {MANIFEST_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
