@@ -408,10 +408,15 @@ def _network_score(name: str, fitted: Any, x_now: pd.DataFrame, feats: pd.DataFr
 
 
 def _by_id(frame: pd.DataFrame, ids: pd.Series, column: str) -> np.ndarray:
+    """``frame[column]`` of each customer in ``ids`` (0 where missing or not a number)."""
     if column not in frame:
         return np.zeros(len(ids))
-    values = frame.set_index("customer_id")[column]
-    return np.nan_to_num(pd.to_numeric(ids.map(values), errors="coerce").to_numpy(dtype=float))
+    own = frame["customer_id"]
+    if len(own) == len(ids) and (own.to_numpy() == ids.to_numpy()).all():  # the same customers in order
+        values = frame[column]
+    else:
+        values = ids.map(frame.set_index("customer_id")[column])
+    return np.nan_to_num(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float))
 
 
 #: The customer-value candidates: name -> score of each customer at as_of, from the social frame ``out``, the
