@@ -54,6 +54,10 @@ def test_cli_builds_and_lists(small, tmp_path, capsys):
     df = pd.read_parquet(out)
     assert list(df["customer_id"]) == ["a", "b"] and df["holdout_revenue"].tolist() == [20.0, 0.0]
     assert df.loc[0, "T"] == 150  # 2024-02-01 .. 2024-06-30 in days (leap year)
+    with socialvalue.Store(path, read_only=True) as st:  # recorded, so that an erasure rewrites it
+        assert st.con.execute("SELECT path, format FROM _exports").fetchall() == [
+            (str(out.resolve()), "parquet")
+        ]
     assert main(["features", "--list"]) == 0
     listed = capsys.readouterr().out
     assert "int_received_like_365d" in listed and "monetary_value" in listed

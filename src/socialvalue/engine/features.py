@@ -226,6 +226,10 @@ def build(
 def export_parquet(store: Store, table: str, path: str | Path) -> Path:
     """Write a materialized feature table to a Parquet file and return its path.
 
+    The file holds customer rows: record it with :func:`socialvalue.privacy.record_export` (as
+    ``socialvalue features --out`` does), so that erasing a customer later rewrites it too. The engine sits
+    below :mod:`socialvalue.privacy` and does not record it itself.
+
     Raises
     ------
     StoreError
@@ -239,8 +243,4 @@ def export_parquet(store: Store, table: str, path: str | Path) -> Path:
     store.con.execute(
         f"COPY (SELECT * FROM {ident(table)} ORDER BY customer_id) TO ? (FORMAT parquet)", [writer_path(path)]
     )
-    if not store.read_only:  # registered, so that erasing a customer later rewrites this file too
-        from socialvalue.privacy import record_export
-
-        record_export(store, str(path.resolve()), "parquet")
     return path
