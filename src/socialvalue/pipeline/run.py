@@ -187,7 +187,7 @@ def execute(
     is built and nothing is fitted; the holdout contests and model comparisons of the models' run are carried
     into this run's record, beside ``models_from``.
     """
-    from socialvalue import __version__
+    from socialvalue._version import __version__
     from socialvalue.engine import DuckDBEngine
     from socialvalue.pipeline.diagnostics import network_picture, top_contributors, transitions
     from socialvalue.pipeline.fitted import FittedModels, RunChoices

@@ -58,12 +58,18 @@ CONTRIB = {
 
 
 def _graph_metrics(
-    engine: DuckDBEngine, customer_ids: np.ndarray, cfg: RunConfig, as_of: pd.Timestamp
+    engine: DuckDBEngine,
+    customer_ids: np.ndarray,
+    cfg: RunConfig,
+    as_of: pd.Timestamp,
+    *,
+    spread_only: bool = False,
 ) -> tuple[pd.DataFrame, Any, dict[str, Any]]:
     """Followers, 2-hop reach, weighted PageRank and independent-cascade spread of every customer.
 
     The graph is built on integer codes assigned in the engine
-    (:func:`~socialvalue.pipeline.social_inputs.influence_graph`).
+    (:func:`~socialvalue.pipeline.social_inputs.influence_graph`). ``spread_only``: only the spread (all
+    the learning at the calibration end reads).
     """
     from socialvalue.features.social_inputs import content_actions_query
     from socialvalue.pipeline.social_inputs import influence_graph
@@ -82,11 +88,18 @@ def _graph_metrics(
         random_state=cfg.run.seed,
     ).fit(graph, actions)
     spread = im.spread()
-    metrics = pd.DataFrame(
-        {
+    measures = (
+        {}
+        if spread_only
+        else {
             "followers_graph": followers(graph),
             "reach_2hop": reach(graph, 2),
             "pagerank": pagerank(graph),
+        }
+    )
+    metrics = pd.DataFrame(
+        {
+            **measures,
             "spread": spread["spread"],
             "spread_lower": spread["lower"],
             "spread_upper": spread["upper"],
@@ -136,7 +149,7 @@ def _fit(
     from socialvalue.errors import SocialValueError
     from socialvalue.pipeline.social_inputs import audience_activity, holdout_value, social_components
 
-    graph_cal, _, _ = _graph_metrics(engine, ids, cfg, cal_end)
+    graph_cal, _, _ = _graph_metrics(engine, ids, cfg, cal_end, spread_only=True)
     # learn only on customers who existed at the calibration end: later sign-ups have holdout revenue but
     # no calibration history, and would teach the model that history does not matter
     x_cal = social_components(engine, cal_end, clv=clv_cal)
