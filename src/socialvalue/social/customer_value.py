@@ -45,6 +45,7 @@ from scipy.optimize import nnls
 
 from socialvalue.errors import ConfigError, NotFittedError, SchemaError
 from socialvalue.models import persist
+from socialvalue.models._threads import single_thread_blas
 from socialvalue.social.ranking import RankingMetrics, ranking_metrics
 
 __all__ = [
@@ -417,6 +418,12 @@ class CustomerSocialValue:
         CustomerSocialValue
             ``self``, fitted.
         """
+        # BLAS on one thread: its calls here (n x k products and QR factors) are too small for threads to pay,
+        # and waiting threads cost many times the work on a busy machine
+        with single_thread_blas():
+            return self._fit(X, y)
+
+    def _fit(self, X: pd.DataFrame, y: np.ndarray | pd.Series) -> CustomerSocialValue:
         comps = self._components()
         x = self._matrix(X, comps)
         target = np.asarray(y, dtype=float)
