@@ -47,11 +47,42 @@ from socialvalue.store import Store
 __all__ = [
     "ExportFormat",
     "coarsen_quasi_identifiers",
+    "export_feature_table",
     "export_results",
     "neutralise_csv_cells",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: A materialized feature table's name (``features_<YYYYMMDD>`` or one given to ``build``).
+_FEATURE_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def export_feature_table(store: Store, table: str, path: str | Path) -> Path:
+    """Write a materialized feature table to a Parquet file, record it in ``_exports``, return its path.
+
+    The file holds customer rows, so it is registered (:func:`socialvalue.privacy.record_export`): erasing a
+    customer later rewrites it too.
+
+    Raises
+    ------
+    StoreError
+        If ``table`` does not exist in the store.
+    """
+    from socialvalue.sqlsafe import ident, writer_path
+
+    if not _FEATURE_TABLE.match(table) or not store.has_table(table):
+        raise StoreError(f"no feature table {table!r} in {store.path!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The path is bound, never pasted into the statement (a quote in a folder name cannot end the string).
+    store.con.execute(
+        f"COPY (SELECT * FROM {ident(table)} ORDER BY customer_id) TO ? (FORMAT parquet)", [writer_path(path)]
+    )
+    if not store.read_only:
+        record_export(store, str(path.resolve()), "parquet")
+    return path
+
 
 ExportFormat = Literal["csv", "parquet"]
 

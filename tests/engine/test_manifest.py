@@ -8,8 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import socialvalue
-from socialvalue.engine import MANIFEST_TABLE, build, export_parquet, read_manifest
+from socialvalue.engine import MANIFEST_TABLE, build, read_manifest
 from socialvalue.errors import StoreError
+from socialvalue.exports import export_feature_table
 from socialvalue.features import compose, registry, sql_hash
 
 from .conftest import insert
@@ -66,10 +67,12 @@ def test_materialized_table_and_manifest(small):
 def test_arrow_output_and_parquet_export(small, tmp_path):
     tbl = build(small, as_of="2024-07-01", as_arrow=True, table="feat_custom")
     assert isinstance(tbl, pa.Table) and tbl.column("customer_id").to_pylist() == ["a", "b"]
-    path = export_parquet(small, "feat_custom", tmp_path / "out" / "f.parquet")
+    path = export_feature_table(small, "feat_custom", tmp_path / "out" / "f.parquet")
     pd.testing.assert_frame_equal(pq.read_table(path).to_pandas(), tbl.to_pandas())
+    # registered, so that an erasure rewrites the file too
+    assert small.scalar("SELECT format FROM _exports WHERE path = ?", [str(path.resolve())]) == "parquet"
     with pytest.raises(StoreError, match="no feature table"):
-        export_parquet(small, "features_19990101", tmp_path / "x.parquet")
+        export_feature_table(small, "features_19990101", tmp_path / "x.parquet")
 
 
 def test_not_materialized_leaves_store_untouched(small):

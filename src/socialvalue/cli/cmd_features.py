@@ -60,10 +60,10 @@ def features(
 
     from socialvalue import Store
     from socialvalue.cli._progress import stage_progress
-    from socialvalue.engine import build, export_parquet, read_manifest
+    from socialvalue.engine import build, read_manifest
+    from socialvalue.exports import export_feature_table
     from socialvalue.features import table_name_for
     from socialvalue.features.split import TimeFrame
-    from socialvalue.privacy import record_export
 
     frame = TimeFrame.resolve(as_of, unit, None, holdout_end)
     name = table or table_name_for(frame)
@@ -74,9 +74,7 @@ def features(
         man = read_manifest(st, name)[0]
         if out_file is not None:
             with on_stage.stage("write Parquet"):
-                written = export_parquet(st, name, out_file)
-                # registered, so that erasing a customer later rewrites this file too
-                record_export(st, str(written.resolve()), "parquet")
+                export_feature_table(st, name, out_file)  # registered: an erasure rewrites it too
     out.print(
         f"built {name}: {len(df):,} customers x {len(df.columns) - 1} features "
         f"(unit {frame.unit}, as of {frame.as_of:%Y-%m-%d %H:%M} UTC, sql {man['sql_hash']})"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from socialvalue.engine.codes import IdCodes
 from socialvalue.engine.duckdb import DEFAULT_BATCH_ROWS, DuckDBEngine
-from socialvalue.engine.features import build, export_parquet, feature_table
+from socialvalue.engine.features import build, feature_table
 from socialvalue.engine.frames import calibration_and_holdout, rfm_summary
 from socialvalue.engine.manifest import (
     MANIFEST_TABLE,
@@ -30,7 +30,6 @@ __all__ = [
     "calibration_and_holdout",
     "data_snapshot",
     "ensure_manifest",
-    "export_parquet",
     "feature_table",
     "read_manifest",
     "rfm_summary",

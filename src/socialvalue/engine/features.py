@@ -5,7 +5,8 @@ and :func:`~socialvalue.features.query.feature_query`) are SQL text; this module
 :func:`feature_table` computes a table, or only some of its columns, on a
 :class:`~socialvalue.engine.duckdb.DuckDBEngine` and returns Arrow; :func:`build` is the public entry point
 that also writes ``features_<YYYYMMDD>`` and its row in the feature manifest
-(:mod:`socialvalue.engine.manifest`); :func:`export_parquet` writes a materialized table to a file.
+(:mod:`socialvalue.engine.manifest`). Writing a table to a file is an export
+(:func:`socialvalue.exports.export_feature_table`), recorded so that an erasure rewrites it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from socialvalue.engine.duckdb import DuckDBEngine
@@ -30,14 +30,13 @@ from socialvalue.features.query import (
 )
 from socialvalue.features.registry import FeatureConfig, registry
 from socialvalue.features.split import TimeFrame
-from socialvalue.sqlsafe import ident, writer_path
 from socialvalue.store import Store, arrow_to_pandas
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["build", "export_parquet", "feature_table"]
+__all__ = ["build", "feature_table"]
 
 logger = logging.getLogger(__name__)
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -221,26 +220,3 @@ def build(
     tbl = con.sql(f'SELECT * FROM "{name}"').to_arrow_table()
     logger.info("built %s: %d customers in %.2fs", name, n_rows, time.perf_counter() - started)
     return tbl if as_arrow else arrow_to_pandas(tbl)
-
-
-def export_parquet(store: Store, table: str, path: str | Path) -> Path:
-    """Write a materialized feature table to a Parquet file and return its path.
-
-    The file holds customer rows: record it with :func:`socialvalue.privacy.record_export` (as
-    ``socialvalue features --out`` does), so that erasing a customer later rewrites it too. The engine sits
-    below :mod:`socialvalue.privacy` and does not record it itself.
-
-    Raises
-    ------
-    StoreError
-        If ``table`` does not exist in the store.
-    """
-    if not _TABLE.match(table) or not store.has_table(table):
-        raise StoreError(f"no feature table {table!r} in {store.path!r}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The path is bound, never pasted into the statement (a quote in a folder name cannot end the string).
-    store.con.execute(
-        f"COPY (SELECT * FROM {ident(table)} ORDER BY customer_id) TO ? (FORMAT parquet)", [writer_path(path)]
-    )
-    return path
