@@ -749,10 +749,10 @@ class ChurnClassifier:
         .. math:: c_{ij} = \hat p(x_i) - \hat p(x_i \text{ with } x_{ij} := \text{reference}_j),
 
         the change in risk when feature :math:`j` alone is reset to its median among training non-churners.
-        Positive values push the risk up. One batch prediction per feature (not per customer); ``features``
-        restricts the computation to some features (default: all). SHAP values would apportion interactions
-        more fairly; ``shap`` is not a dependency, and on trees with few interactions the two agree on the top
-        drivers.
+        Positive values push the risk up. Batch predictions, not one per customer, and a feature's reset
+        re-walks only the trees that split on it (:meth:`TreeEnsemble.ablate`); ``features`` restricts the
+        computation to some features (default: all). SHAP values would apportion interactions more fairly;
+        ``shap`` is not a dependency, and on trees with few interactions the two agree on the top drivers.
         """
         self._check_fitted()
         return self._ablate(self._design(frame), features or self.features_)
