@@ -415,3 +415,21 @@ def test_nnls_on_the_qr_factor_equals_nnls_on_the_rows(intercept):
     assert b == pytest.approx(ref_b, rel=1e-9)
     few = xs[:4]  # no taller than wide: nnls on the rows themselves
     assert np.array_equal(_fit_one(few, target[:4], False)[0], nnls(few, target[:4])[0])
+
+
+def test_bootstrap_counts_follow_the_multinomial_law():
+    """Resampling n rows with replacement: each resample's counts sum to n, and a row's count is
+    Binomial(n, 1/n) (mean 1, variance 1 - 1/n; P(0) -> e^-1), as with ``rng.multinomial(n, 1/n)``."""
+    import numpy as np
+
+    from socialvalue.social.customer_value import bootstrap_counts
+
+    n, m = 5_000, 400
+    c = bootstrap_counts(np.random.default_rng(1), n, m)
+    assert c.shape == (m, n) and (c.sum(axis=1) == n).all() and c.min() >= 0
+    assert abs(c.mean() - 1.0) < 1e-12
+    assert abs(c.var() - (1 - 1 / n)) < 0.01
+    assert abs((c == 0).mean() - (1 - 1 / n) ** n) < 0.002
+    # the same seed gives the same draws; another seed other ones
+    assert (bootstrap_counts(np.random.default_rng(1), n, 3) == c[:3]).all()
+    assert (bootstrap_counts(np.random.default_rng(2), n, 3) != c[:3]).any()
