@@ -100,16 +100,17 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _run(root: Path, max_gb: float) -> dict:
+def _run(root: Path, max_gb: float, engine_gb: float | None) -> dict:
     """Run the pipeline in a fresh process; kill it if its RSS passes ``max_gb`` (the machine must survive)."""
     code = f"""
 import json, logging, resource, time
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 from socialvalue import Store
-from socialvalue.pipeline import run_pipeline
+from socialvalue.pipeline import RunConfig, run_pipeline
+cfg = RunConfig.model_validate({{"run": {{"engine_memory_gb": {engine_gb!r}}}}})
 t = time.perf_counter()
 with Store({str(root / "bench.duckdb")!r}) as s:
-    r = run_pipeline(s, "2026-07-01", report={str(root / "report.html")!r})
+    r = run_pipeline(s, "2026-07-01", cfg, report={str(root / "report.html")!r})
 print(json.dumps({{"total_s": time.perf_counter() - t, "timings": r.timings, "peak_mb": r.memory_mb,
                    "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
@@ -148,6 +149,9 @@ def main() -> None:
     )
     ap.add_argument("--max-gb", type=float, default=20.0, help="stop the run if its RSS passes this (GB)")
     ap.add_argument(
+        "--engine-gb", type=float, default=None, help="[run] engine_memory_gb: DuckDB spills past this (GB)"
+    )
+    ap.add_argument(
         "--keep", type=Path, help="keep the generated store in this folder (and reuse it if there)"
     )
     args = ap.parse_args()
@@ -161,7 +165,7 @@ def main() -> None:
             print(f"generate {gen['generate_s']} s, load into the store {gen['load_s']} s")
         else:
             print(f"reusing the store in {root}")
-        run = _run(root, args.max_gb)
+        run = _run(root, args.max_gb, args.engine_gb)
         print(f"socialvalue run: {run['total_s']:.1f} s total, peak RSS {run['max_rss_mb']:.0f} MB")
         print(f"{'stage':<10} {'seconds':>9} {'peak RSS MB':>12}")
         for stage, secs in run["timings"].items():

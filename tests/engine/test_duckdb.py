@@ -112,3 +112,24 @@ def test_of_reuses_an_engine(shop):
     engine = DuckDBEngine(shop)
     assert DuckDBEngine.of(engine) is engine
     assert DuckDBEngine.of(shop).store is shop and engine.con is shop.con
+
+
+def test_memory_limit_is_set_for_the_engine_and_given_back(tmp_path):
+    """Issue 16: a very large run caps DuckDB's memory so that it spills to disk; the store gets its own
+    limit back when the engine is released."""
+    from socialvalue import Store
+    from socialvalue.engine import DuckDBEngine
+    from socialvalue.errors import ConfigError
+
+    with Store(tmp_path / "m.duckdb") as store:
+        before = store.scalar("SELECT current_setting('memory_limit')")
+        engine = DuckDBEngine(store, memory_gb=0.5)
+        assert store.scalar("SELECT current_setting('memory_limit')") in (
+            "488.2 MiB",
+            "512.0 MiB",
+            "500.0 MiB",
+        )
+        engine.release()
+        assert store.scalar("SELECT current_setting('memory_limit')") == before
+        with pytest.raises(ConfigError, match="positive number of GB"):
+            DuckDBEngine(store, memory_gb=-1)

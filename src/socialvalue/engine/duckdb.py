@@ -30,6 +30,17 @@ DEFAULT_BATCH_ROWS = 250_000
 _CODES_VIEW = "_sv_id_codes"
 
 
+def _size(setting: str) -> str:
+    """A DuckDB size setting as it read it back (e.g. ``"19.0 GiB"``), checked to be only a size."""
+    import re
+
+    from socialvalue.errors import StoreError
+
+    if not re.fullmatch(r"[0-9.]+ ?[KMGTP]?i?B", setting.strip()):
+        raise StoreError(f"unexpected DuckDB memory_limit setting {setting!r}")
+    return setting.strip()
+
+
 class DuckDBEngine:
     """Run definitions on a :class:`~socialvalue.store.Store`'s DuckDB connection.
 
@@ -37,6 +48,10 @@ class DuckDBEngine:
     ----------
     store
         The store to read. The engine reads only; writes stay with the store's transactions.
+    memory_gb
+        Memory DuckDB may hold before it spills to disk (its ``memory_limit``; the temporary files go to its
+        default ``<store>.tmp`` folder). None: DuckDB's default (80% of the machine's memory), which leaves
+        little for the Python side of a very large run.
 
     Notes
     -----
@@ -46,11 +61,34 @@ class DuckDBEngine:
 
     name = "duckdb"
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, memory_gb: float | None = None) -> None:
         self.store = store
+        self._saved_limit: str | None = None
+        if memory_gb is not None:
+            if not memory_gb > 0:
+                from socialvalue.errors import ConfigError
+
+                raise ConfigError(f"the engine's memory must be a positive number of GB, got {memory_gb}")
+            current = store.scalar("SELECT current_setting('memory_limit')")
+            store.con.execute("RESET memory_limit")
+            default = store.scalar("SELECT current_setting('memory_limit')")
+            # given back with RESET when it was DuckDB's default (its text form rounds), else as it read
+            self._saved_limit = "" if current == default else current
+            # a number this code formats, not user text: DuckDB's SET takes no bound parameter
+            store.con.execute(f"SET memory_limit = '{int(memory_gb * 1024)}MB'")
         self._codes: IdCodes | None = None
         #: frames kept for later calls of one computation (e.g. a date's exposures, read once per run)
         self.cache: dict[tuple[Any, ...], Any] = {}
+
+    def release(self) -> None:
+        """Drop the kept frames and give the store's connection its memory limit back."""
+        self.cache.clear()
+        if self._saved_limit is not None:
+            if self._saved_limit:
+                self.store.con.execute(f"SET memory_limit = '{_size(self._saved_limit)}'")
+            else:
+                self.store.con.execute("RESET memory_limit")
+            self._saved_limit = None
 
     @classmethod
     def of(cls, source: Store | DuckDBEngine) -> DuckDBEngine:

@@ -77,6 +77,12 @@ class RunSection(ConfigModel):
         default=0.10, gt=0, lt=1, description="Share of customers the alert budget covers."
     )
     seed: int = Field(default=0, description="Random seed of every sampled step.")
+    engine_memory_gb: float | None = Field(
+        default=None,
+        gt=0,
+        description="Memory DuckDB may use before it spills to disk, in GB; unset: DuckDB's default (80% of "
+        "the machine). Set it for very large runs so the models keep the rest.",
+    )
     batch_rows: int = Field(
         default=250_000,
         ge=1,

@@ -187,8 +187,32 @@ def execute(
     is built and nothing is fitted; the holdout contests and model comparisons of the models' run are carried
     into this run's record, beside ``models_from``.
     """
-    from socialvalue._version import __version__
     from socialvalue.engine import DuckDBEngine
+
+    engine = DuckDBEngine(store, memory_gb=cfg.run.engine_memory_gb)
+    try:
+        return _execute(
+            engine, store, cfg, playbook, as_of_ts, cal_end, data_range, money, report, on_stage, fitted
+        )
+    finally:
+        engine.release()
+
+
+def _execute(
+    engine: Any,
+    store: Store,
+    cfg: RunConfig,
+    playbook: Any,
+    as_of_ts: pd.Timestamp,
+    cal_end: pd.Timestamp,
+    data_range: Any,
+    money: Any,
+    report: str | Path | None,
+    on_stage: Callable[[str, str], None] | None,
+    fitted: Any,
+) -> RunResult:
+    """:func:`execute`'s body on an open engine (released by the caller)."""
+    from socialvalue._version import __version__
     from socialvalue.pipeline.diagnostics import network_picture, top_contributors, transitions
     from socialvalue.pipeline.fitted import FittedModels, RunChoices
     from socialvalue.pipeline.stage_actions import actions_stage
@@ -196,7 +220,6 @@ def execute(
     from socialvalue.pipeline.stage_segments import segments_stage
     from socialvalue.pipeline.stage_social import social_stage
 
-    engine = DuckDBEngine(store)
     runner = Runner(SPECS, on_stage, keep=("clv", "social", "segments", "actions"))
     stage = runner.stage
     run_id = uuid.uuid4().hex[:12]
