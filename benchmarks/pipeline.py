@@ -60,7 +60,7 @@ def _prefixed(data, prefix: str):
     return dataclasses.replace(data, **changes)
 
 
-def _generate(n: int, root: Path, chunk: int) -> dict:
+def _generate(n: int, root: Path, chunk: int, engine_gb: float | None = None) -> dict:
     """Generate and load ``n`` customers, ``chunk`` at a time (each chunk its own seed and id prefix).
 
     One chunk is one independent demo shop (its own social network): the memory of the generator is bounded
@@ -72,7 +72,14 @@ def _generate(n: int, root: Path, chunk: int) -> dict:
     t_gen = t_load = 0.0
     counts: dict[str, int] = {}
     with Store(root / "bench.duckdb") as store:
+        if engine_gb is not None:  # DuckDB spills past this while loading (the default is 80% of the machine)
+            store.con.execute(f"SET memory_limit = '{int(engine_gb * 1024)}MB'")
+        # a store a killed generation left behind resumes at its last chunk: the same seed gives the same
+        # tables, and a load of content loaded before is skipped, so only what that chunk lacks is loaded
+        done = int(store.scalar("SELECT count(*) FROM customers"))
         for k, lo in enumerate(range(0, n, chunk)):
+            if lo + chunk < done:
+                continue
             t0 = time.perf_counter()
             data = generate(min(chunk, n - lo), seed=7 + k, config=DemoConfig(**HEAVY))
             if k:
@@ -149,6 +156,9 @@ def main() -> None:
     )
     ap.add_argument("--max-gb", type=float, default=20.0, help="stop the run if its RSS passes this (GB)")
     ap.add_argument(
+        "--resume", action="store_true", help="complete a --keep store whose generation was stopped, then run"
+    )
+    ap.add_argument(
         "--engine-gb", type=float, default=None, help="[run] engine_memory_gb: DuckDB spills past this (GB)"
     )
     ap.add_argument(
@@ -159,8 +169,8 @@ def main() -> None:
     root = args.keep or Path(tempfile.mkdtemp(prefix="sv_bench_pipeline_"))
     root.mkdir(parents=True, exist_ok=True)
     try:
-        if not (root / "bench.duckdb").exists():
-            gen = _generate(n, root, args.chunk)
+        if not (root / "bench.duckdb").exists() or args.resume:
+            gen = _generate(n, root, args.chunk, args.engine_gb)
             print(f"customers {n:,}; rows: " + ", ".join(f"{k} {v:,}" for k, v in gen["rows"].items()))
             print(f"generate {gen['generate_s']} s, load into the store {gen['load_s']} s")
         else:
