@@ -24,6 +24,21 @@ def test_progress_on_a_terminal_shows_stage_and_elapsed_time_then_vanishes():
     assert all(t >= 0 for t in on_stage.timings.values())
 
 
+def test_steps_of_a_long_stage_are_shown_without_counting_as_stages():
+    """Issue 16: a long stage reports its steps through the runner ("social: influence graph")."""
+    from socialvalue.pipeline.runner import Runner, StageSpec
+
+    buf = io.StringIO()
+    term = Console(file=buf, force_terminal=True, width=100, color_system=None)
+    with stage_progress(["social"], console=term, title="run") as on_stage:
+        runner = Runner([StageSpec("social")], on_stage)
+        with runner.stage("social"):
+            runner.step("influence graph")
+            on_stage._progress.refresh()
+    assert "run: social: influence graph" in buf.getvalue()
+    assert list(on_stage.timings) == ["social"]  # a step is not a stage
+
+
 def test_progress_draws_nothing_when_not_a_terminal():
     buf = io.StringIO()
     with stage_progress(3, console=Console(file=buf)) as on_stage:
