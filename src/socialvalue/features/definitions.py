@@ -23,7 +23,7 @@ the Pareto/NBD model. *Marketing Science* 24(2), 275-284.
 
 from __future__ import annotations
 
-from socialvalue.features.registry import Feature, FeatureConfig
+from socialvalue.features.spec import Feature, FeatureConfig
 
 __all__ = ["features"]
 
