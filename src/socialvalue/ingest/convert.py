@@ -16,7 +16,6 @@ gives the same ids, so the load is idempotent, and two identical purchases stay 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -24,7 +23,9 @@ import duckdb
 from socialvalue.errors import ConfigError, SchemaError
 from socialvalue.ingest import hints
 from socialvalue.ingest.mapping import ColumnMapping
+from socialvalue.ingest.plan import CONV, RAW_PREFIX, Plan
 from socialvalue.ingest.sources import RAW, ROW, SRC, Staged
+from socialvalue.ingest.validate import raise_problems
 from socialvalue.schema import Column, Table
 from socialvalue.sqlsafe import ident, literal
 
@@ -41,9 +42,6 @@ __all__ = [
     "derives_order_id",
     "plan",
 ]
-
-CONV = "_sv_conv"
-RAW_PREFIX = "__raw__"
 
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER")
 _NUMERIC += ("UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
@@ -109,20 +107,6 @@ def _is_numeric(src_type: str) -> bool:
 
 def _is_text(src_type: str) -> bool:
     return src_type.upper() in ("VARCHAR", "JSON") or src_type.upper().startswith("VARCHAR")
-
-
-@dataclass
-class Plan:
-    """Where each canonical column comes from and how it is converted."""
-
-    table: Table
-    select: list[str] = field(default_factory=list)  # SELECT items of the conversion view
-    present: list[str] = field(default_factory=list)  # canonical columns the source provides
-    convertible: dict[str, str] = field(default_factory=dict)  # column -> what was expected
-    sources: dict[str, str] = field(default_factory=dict)  # canonical -> source column (or 'constant')
-    extra_columns: list[str] = field(default_factory=list)
-    mapping: ColumnMapping | None = None  # the mapping the plan applies (for the hints of a failed load)
-    derived: tuple[str, ...] = ()  # canonical columns computed from the others (the orders' order_id)
 
 
 def _expected(col: Column, mapping: ColumnMapping) -> str:
@@ -419,8 +403,6 @@ def plan(
             out.select.append(f"CAST({expr} AS VARCHAR) AS {ident(RAW_PREFIX + col.name)}")
             out.convertible[col.name] = _expected(col, mapping)
     if problems:
-        from socialvalue.ingest.validate import raise_problems
-
         fixes = _missing_hints(missing, src_cols, set(used)) if missing else []
         raise_problems(staged.label, problems, total_rows=None, hints=fixes)
     extra = [c for c in src_cols if c not in used] if mapping.keep_extra else []

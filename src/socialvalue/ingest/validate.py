@@ -17,8 +17,8 @@ import duckdb
 
 from socialvalue.errors import ErasedCustomerError, SchemaError
 from socialvalue.ingest import hints as _hints
-from socialvalue.ingest.convert import CONV, RAW_PREFIX, Plan
 from socialvalue.ingest.mapping import IngestRules
+from socialvalue.ingest.plan import CONV, RAW_PREFIX, Plan
 from socialvalue.ingest.sources import ROW
 from socialvalue.sqlsafe import ident, literal
 
