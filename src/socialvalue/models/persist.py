@@ -24,7 +24,9 @@ name (see :func:`register`).
 This module imports nothing above :mod:`socialvalue.models`: an estimator defined in a higher package (the
 learned social value in :mod:`socialvalue.social`) registers itself when its module is imported, and the
 document names that module, so :func:`load_model` can import it by name (only a ``socialvalue.`` module)
-without this package depending on it.
+without this package depending on it. Nor does it import the models that use it: the BTYD models
+(:mod:`socialvalue.models.btyd`) register every subclass of ``BTYDModel`` as it is defined, and their
+documents, which name no module, are found through a fixed table of where each class lives.
 """
 
 from __future__ import annotations
@@ -59,15 +61,23 @@ FORMAT_VERSION = 1
 _LOADERS: dict[str, Callable[[str], Any]] = {}
 #: class name -> the module that defines it (and registers its loader on import)
 _MODULES: dict[str, str] = {}
-#: where the classes of documents written before the ``"module"`` key live, by class name
+#: where the classes of documents that name no module live, by class name: documents written before the
+#: ``"module"`` key, and the BTYD models' own documents (format ``socialvalue.btyd``)
 _KNOWN_MODULES: dict[str, str] = {
     "BehaviouralClusters": "socialvalue.models.clusters",
+    "BetaGeo": "socialvalue.models.btyd.bgnbd",
+    "BetaGeoBetaBinom": "socialvalue.models.btyd.bgbb",
     "ChurnChampion": "socialvalue.models.churn_choice",
     "ChurnClassifier": "socialvalue.models.churn",
     "CustomerSocialValue": "socialvalue.social.customer_value",
+    "GammaGamma": "socialvalue.models.btyd.gammagamma",
+    "ModifiedBetaGeo": "socialvalue.models.btyd.mbgnbd",
+    "ParetoNBD": "socialvalue.models.btyd.paretonbd",
     "RateModel": "socialvalue.models.btyd.rate",
     "ShrunkMeanSpend": "socialvalue.models.btyd.shrunk_spend",
 }
+#: the BTYD models' document format (``JSON_FORMAT`` of ``BTYDModel.to_json``): a class name, no module
+_BTYD_FORMAT = "socialvalue.btyd"
 #: formats of documents written before this envelope -> the class whose ``from_json`` reads them
 _LEGACY_FORMATS: dict[str, str] = {"socialvalue.CustomerSocialValue/1": "CustomerSocialValue"}
 
@@ -196,10 +206,11 @@ def load_document(text: str | bytes, model: str | None = None) -> dict[str, Any]
 def load_model(text: str | bytes) -> Any:
     """Rebuild any saved socialvalue estimator (BTYD models included) from its JSON text.
 
-    Documents of the ``socialvalue.btyd`` format go to ``BTYDModel.from_json``; every other document (and the
-    earlier ``socialvalue.CustomerSocialValue/1`` ones) to the ``from_json`` registered for its ``model`` name.
-    A class not registered yet is imported first: from the document's ``"module"`` (a ``socialvalue.`` module
-    only), or for documents written before that key, from where the class is known to live.
+    Every document goes to the ``from_json`` registered for its ``model`` name: BTYD documents (format
+    ``socialvalue.btyd``, whose classes register themselves when defined), the envelope's, and the earlier
+    ``socialvalue.CustomerSocialValue/1`` ones. A class not registered yet is imported first: from the
+    document's ``"module"`` (a ``socialvalue.`` module only), or for documents that name none (BTYD ones,
+    and those written before that key), from where the class is known to live.
 
     Raises
     ------
@@ -213,13 +224,11 @@ def load_model(text: str | bytes) -> Any:
     if not isinstance(doc, dict):
         raise ConfigError("not a saved socialvalue model (not a JSON object)")
     decoded = text if isinstance(text, str) else text.decode("utf-8")
-    if doc.get("format") == "socialvalue.btyd":
-        from socialvalue.models.btyd import BTYDModel
-
-        return BTYDModel.from_json(decoded)
-    legacy = _LEGACY_FORMATS.get(str(doc.get("format")))
-    if legacy is not None:  # written before this envelope
-        name, module = legacy, None
+    fmt = str(doc.get("format"))
+    if fmt == _BTYD_FORMAT:  # the class's from_json checks the rest
+        name, module = str(doc.get("model")), None
+    elif fmt in _LEGACY_FORMATS:  # written before this envelope
+        name, module = _LEGACY_FORMATS[fmt], None
     else:
         load_document(text)
         name, module = str(doc.get("model")), doc.get("module")

@@ -45,7 +45,7 @@ A model derives from :class:`BTYDModel` and defines:
 A subclass that needs more settings adds keyword-only arguments to its own ``__init__`` (storing each under
 the same name, scikit-learn style) and calls ``super().__init__(...)``; :meth:`get_params`, ``to_json`` and
 ``from_json`` pick them up from the signature. Subclasses are registered by class name for
-:meth:`BTYDModel.from_json`.
+:meth:`BTYDModel.from_json` and :func:`socialvalue.models.persist.load_model`.
 
 What the base provides
 ----------------------
@@ -129,7 +129,7 @@ from socialvalue.models.btyd._data import (
     unique_rows,
 )
 from socialvalue.models.btyd._optim import _LOG_BOUND, OptimizeResult, _dot, _Optimiser, _single_thread_blas
-from socialvalue.models.persist import data_fingerprint
+from socialvalue.models.persist import data_fingerprint, register
 
 __all__ = ["BTYDModel", "IntervalMethod", "Link"]
 
@@ -211,6 +211,7 @@ class BTYDModel(_Optimiser):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         _REGISTRY[cls.__name__] = cls
+        register(cls.__name__, cls.from_json)  # persist.load_model finds it without importing this package
 
     # ------------------------------------------------------------------ settings
     @classmethod
