@@ -20,6 +20,10 @@ integrated instead with QUADPACK's algebraic-weight rule on Euler's integral
     {}_2F_1(a, b; c; z) = \frac{\Gamma(c)}{\Gamma(b)\Gamma(c - b)}
         \int_0^1 t^{b - 1} (1 - t)^{c - b - 1} (1 - z t)^{-a} \, dt .
 
+The BG/NBD's expected purchases of a customer alive, :math:`1 - (1-z)^a {}_2F_1(a, b; c; z)` with :math:`b`
+and :math:`c` in the hundreds and :math:`z` close to 1, defeat both scipy's direct form and Euler's (NaN) and
+need too many series terms; :func:`alive_purchases_integral` computes it as the beta mixture it comes from.
+
 References
 ----------
 .. [1] Abramowitz, M. & Stegun, I. A. (1964). Handbook of Mathematical Functions, 15.3.1 and 15.3.3.
@@ -30,10 +34,10 @@ References
 from __future__ import annotations
 
 import numpy as np
-from scipy import integrate
+from scipy import integrate, special
 from scipy.special import gammaln
 
-__all__ = ["log_hyp2f1"]
+__all__ = ["alive_purchases_integral", "log_beta", "log_hyp2f1"]
 
 _CHUNK = 64
 _MAX_TERMS = 4096
@@ -303,3 +307,149 @@ def log_hyp2f1_a1(
             - log_hyp2f1(a_s, b_s, a_s + 1.0, z_s - hz, zc_s + hz)
         ) / (2 * hz)
     return value, da, db, dz
+
+
+# Stirling's series of log Gamma: B_2k / (2k (2k - 1)) for k = 1..7 (error below 1e-17 from x = 15 on).
+_STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156)
+_STIRLING_FROM = 15.0
+
+
+def _stirling_correction(x: np.ndarray) -> np.ndarray:
+    """``log Gamma(x) - [(x - 1/2) log x - x + log(2 pi) / 2]`` for ``x >= 15``."""
+    inv = 1.0 / x
+    inv2 = inv * inv
+    acc = np.zeros_like(x)
+    for coef in reversed(_STIRLING):
+        acc = acc * inv2 + coef
+    return acc * inv
+
+
+def log_beta(a, b) -> np.ndarray:
+    r"""Return :math:`\log B(a, b)` to a few ulps of its magnitude (``a, b > 0``).
+
+    :func:`scipy.special.betaln` loses about 1e-11 absolute when one argument is in the thousands (e.g.
+    ``betaln(8.77, 4650)``, against mpmath), which is 1e-11 relative on anything it normalises. Here, with
+    :math:`s \le l`, :math:`\log B(s, l) = \log\Gamma(s) - [\log\Gamma(l + s) - \log\Gamma(l)]` and the
+    bracket is Stirling's series written without cancellation, :math:`(l - \tfrac12)\log(1 + s/l) +
+    s\log(l + s) - s` plus the difference of the two series' corrections; below ``l = 15`` scipy's is exact
+    enough.
+    """
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    big = hi >= _STIRLING_FROM
+    h = np.where(big, hi, _STIRLING_FROM)
+    log_ratio = (
+        (h - 0.5) * np.log1p(lo / h)
+        + lo * np.log(h + lo)
+        - lo
+        + _stirling_correction(h + lo)
+        - _stirling_correction(h)
+    )
+    return np.where(big, gammaln(lo) - log_ratio, special.betaln(a, b))
+
+
+_DROP = 46.0  # the quadrature covers the integrand down to e^-46 of its peak
+_CELLS = 1 << 22  # nodes x rows evaluated at once
+
+
+def _log_mixture_integrand(v, big_a, big_b, a, log_tau):
+    """Log of the integrand of :func:`alive_purchases_integral` at ``v = logit(p)`` (without 1 / B(a, B))."""
+    lp = -np.logaddexp(0.0, -v)
+    lq = -np.logaddexp(0.0, v)
+    y = lp + log_tau  # log(p tau)
+    tiny = y < -40.0 - np.log1p(big_a)  # 1 - (1 + p tau)^-A = A p tau to 1e-17 there
+    with np.errstate(divide="ignore"):
+        log_g = np.where(
+            tiny,
+            np.log(big_a) + y,
+            np.log(-np.expm1(-big_a * np.logaddexp(0.0, np.where(tiny, 0.0, y)))),
+        )
+    return (a - 1.0) * lp + big_b * lq + log_g
+
+
+def _logit_from_log(lp):
+    """``logit(p)`` from ``log p < 0``."""
+    return lp - np.log(-np.expm1(lp))
+
+
+def alive_purchases_integral(big_a, big_b, a, tau) -> np.ndarray:
+    r"""Expected purchases in :math:`(0, \tau]` of a BG/NBD customer alive, as a beta mixture.
+
+    A customer alive with purchase rate :math:`\lambda` and dropout probability :math:`p` makes
+    :math:`(1 - e^{-\lambda p t})/p` purchases in expectation by :math:`t`; with :math:`\lambda \sim
+    \mathrm{Gamma}(A, \beta)` and :math:`p \sim \mathrm{Beta}(a, B)` and :math:`\tau = t/\beta`,
+
+    .. math::
+
+        h = \frac{1}{B(a, B)} \int_0^1 p^{a-2} (1-p)^{B-1} \big[1 - (1 + p\tau)^{-A}\big]\, dp
+          = \frac{a + B - 1}{a - 1}\Big[1 - (1+\tau)^{-A}\,
+            {}_2F_1\big(A, B; a + B - 1; \tfrac{\tau}{1+\tau}\big)\Big]
+
+    (Euler's integral after Pfaff's transformation, A&S 15.3.1 and 15.3.4). The integral is summed by the
+    trapezoid rule in :math:`v = \mathrm{logit}\,p` over the range where the integrand is within
+    :math:`e^{-46}` of its peak, found from bounds on its tails (:math:`p^a A\tau` on the left,
+    :math:`(1-p)^B` on the right). The integrand is analytic in the strip :math:`|\mathrm{Im}\,v| < \pi`, so
+    with a step of at most 0.2 and half the peak's width the error is geometric and below 1e-12 relative
+    (checked against mpmath in the tests); about 100 to 1,000 nodes a value. It holds for every
+    :math:`a > 0` (also :math:`a \le 1`, where the closed form's factor :math:`1/(a-1)` breaks down).
+
+    Parameters
+    ----------
+    big_a, big_b, a : array_like
+        :math:`A > 0`, :math:`B > 0`, :math:`a > 0` (broadcast together with ``tau``).
+    tau : array_like
+        :math:`\tau \ge 0`, the horizon over the gamma's rate (``t / (alpha + T)`` in the BG/NBD).
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`h`, flattened broadcast shape.
+    """
+    big_a, big_b, a, tau = (
+        np.ravel(v)
+        for v in np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (big_a, big_b, a, tau)))
+    )
+    out = np.zeros(tau.size)
+    pos = np.flatnonzero(tau > 0)
+    if pos.size == 0:
+        return out
+    A, B, aa, log_tau = big_a[pos], big_b[pos], a[pos], np.log(tau[pos])
+    # The peak is near one of: the transition of 1 - (1 + p tau)^-A, the beta mean, the beta mode.
+    candidates = np.stack(
+        [
+            -(log_tau + np.log(np.maximum(A, 1.0))),
+            np.log(aa) - np.log(B),
+            np.log(np.maximum(aa - 1.0, 1e-3)) - np.log(B),
+        ]
+    )
+    with np.errstate(over="ignore"):
+        f_cand = _log_mixture_integrand(candidates, A, B, aa, log_tau)
+    best = np.argmax(f_cand, axis=0)[None]
+    v_ref = np.take_along_axis(candidates, best, 0)[0]
+    f_ref = np.take_along_axis(f_cand, best, 0)[0]  # at most the peak: the range below is conservative
+    # Left tail: the integrand is at most p^a A tau. Right of v_ref: at most p_ref^min(a-1, 0) (1 - p)^B.
+    v_lo = np.minimum(_logit_from_log((f_ref - _DROP - np.log(A) - log_tau) / aa), v_ref)
+    lp_ref = -np.logaddexp(0.0, -v_ref)
+    lq_hi = np.minimum((f_ref - _DROP + np.maximum(1.0 - aa, 0.0) * lp_ref) / B, -1e-300)
+    v_hi = np.maximum(-_logit_from_log(lq_hi), v_ref)
+    p_ref = np.exp(lp_ref)
+    curvature = (np.abs(aa - 1.0) + B) * p_ref * (1.0 - p_ref)  # of the log-integrand at the peak
+    step = np.minimum(0.2, 0.5 / np.sqrt(1.0 + curvature))
+    # Node counts rounded up to powers of two: one vectorised pass per count.
+    nodes = 2 ** np.ceil(np.log2(np.maximum((v_hi - v_lo) / step + 1.0, 16.0))).astype(np.int64)
+    log_norm = log_beta(aa, B)
+    res = np.empty(pos.size)
+    for m in np.unique(nodes):
+        group = np.flatnonzero(nodes == m)
+        frac = np.linspace(0.0, 1.0, int(m))
+        rows = max(1, _CELLS // int(m))
+        for start in range(0, group.size, rows):
+            g = group[start : start + rows]
+            width = v_hi[g] - v_lo[g]
+            v = v_lo[g, None] + width[:, None] * frac[None, :]
+            f = _log_mixture_integrand(v, A[g, None], B[g, None], aa[g, None], log_tau[g, None])
+            peak = f.max(axis=1)
+            total = np.exp(f - peak[:, None]).sum(axis=1) * (width / (m - 1))
+            res[g] = np.exp(peak - log_norm[g]) * total
+    out[pos] = res
+    return out

@@ -286,6 +286,12 @@ class BetaGeo(BTYDModel):
 
         .. math:: \frac{a+b+x-1}{a-1}\Big[1 - \big(\tfrac{\alpha+T}{\alpha+T+t}\big)^{r+x}
                   {}_2F_1\big(r+x, b+x; a+b+x-1; \tfrac{t}{\alpha+T+t}\big)\Big]
+
+        scipy's ``hyp2f1``, direct or (where that overflows) in Euler's form. Both return NaN near
+        :math:`z = 1` once :math:`b` is in the hundreds (e.g. :math:`b = 500`, :math:`x \le 10`, :math:`z >
+        0.997`: a long horizon, as in the DERT at a small discount rate); those entries only, and any other
+        non-finite one (e.g. :math:`a = 1`), are computed as the beta mixture the formula comes from
+        (:func:`~socialvalue.models.btyd._hyp2f1.alive_purchases_integral`, 1e-12 relative against mpmath).
         """
         r, alpha, a, b = params
         s = self._shift
@@ -300,7 +306,16 @@ class BetaGeo(BTYDModel):
                 on = [np.broadcast_to(v, term.shape)[bad] for v in (big_a, big_b, c, z, ratio)]
                 term = np.array(term, dtype=np.float64)  # writable (term may be a 0-d result)
                 term[bad] = on[4] ** (a - 1) * special.hyp2f1(on[2] - on[0], on[2] - on[1], on[2], on[3])
-        return (a + b + x + s - 1) / (a - 1) * (1.0 - term)
+            out = (a + b + x + s - 1) / (a - 1) * (1.0 - term)
+        bad = ~np.isfinite(out)
+        if np.any(bad):  # scipy's NaN near z = 1 with a large b: the beta mixture (quadrature) instead
+            # imported here: _hyp2f1 loads scipy.integrate (and scipy.optimize), which a BG/NBD fit never needs
+            from socialvalue.models.btyd._hyp2f1 import alive_purchases_integral
+
+            big_a, big_b, tau = (np.broadcast_to(v, out.shape)[bad] for v in (big_a, big_b, t / (alpha + T)))
+            out = np.array(out, dtype=np.float64)  # writable (out may be a 0-d result)
+            out[bad] = alive_purchases_integral(big_a, big_b, a, tau)
+        return out
 
     def _dert_alive(self, params: np.ndarray, x: np.ndarray, T: np.ndarray, delta: float) -> np.ndarray:
         r"""DERT given alive: :math:`\int_0^\infty \delta e^{-\delta t} E[Y(t)\mid \text{alive}]\,dt`."""
