@@ -68,12 +68,14 @@ def _generate(n: int, root: Path, chunk: int, engine_gb: float | None = None) ->
     """
     from socialvalue import Store
     from socialvalue.demo import DemoConfig, generate
+    from socialvalue.sqlsafe import literal
 
     t_gen = t_load = 0.0
     counts: dict[str, int] = {}
     with Store(root / "bench.duckdb") as store:
         if engine_gb is not None:  # DuckDB spills past this while loading (the default is 80% of the machine)
-            store.con.execute(f"SET memory_limit = '{int(engine_gb * 1024)}MB'")
+            size = f"{int(engine_gb * 1024)}MB"
+            store.con.execute(f"SET memory_limit = {literal(size)}")
         # a store a killed generation left behind resumes at its last chunk: the same seed gives the same
         # tables, and a load of content loaded before is skipped, so only what that chunk lacks is loaded
         done = int(store.scalar("SELECT count(*) FROM customers"))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from socialvalue.engine.codes import IdCodes
 from socialvalue.features.definition import Query
-from socialvalue.sqlsafe import ident
+from socialvalue.sqlsafe import ident, literal
 from socialvalue.store import Store, arrow_to_pandas
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -74,8 +74,9 @@ class DuckDBEngine:
             default = store.scalar("SELECT current_setting('memory_limit')")
             # given back with RESET when it was DuckDB's default (its text form rounds), else as it read
             self._saved_limit = "" if current == default else current
-            # a number this code formats, not user text: DuckDB's SET takes no bound parameter
-            store.con.execute(f"SET memory_limit = '{int(memory_gb * 1024)}MB'")
+            # DuckDB's SET takes no bound parameter: the size goes through the quoting helper
+            size = f"{int(memory_gb * 1024)}MB"
+            store.con.execute(f"SET memory_limit = {literal(size)}")
         self._codes: IdCodes | None = None
         #: frames kept for later calls of one computation (e.g. a date's exposures, read once per run)
         self.cache: dict[tuple[Any, ...], Any] = {}
@@ -85,7 +86,7 @@ class DuckDBEngine:
         self.cache.clear()
         if self._saved_limit is not None:
             if self._saved_limit:
-                self.store.con.execute(f"SET memory_limit = '{_size(self._saved_limit)}'")
+                self.store.con.execute(f"SET memory_limit = {literal(_size(self._saved_limit))}")
             else:
                 self.store.con.execute("RESET memory_limit")
             self._saved_limit = None
