@@ -253,13 +253,7 @@ def test_no_import_cycle_between_modules():
 
 #: circles of files (functions included) still to be broken, each with what breaks it; the test fails when
 #: one is gone, so its entry goes with it
-OPEN_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"socialvalue.models.btyd.clv", "socialvalue.models.btyd.gammagamma"}): (
-        "GammaGamma.predict_clv imports clv in its body; clv's spend-model checks (_is_spend_model, "
-        "_check_spend_model) name GammaGamma at run time: once they check the shape instead (a BTYDModel with "
-        "_spend_fn), clv imports GammaGamma for type hints only"
-    ),
-}
+OPEN_CYCLES: dict[frozenset[str], str] = {}
 
 
 def test_no_import_cycle_between_files_functions_included():

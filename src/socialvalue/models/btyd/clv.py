@@ -44,7 +44,6 @@ import pandas as pd
 from socialvalue.errors import ConfigError
 from socialvalue.models.btyd._base import BTYDModel, IntervalMethod, _bounds_from_var, _check_level
 from socialvalue.models.btyd._data import check_table
-from socialvalue.models.btyd.gammagamma import GammaGamma
 
 __all__ = [
     "LIFETIMES_MONTH",
@@ -83,8 +82,17 @@ def _is_purchase_model(obj: Any) -> bool:
     return isinstance(obj, BTYDModel) and hasattr(obj, "_expected_purchases_fn") and hasattr(obj, "_dert_fn")
 
 
+def _is_gamma_gamma(obj: Any) -> bool:
+    """A Gamma-Gamma spend model: the one BTYD model with a per-customer spend function (``_spend_fn``).
+
+    Told by its shape, so this module needs no import of :mod:`~socialvalue.models.btyd.gammagamma` (which
+    imports this one for :meth:`GammaGamma.predict_clv`).
+    """
+    return isinstance(obj, BTYDModel) and callable(getattr(type(obj), "_spend_fn", None))
+
+
 def _is_spend_model(obj: Any) -> bool:
-    return isinstance(obj, GammaGamma) or hasattr(obj, "predict_spend")
+    return _is_gamma_gamma(obj) or hasattr(obj, "predict_spend")
 
 
 def _check_transaction_model(model: Any, call: str, spend_model: Any = None) -> None:
@@ -111,7 +119,7 @@ def _check_transaction_model(model: Any, call: str, spend_model: Any = None) -> 
 
 def _check_spend_model(model: Any, call: str) -> None:
     """A GammaGamma or None, or a ConfigError that names what was passed and the likely mistake."""
-    if model is None or isinstance(model, GammaGamma):
+    if model is None or _is_gamma_gamma(model):
         return
     msg = f"spend_model must be a fitted GammaGamma or None, got {_describe(model)}"
     if _is_purchase_model(model):
@@ -229,7 +237,7 @@ def discounted_purchases(
 
 def customer_lifetime_value(
     transaction_model: BTYDModel,
-    spend_model: GammaGamma | None,
+    spend_model: BTYDModel | None,
     data: pd.DataFrame | Mapping[str, Any],
     *,
     margin: float = 1.0,
@@ -340,7 +348,7 @@ def customer_lifetime_value(
 
 def lifetimes_clv(
     transaction_model: BTYDModel,
-    spend_model: GammaGamma | None,
+    spend_model: BTYDModel | None,
     data: pd.DataFrame | Mapping[str, Any],
     time: float = 12,
     discount_rate: float = 0.01,
@@ -437,7 +445,7 @@ def lifetimes_clv(
 
 def _bootstrap(
     transaction_model: BTYDModel,
-    spend_model: GammaGamma | None,
+    spend_model: BTYDModel | None,
     data: pd.DataFrame | Mapping[str, Any],
     fn_tx: Callable[[np.ndarray], np.ndarray],
     take: Callable[[np.ndarray], np.ndarray],
