@@ -404,3 +404,30 @@ def test_influence_graph_ties_windows_and_unknown_ends(social_store):
     with pytest.raises(ConfigError, match="half_life_days"):
         influence_graph(social_store, as_of, half_life_days=0.0)
     assert np.isfinite(g.weight).all()
+
+
+def test_interaction_score_from_engine_counts_equals_the_score_on_interactions(tmp_path):
+    """Issue 16: the engine aggregates the interaction score's counts (per actor and kind, partners, brand
+    interactions); the score from them equals interaction_score on the interactions themselves bit for bit,
+    on string ids (a 1M-customer store: 20 s -> 6 s a date)."""
+    from socialvalue import Store
+    from socialvalue.demo import generate
+    from socialvalue.engine import DuckDBEngine
+    from socialvalue.features.social_inputs import interaction_counts_query
+    from socialvalue.pipeline.social_inputs import interaction_frame
+    from socialvalue.social.engagement import interaction_score, interaction_score_from_counts
+
+    with Store(tmp_path / "d.duckdb") as store:
+        generate(3000, seed=5).load_into(store)
+        engine = DuckDBEngine(store)
+        for as_of, window in ((pd.Timestamp("2026-07-01"), 365.0), (pd.Timestamp("2026-01-01"), 90.0)):
+            from socialvalue.social.engagement import InteractionScoreConfig
+
+            cfg = InteractionScoreConfig(window_days=window)
+            want = interaction_score(interaction_frame(engine, as_of, window_days=window), as_of, config=cfg)
+            got = interaction_score_from_counts(
+                engine.frame(interaction_counts_query(as_of, window_days=window)), config=cfg
+            )
+            assert len(got) == len(want) > 500
+            pd.testing.assert_frame_equal(got, want, check_exact=True, check_dtype=False)
+            assert (got["reciprocity"] > 0).any() and (got["brand_share"] > 0).any()

@@ -108,3 +108,41 @@ def test_loyalty_score():
     assert out.loc["c", "loyalty_score"] == 0.0
     with pytest.raises(SchemaError, match="loyalty frame lacks column"):
         loyalty_score(frame.drop(columns="tenure_days"))
+
+
+def test_interaction_score_from_counts_by_hand():
+    """a: 2 likes and 2 views (entropy log 2 / log 3 with 3 kinds seen), 1 of them to the brand, partners b and c,
+    b interacted back; b: one comment to a. The counts form equals interaction_score on the same rows."""
+    import numpy as np
+    import pandas as pd
+
+    from socialvalue.social.engagement import interaction_score, interaction_score_from_counts
+
+    rows = pd.DataFrame(
+        {
+            "actor_id": ["a", "a", "a", "a", "b"],
+            "target_customer_id": ["b", "c", None, "b", "a"],
+            "kind": ["like", "like", "view", "view", "comment"],
+            "occurred_at": pd.to_datetime(["2024-03-01"] * 5),
+        }
+    )
+    counts = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "kind": ["like", "view", "comment"],
+            "c": [2, 2, 1],
+            "n_all": [4, 4, 1],
+            "n_brand": [1, 1, 0],
+            "n_pairs": [2, 2, 1],
+            "n_back": [1, 1, 1],
+            "n_kinds": [3, 3, 3],
+        }
+    )
+    got = interaction_score_from_counts(counts).set_index("customer_id")
+    assert got.loc["a", "kind_entropy"] == pytest.approx(np.log(2) / np.log(3))
+    assert got.loc["a", "reciprocity"] == 0.5 and got.loc["b", "reciprocity"] == 1.0
+    assert got.loc["a", "brand_share"] == 0.25 and got.loc["b", "kind_entropy"] == 0.0
+    want = interaction_score(rows, "2024-03-02").set_index("customer_id")
+    pd.testing.assert_frame_equal(got, want, check_exact=True, check_dtype=False)
+    empty = interaction_score_from_counts(counts.iloc[:0])
+    assert empty.empty and "interaction_score" in empty

@@ -33,6 +33,7 @@ __all__ = [
     "customer_ids_query",
     "exposures_query",
     "graph_edges_query",
+    "interaction_counts_query",
     "interactions_query",
     "loyalty_query",
     "purchases_query",
@@ -242,6 +243,39 @@ def interactions_query(as_of: Any, *, window_days: float = 365.0) -> Query:
         "WHERE occurred_at > ? AND occurred_at <= ?",
         ((t - pd.Timedelta(days=window_days)).to_pydatetime(), t.to_pydatetime()),
         ("actor_id", "target_customer_id"),
+    )
+
+
+def interaction_counts_query(as_of: Any, *, window_days: float = 365.0) -> Query:
+    """The counts the interaction score needs over ``(as_of - window_days, as_of]``, per (actor, kind).
+
+    One row per actor and kind (``customer_id``, ``kind``, ``c``), ordered by actor then kind, with the
+    actor's ``n_all``, ``n_brand`` (interactions without a target customer), ``n_pairs`` (distinct other
+    customers it interacted with), ``n_back`` (those who interacted with it in the window) and ``n_kinds``
+    (kinds seen in the window). See :func:`socialvalue.social.engagement.interaction_score_from_counts`.
+    """
+    t = utc_naive(as_of)
+    return Query(
+        """
+        WITH it AS (
+            SELECT actor_id, target_customer_id AS target, kind FROM interactions
+            WHERE occurred_at > ? AND occurred_at <= ?),
+        kinds AS (SELECT actor_id, kind, count(*) AS c FROM it WHERE kind IS NOT NULL GROUP BY ALL),
+        tot AS (
+            SELECT actor_id, count(*) AS n_all, count(*) FILTER (WHERE target IS NULL) AS n_brand
+            FROM it GROUP BY actor_id),
+        pairs AS (SELECT DISTINCT actor_id, target FROM it WHERE target IS NOT NULL AND actor_id <> target),
+        rec AS (
+            SELECT p.actor_id, count(*) AS n_pairs, count(b.actor_id) AS n_back
+            FROM pairs p LEFT JOIN pairs b ON b.actor_id = p.target AND b.target = p.actor_id
+            GROUP BY p.actor_id)
+        SELECT k.actor_id AS customer_id, k.kind, k.c, tot.n_all, tot.n_brand,
+               coalesce(rec.n_pairs, 0) AS n_pairs, coalesce(rec.n_back, 0) AS n_back,
+               (SELECT count(DISTINCT kind) FROM it) AS n_kinds
+        FROM kinds k JOIN tot USING (actor_id) LEFT JOIN rec USING (actor_id)
+        ORDER BY customer_id, k.kind
+        """,
+        ((t - pd.Timedelta(days=window_days)).to_pydatetime(), t.to_pydatetime()),
     )
 
 

@@ -180,6 +180,71 @@ def interaction_score(
     return out.rename_axis("customer_id").reset_index()
 
 
+def interaction_score_from_counts(
+    counts: pd.DataFrame, *, config: InteractionScoreConfig | None = None
+) -> pd.DataFrame:
+    r""":func:`interaction_score` from counts aggregated where the data are (in the engine).
+
+    The same formula and the same arithmetic: the kind entropy is computed from the counts :math:`c_{ck}` of
+    each (customer, kind) exactly as :func:`interaction_score` computes it from the interactions, and the
+    reciprocity and brand share are ratios of counts (:math:`\rho_c` = partners who interacted back over
+    distinct partners), so the results are equal bit for bit.
+
+    Parameters
+    ----------
+    counts
+        One row per (actor, kind), ordered by actor then kind: ``customer_id``, ``kind``, ``c`` (its
+        interactions of that kind), and the actor's ``n_all`` (all its interactions), ``n_brand`` (those
+        without a target customer), ``n_pairs`` (distinct other customers it interacted with), ``n_back``
+        (those of them who interacted with it) and ``n_kinds`` (kinds seen in the window, on every row).
+    config
+        Window length; defaults to :class:`InteractionScoreConfig`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`interaction_score`, one row per actor.
+    """
+    cfg = config or InteractionScoreConfig()
+    _require(
+        counts,
+        ("customer_id", "kind", "c", "n_all", "n_brand", "n_pairs", "n_back", "n_kinds"),
+        "counts",
+    )
+    cols = ["n_interactions", "rate_30d", "kind_entropy", "reciprocity", "brand_share", "interaction_score"]
+    if counts.empty:
+        return pd.DataFrame(
+            {"customer_id": pd.Series(dtype=object), **{c: pd.Series(dtype=float) for c in cols}}
+        )
+    actor = counts["customer_id"].to_numpy()
+    by_kind = pd.Series(
+        counts["c"].to_numpy(dtype=np.int64),
+        index=pd.MultiIndex.from_arrays([actor, counts["kind"].to_numpy()], names=["actor_id", "kind"]),
+    )
+    n = by_kind.groupby(level=0).sum()
+    p = by_kind / n.reindex(by_kind.index.get_level_values(0)).to_numpy()
+    n_kinds = int(counts["n_kinds"].iloc[0])
+    ent = (-(p * np.log(p))).groupby(level=0).sum()
+    ent = ent / np.log(n_kinds) if n_kinds > 1 else ent * 0.0
+    first = np.ones(len(actor), dtype=bool)
+    first[1:] = actor[1:] != actor[:-1]
+    per = counts.loc[first].set_index("customer_id")
+    pairs = per["n_pairs"].to_numpy(dtype=np.float64)
+    back = per["n_back"].to_numpy(dtype=np.float64)
+    rho = pd.Series(np.divide(back, pairs, out=np.zeros_like(back), where=pairs > 0), index=per.index)
+
+    out = pd.DataFrame({"n_interactions": n.astype("int64")})
+    out["rate_30d"] = 30.0 * out["n_interactions"] / cfg.window_days
+    out["kind_entropy"] = ent.reindex(out.index).fillna(0.0).clip(0.0, 1.0)
+    out["reciprocity"] = rho.reindex(out.index).fillna(0.0)
+    share = per["n_brand"].to_numpy(dtype=np.float64) / per["n_all"].to_numpy(dtype=np.float64)
+    out["brand_share"] = pd.Series(share, index=per.index).reindex(out.index)
+    out["interaction_score"] = (
+        np.log1p(out["rate_30d"]) * (0.5 + 0.5 * out["kind_entropy"]) * (1.0 + out["reciprocity"])
+    )
+    return out.rename_axis("customer_id").reset_index()
+
+
 def content_score(
     content: pd.DataFrame,
     as_of: pd.Timestamp | str,
