@@ -13,25 +13,12 @@ from socialvalue.errors import StoreError
 from socialvalue.exports import export_feature_table
 from socialvalue.features import compose, registry, sql_hash
 
-from .conftest import insert
+from ..features.conftest import two_customers
 
 
 @pytest.fixture
 def small(store):
-    insert(store, "customers", [{"customer_id": "a", "signup_at": "2024-01-01"}, {"customer_id": "b"}])
-    insert(
-        store,
-        "orders",
-        [
-            {"order_id": "1", "customer_id": "a", "ordered_at": "2024-02-01", "amount": 10},
-            {"order_id": "2", "customer_id": "a", "ordered_at": "2024-08-01", "amount": 20},
-            {"order_id": "3", "customer_id": "b", "ordered_at": "2024-03-01", "amount": 5},
-        ],
-    )
-    insert(
-        store, "relationships", [{"src_id": "b", "dst_id": "a", "kind": "follow", "ended_at": "2024-09-01"}]
-    )
-    return store
+    return two_customers(store)
 
 
 def test_materialized_table_and_manifest(small):

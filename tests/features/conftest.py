@@ -29,3 +29,21 @@ def insert(store, kind: str, rows: list[dict]) -> None:
         store.con.execute(f'INSERT INTO "{kind}" ({names}) SELECT {casts} FROM _rows')
     finally:
         store.con.unregister("_rows")
+
+
+def two_customers(store):
+    """``store`` with customers a (signed up) and b, three orders and b following a until 2024-09-01."""
+    insert(store, "customers", [{"customer_id": "a", "signup_at": "2024-01-01"}, {"customer_id": "b"}])
+    insert(
+        store,
+        "orders",
+        [
+            {"order_id": "1", "customer_id": "a", "ordered_at": "2024-02-01", "amount": 10},
+            {"order_id": "2", "customer_id": "a", "ordered_at": "2024-08-01", "amount": 20},
+            {"order_id": "3", "customer_id": "b", "ordered_at": "2024-03-01", "amount": 5},
+        ],
+    )
+    insert(
+        store, "relationships", [{"src_id": "b", "dst_id": "a", "kind": "follow", "ended_at": "2024-09-01"}]
+    )
+    return store

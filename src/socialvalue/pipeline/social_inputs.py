@@ -131,7 +131,7 @@ def clear_cache(source: Store | DuckDBEngine) -> None:
         source.cache.clear()
 
 
-def _ids(source: Store | DuckDBEngine, ids: IdCodes | bool | None) -> bool:
+def _coded(ids: IdCodes | bool | None) -> bool:
     """Whether to code ids (``ids`` given, or True)."""
     return ids is not None and ids is not False
 
@@ -150,7 +150,7 @@ def referral_frames(
         :func:`~socialvalue.social.referral.estimate_type_one_share`. With ``ids``, customer ids are the
         engine's integer codes (:class:`~socialvalue.engine.IdCodes`).
     """
-    engine, codes, t = _engine(store), _ids(store, ids), _ts(as_of)
+    engine, codes, t = _engine(store), _coded(ids), _ts(as_of)
 
     def make() -> dict[str, pd.DataFrame]:
         return {
@@ -177,7 +177,7 @@ def exposure_frame(
     :func:`~socialvalue.social.influence_value.influence_value` then needs no sort of its own. An engine keeps
     the frame: a later call with the same end, configuration and a later start filters it.
     """
-    engine, codes, t, s = _engine(store), _ids(store, ids), _ts(as_of), _ts(start)
+    engine, codes, t, s = _engine(store), _coded(ids), _ts(as_of), _ts(start)
     query = defs.exposures_query(t, start=s, config=config)
     if not (isinstance(store, DuckDBEngine) and codes):
         return engine.frame(query, codes=codes)
@@ -197,7 +197,7 @@ def purchase_frame(
     Sorted by customer (code, with ``ids``), time, amount and order id: the order the influence value works
     in. An engine keeps the frame, as :func:`exposure_frame` does.
     """
-    engine, codes, t, s = _engine(store), _ids(store, ids), _ts(as_of), _ts(start)
+    engine, codes, t, s = _engine(store), _coded(ids), _ts(as_of), _ts(start)
     query = defs.purchases_query(t, start=s)
     if not (isinstance(store, DuckDBEngine) and codes):
         return engine.frame(query, codes=codes)
@@ -213,14 +213,14 @@ def interaction_frame(
 ) -> pd.DataFrame:
     """Interactions ``(actor_id, target_customer_id, kind, occurred_at)`` in ``(as_of - window, as_of]``."""
     query = defs.interactions_query(_ts(as_of), window_days=window_days)
-    return _engine(store).frame(query, codes=_ids(store, ids))
+    return _engine(store).frame(query, codes=_coded(ids))
 
 
 def content_frame(
     store: Store | DuckDBEngine, as_of: pd.Timestamp | str, *, ids: IdCodes | bool | None = None
 ) -> pd.DataFrame:
     """Content published up to ``as_of`` with others' ``interactions_drawn`` (see ``content_query``)."""
-    return _engine(store).frame(defs.content_query(_ts(as_of)), codes=_ids(store, ids))
+    return _engine(store).frame(defs.content_query(_ts(as_of)), codes=_coded(ids))
 
 
 def loyalty_frame(
