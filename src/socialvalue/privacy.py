@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from socialvalue.errors import ConfigError, StoreError, UnknownCustomerError
+from socialvalue.published import republish
 from socialvalue.schema import KINDS, TABLES
 from socialvalue.sqlsafe import ident
 
@@ -130,6 +131,8 @@ ERASURE_PLACES: tuple[str, ...] = (
     "export files recorded in _exports (scores, actions, audiences, feature tables; pseudonymized ones "
     "included, found through _export_subjects without the key): rewritten without the customer's rows",
     "HTML reports recorded in _reports: deleted (the CLI writes them again from the store)",
+    "snapshots published for the REST API (STORE.serving/): the current run published again from the erased "
+    "store, every older snapshot deleted",
     "the store file: rewritten into a new file and swapped in atomically, so no bytes of deleted rows remain",
 )
 
@@ -266,6 +269,7 @@ def erase_customer(
     try:
         purged = purge_exports(store, customer_id, subject=digest)
         reports = purge_reports(store)
+        republish(store)
     except OSError as exc:
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         raise StoreError(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -63,6 +64,20 @@ def arrow_to_pandas(tbl: pa.Table) -> pd.DataFrame:
     for name, dtype in nullable.items():
         df[name] = tbl.column(name).to_pandas(types_mapper={tbl.schema.field(name).type: dtype}.get)
     return df
+
+
+def _open_error(path: str, exc: duckdb.Error) -> str:
+    """One line for a store that cannot be opened; a lock held by another process says who and what to do."""
+    text = " ".join(str(exc).split())
+    if "Conflicting lock" in text or "Could not set lock" in text:
+        pid = re.search(r"PID (\d+)", text)
+        who = f" (process {pid.group(1)})" if pid else ""
+        return (
+            f"store {path!r} is being written by another process{who}: a run, a load or an erasure holds it, "
+            "and DuckDB allows one writer at a time; wait for it to finish and try again (a running "
+            "`socialvalue serve` keeps answering from the last published run meanwhile)"
+        )
+    return f"cannot open store {path!r}: {text}"
 
 
 def _migration_1(con: duckdb.DuckDBPyConnection) -> None:
@@ -157,7 +172,7 @@ class Store:
         try:
             self._con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.Error as exc:
-            raise StoreError(f"cannot open store {self.path!r}: {exc}") from exc
+            raise StoreError(_open_error(self.path, exc)) from None
         self._con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             self._migrate()

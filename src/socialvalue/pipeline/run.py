@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from socialvalue.errors import ConfigError
 from socialvalue.pipeline.config import RunConfig
 from socialvalue.pipeline.record import jsonable, record_run, replace_rows, snapshot, write_models
 from socialvalue.pipeline.runner import Runner, StageSpec
@@ -55,6 +57,7 @@ class RunResult:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     report_path: Path | None = None
     models_from: dict[str, Any] = field(default_factory=dict)
+    published: Path | None = None
 
 
 def money_and_playbook(store: Store, as_of: pd.Timestamp, cfg: RunConfig) -> tuple[Any, Any]:
@@ -66,7 +69,6 @@ def money_and_playbook(store: Store, as_of: pd.Timestamp, cfg: RunConfig) -> tup
         The playbook's costs are in another currency than the run's amounts.
     """
     from socialvalue.decisions import default_playbook, load_playbook
-    from socialvalue.errors import ConfigError
     from socialvalue.pipeline.preflight import resolve_money
 
     money = resolve_money(store, as_of, cfg)
@@ -111,6 +113,7 @@ def run_pipeline(
     *,
     report: str | Path | None = None,
     on_stage: Callable[[str, str], None] | None = None,
+    run_id: str | None = None,
 ) -> RunResult:
     """Run features → models → social value → segments → actions (→ report) as of ``as_of``.
 
@@ -127,10 +130,14 @@ def run_pipeline(
         Path of the HTML report to write, or None for no report.
     on_stage
         Callback ``(stage, "start"|"end")`` for progress displays.
+    run_id
+        The run's id (letters and digits, at most 32); a new random one by default.
 
     Returns
     -------
     RunResult
+        With ``published``: the snapshot the REST API serves (:func:`socialvalue.published.publish`), written
+        after the results for a file store.
     """
     from socialvalue.pipeline.preflight import check_dates, converted_orders, resolve_as_of
 
@@ -141,7 +148,9 @@ def run_pipeline(
     money, playbook = money_and_playbook(store, as_of_ts, cfg)
     cal_end = as_of_ts - pd.Timedelta(days=UNIT_DAYS[cfg.run.unit] * cfg.run.holdout_periods)
     with converted_orders(store, money):
-        return execute(store, cfg, playbook, as_of_ts, cal_end, data_range, money, report, on_stage)
+        return execute(
+            store, cfg, playbook, as_of_ts, cal_end, data_range, money, report, on_stage, run_id=run_id
+        )
 
 
 def _origin(run_id: str, as_of: str, cal_end: pd.Timestamp, fitted: Any) -> dict[str, Any]:
@@ -179,23 +188,32 @@ def execute(
     report: str | Path | None,
     on_stage: Callable[[str, str], None] | None = None,
     fitted: Any = None,
+    *,
+    run_id: str | None = None,
 ) -> RunResult:
     """Run the stages after the pre-flight checks: fit the models (``fitted`` None) or apply stored ones.
 
     The one code path of :func:`run_pipeline` and :func:`socialvalue.pipeline.score_with_models`: with
     ``fitted`` (:class:`~socialvalue.pipeline.fitted.FittedModels`) no feature table of the calibration period
     is built and nothing is fitted; the holdout contests and model comparisons of the models' run are carried
-    into this run's record, beside ``models_from``.
+    into this run's record, beside ``models_from``. Once the results are written, they are published for the
+    REST API (:func:`socialvalue.published.publish`; nothing for an in-memory store).
     """
     from socialvalue.engine import DuckDBEngine
+    from socialvalue.published import publish
 
+    if run_id is not None and not re.fullmatch(r"[0-9A-Za-z]{1,32}", run_id):
+        raise ConfigError(f"a run id is 1 to 32 letters and digits, not {run_id!r}")
     engine = DuckDBEngine(store, memory_gb=cfg.run.engine_memory_gb)
     try:
-        return _execute(
-            engine, store, cfg, playbook, as_of_ts, cal_end, data_range, money, report, on_stage, fitted
-        )
+        result = _execute(
+            engine, store, cfg, playbook, as_of_ts, cal_end, data_range, money, report, on_stage, fitted,
+            run_id or uuid.uuid4().hex[:12],
+        )  # fmt: skip
     finally:
         engine.release()
+    result.published = publish(store, result.run_id)
+    return result
 
 
 def _execute(
@@ -210,6 +228,7 @@ def _execute(
     report: str | Path | None,
     on_stage: Callable[[str, str], None] | None,
     fitted: Any,
+    run_id: str,
 ) -> RunResult:
     """:func:`execute`'s body on an open engine (released by the caller)."""
     from socialvalue._version import __version__
@@ -222,7 +241,6 @@ def _execute(
 
     runner = Runner(SPECS, on_stage, keep=("clv", "social", "segments", "actions"))
     stage = runner.stage
-    run_id = uuid.uuid4().hex[:12]
     started = datetime.now(UTC).replace(tzinfo=None)
     as_of_str = str(as_of_ts.date())
     art: dict[str, Any] = {}
