@@ -121,3 +121,34 @@ def served_rw(tmp_path_factory):
     s = start(store)
     yield s
     stop(s)
+
+
+@pytest.fixture(scope="module")
+def start_server():
+    """``start_server(store, *serve_options, env=None) -> Served``; every server it started stops after the module."""
+    started: list[Served] = []
+
+    def run(store: Path, *options: str, env: dict | None = None) -> Served:
+        s = start(store, *options, env=env)
+        started.append(s)
+        return s
+
+    yield run
+    for s in started:
+        stop(s)
+
+
+@pytest.fixture(scope="module")
+def store_factory(tmp_path_factory):
+    """``store_factory(customers=800, dates=(AS_OF_BEFORE, AS_OF)) -> Path``: a new scored demo store."""
+
+    def build(customers: int = 800, dates: tuple[str, ...] = (AS_OF_BEFORE, AS_OF)) -> Path:
+        return make_store(tmp_path_factory.mktemp("store") / "shop.duckdb", customers, dates)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def run_cli():
+    """The real `socialvalue` command: ``run_cli(*args) -> CompletedProcess``."""
+    return cli
