@@ -76,12 +76,13 @@ def start(store: Path, *options: str, env: dict | None = None) -> Served:
         keys[role] = done.stdout.strip()
     port = free_port()
     log = store.with_suffix(".serve.log")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "socialvalue.cli", "serve", str(store), "--port", str(port), *options],
-        stdout=subprocess.DEVNULL,
-        stderr=open(log, "wb"),  # the process owns it until the end
-        env={**os.environ, **(env or {})},
-    )
+    with open(log, "wb") as err:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "socialvalue.cli", "serve", str(store), "--port", str(port), *options],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env={**os.environ, **(env or {})},
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
