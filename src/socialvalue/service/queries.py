@@ -97,8 +97,8 @@ def resolve_id(cur: duckdb.DuckDBPyConnection, snap: Snapshot, presented: str) -
 # -- one customer --------------------------------------------------------------------------------------
 def customer_detail(cur: duckdb.DuckDBPyConnection, snap: Snapshot, presented: str) -> dict[str, Any] | None:
     """Scores, value decomposition, churn, action and history of one customer, or ``None`` if unknown."""
-    raw = resolve_id(cur, snap, presented)
-    if raw is None:
+    raw = presented if snap.ids is None else resolve_id(cur, snap, presented)
+    if raw is None or len(raw) > 1000:
         return None
     found = _rows(cur, f"SELECT * FROM {snap.alias}.latest WHERE customer_id = ?", [raw])
     if not found:
