@@ -384,6 +384,30 @@ def test_a_refused_key_is_shown_in_the_alert_region(dash, served):
     dash.check(allowed=re.compile(r"status of 401"))
 
 
+def test_a_store_with_one_scoring_date_says_there_is_no_previous_run(
+    browser, artifacts, store_factory, start_server
+):
+    single = start_server(store_factory(customers=400, dates=("2026-07-01",)))
+    assert (
+        httpx.get(single.url + "/changes", headers={"Authorization": f"Bearer {single.keys['read']}"}).json()[
+            "previous_as_of"
+        ]
+        is None
+    )
+    d = Dashboard(browser, single, artifacts)
+    try:
+        d.open(single.keys["read"])
+        said = d.page.locator('#changes-body [data-state="no-previous"]')
+        assert said.is_visible()
+        assert "no previous run" in said.inner_text()
+        assert d.page.locator('table[data-table="transitions"], [data-moved]').count() == 0
+        assert d.page.locator("[data-kpi]").count() > 0  # the other views still load
+        d.shot("changes-no-previous-run", "#changes")
+        d.check()
+    finally:
+        d.close()
+
+
 def test_the_key_stays_in_session_storage_and_goes_in_the_header(dash, served):
     key = served.keys["read"]
     dash.open(key)
