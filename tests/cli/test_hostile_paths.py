@@ -193,7 +193,11 @@ def test_run_report_and_config(tmp_path, template, key):
     _clean(code, text)
     assert code == 0, text
     assert report.is_file() and report.stat().st_size > 1000
-    assert _tree(tmp_path) - before <= {report, store.with_name(store.name + ".wal")}
+    serving = store.with_name(store.name + ".serving")  # the run's snapshot for the REST API
+    snapshots = {p for p in serving.glob("snapshot-*.duckdb")}
+    assert len(snapshots) == 1
+    allowed = {report, store.with_name(store.name + ".wal"), serving, serving / "CURRENT", *snapshots}
+    assert _tree(tmp_path) - before <= allowed
 
 
 @pytest.mark.parametrize("key", IDS)
