@@ -214,6 +214,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
         version=_version(),
         lifespan=lifespan,
         responses=PROBLEMS,
+        docs_url=None,  # FastAPI's pages load Swagger UI / ReDoc from a CDN; ours work offline
+        redoc_url=None,
     )
     install_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=int(settings.max_body_mb * 1024 * 1024))
@@ -233,6 +235,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
         return RedirectResponse("/dashboard/")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> RedirectResponse:
+        """The API's documentation, rendered offline from ``/openapi.json``."""
+        return RedirectResponse("/dashboard/docs.html")
 
     @app.get("/health", response_model=HealthOut, tags=["service"])
     def health(request: Request) -> dict[str, Any]:
