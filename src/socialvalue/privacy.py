@@ -41,6 +41,7 @@ __all__ = [
     "ErasureReport",
     "compact_store",
     "erase_customer",
+    "pseudonym_key",
     "pseudonymize",
     "purge_exports",
     "purge_reports",
@@ -353,6 +354,17 @@ def _key(key: str | bytes | None) -> bytes:
     if len(raw) < 16:
         raise ConfigError("the pseudonymization key must be at least 16 bytes long")
     return raw
+
+
+def pseudonym_key(key: str | bytes | None = None) -> bytes:
+    """The pseudonymization key: ``key``, else the environment variable ``SOCIALVALUE_PSEUDONYM_KEY``.
+
+    Raises
+    ------
+    ConfigError
+        If there is none, or it is shorter than 16 bytes.
+    """
+    return _key(key)
 
 
 def _hmac_pads(key: bytes) -> tuple[Any, Any]:

@@ -90,9 +90,9 @@ def serve(
         "the serve options",
     )
     if pseudonymize:
-        from socialvalue.privacy import _key
+        from socialvalue.privacy import pseudonym_key
 
-        _key(None)  # refuse now, with the variable's name, rather than at the first request
+        pseudonym_key()  # refuse now, with the variable's name, rather than at the first request
     _publish_if_missing(settings.store)
     if not settings.loopback:
         console.print(

@@ -93,12 +93,12 @@ class State:
     """What the routes share: settings, keys, the snapshot reader, the writer, the limiter."""
 
     def __init__(self, settings: ServeSettings) -> None:
-        from socialvalue.privacy import _key
+        from socialvalue.privacy import pseudonym_key
 
         self.settings = settings
         self.store = Path(os.path.abspath(settings.store))
         self.keys = KeyRing(serving_dir(self.store))
-        key = _key(None) if settings.pseudonymize else None
+        key = pseudonym_key() if settings.pseudonymize else None
         self.reader = SnapshotReader(self.store, key)
         self.writer = Writer(self.store, settings.run_nice, self.reader.refresh)
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
