@@ -19,7 +19,7 @@ install: venv
 	$(UV) pip install --quiet --python $(PY) -e .
 
 install-test: venv
-	$(UV) pip install --quiet --python $(PY) -e '.[test,service,polars]'
+	$(UV) pip install --quiet --python $(PY) -e '.[test,service,polars,spark]'
 
 DEMO_AS_OF ?= 2026-07-01
 
