@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from socialvalue.atomic import atomic_write_text
+from socialvalue.atomic import atomic_path
 from socialvalue.errors import ConfigError, StoreError
 
 __all__ = ["ROLES", "ApiKey", "KeyRing"]
@@ -62,7 +62,7 @@ class KeyRing:
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         self.path = Path(folder) / FILE_NAME
         self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._records: dict[str, dict[str, str]] = {}
 
     def _read(self) -> dict[str, dict[str, str]]:
@@ -71,7 +71,7 @@ class KeyRing:
         except FileNotFoundError:
             self._stamp, self._records = None, {}
             return self._records
-        stamp = (st.st_mtime_ns, st.st_size)
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)  # each write is a new file (a new inode)
         if stamp != self._stamp:
             try:
                 data = json.loads(self.path.read_text(encoding="utf-8"))
@@ -87,8 +87,12 @@ class KeyRing:
     def _write(self, records: dict[str, dict[str, str]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"keys": sorted(records.values(), key=lambda r: r["created_at"])}, indent=1)
-        atomic_write_text(self.path, text + "\n")
-        os.chmod(self.path, 0o600)
+        with atomic_path(self.path) as tmp:
+            try:
+                os.chmod(tmp, 0o600)  # before the hashes are written: never readable by others
+                tmp.write_text(text + "\n", encoding="utf-8")
+            except OSError as exc:
+                raise StoreError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         self._stamp = None
 
     def create(self, role: str, name: str = "") -> tuple[ApiKey, str]:

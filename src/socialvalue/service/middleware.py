@@ -67,19 +67,33 @@ class BodyLimit:
                     await send({"type": "http.response.body", "body": body})
                     return
         seen = 0
-        started = False
+        started = exceeded = replaced = False
 
         async def counted() -> dict[str, Any]:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    exceeded = True
                     raise _TooLarge
             return message
 
+        async def refuse() -> None:
+            nonlocal replaced
+            if not replaced:
+                replaced = True
+                start, body = _problem(413, "content-too-large", "Content too large", detail, scope["path"])
+                await send(start)
+                await send({"type": "http.response.body", "body": body})
+
         async def tracked(message: dict[str, Any]) -> None:
             nonlocal started
+            if exceeded and not started:
+                # the app caught _TooLarge and answers something else (FastAPI turns any failure while it
+                # reads a JSON body into a 400): the client gets the 413 instead
+                await refuse()
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -88,9 +102,7 @@ class BodyLimit:
             await self.app(scope, counted, tracked)
         except _TooLarge:
             if not started:
-                start, body = _problem(413, "content-too-large", "Content too large", detail, scope["path"])
-                await send(start)
-                await send({"type": "http.response.body", "body": body})
+                await refuse()
 
 
 class AccessLog:

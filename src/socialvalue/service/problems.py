@@ -40,6 +40,9 @@ _TITLES = {
     503: "Unavailable",
 }
 
+#: Keys of the loaders' problem records renamed in an API problem's ``errors``.
+_ERROR_KEYS = {"source": "file"}
+
 
 class Problem(Exception):
     """An error to return as a problem document.
@@ -144,7 +147,8 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(SchemaError)
     async def _schema(request: Request, exc: SchemaError) -> JSONResponse:
         first = (str(exc).strip().splitlines() or ["the input does not fit the schema"])[0]
-        problems = [{k: _plain(v) for k, v in p.items()} for p in exc.problems]
+        # the loaders name the file ``source``; the API's problem documents call it ``file`` (docs/api.md)
+        problems = [{_ERROR_KEYS.get(k, k): _plain(v) for k, v in p.items()} for p in exc.problems]
         return problem_response(request, 422, "validation", first, errors=problems)
 
     @app.exception_handler(UnknownCustomerError)

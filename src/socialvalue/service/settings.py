@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
@@ -50,8 +51,21 @@ class ServeSettings(ConfigModel):
     @classmethod
     def _origins(cls, value: list[str]) -> list[str]:
         for origin in value:
-            if origin == "*" or not origin.startswith(("http://", "https://")):
-                raise ValueError(f"a CORS origin is a full http(s) origin, not {origin!r} (no wildcard)")
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or "*" in origin
+                or parts.path
+                or parts.query
+                or parts.fragment
+                or parts.username
+            ):
+                # a browser sends its origin as scheme://host[:port]; anything else would never match
+                raise ValueError(
+                    f"a CORS origin is scheme://host[:port] as a browser sends it, such as "
+                    f"https://crm.example.com (no path, no trailing slash, no wildcard), not {origin!r}"
+                )
         return value
 
     @property
