@@ -60,6 +60,10 @@ ALLOWED: dict[str, frozenset[str]] = {
     "socialvalue.features": KERNEL,  # SQL definitions only: nothing executes
     "socialvalue.store": KERNEL,  # the leaf: connection, migrations, transactions, query helpers
     "socialvalue.engine": KERNEL | {"socialvalue.store", "socialvalue.features"},
+    # an engine too: the feature SQL (features), the seam's codes and batch size (engine), the ingest rules
+    # its input checks (ingest), and store only for arrow_to_pandas, so its frames have DuckDB's dtypes
+    "socialvalue.spark": KERNEL
+    | {"socialvalue.store", "socialvalue.features", "socialvalue.engine", "socialvalue.ingest"},
     "socialvalue.ingest": _STORAGE,
     "socialvalue.privacy": _STORAGE,
     "socialvalue.published": _STORAGE,  # the snapshots the REST API serves, written from the store

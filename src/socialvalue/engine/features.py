@@ -60,8 +60,9 @@ def feature_table(
     Parameters
     ----------
     engine
-        A :class:`~socialvalue.engine.duckdb.DuckDBEngine`, or a :class:`~socialvalue.store.Store` to open
-        one on.
+        A :class:`~socialvalue.engine.duckdb.DuckDBEngine`, another engine with its methods (the Spark
+        engine, :class:`socialvalue.spark.engine.SparkEngine`), or a :class:`~socialvalue.store.Store` to open
+        a DuckDB engine on.
     as_of, unit, holdout_end, config, select
         As in :func:`build`.
     columns
@@ -88,7 +89,7 @@ def feature_table(
     ...     feature_table(store, "2024-01-01", columns=["frequency", "T"]).column_names
     ['customer_id', 'frequency', 'T']
     """
-    engine = DuckDBEngine.of(engine)
+    engine = DuckDBEngine(engine) if isinstance(engine, Store) else engine
     frame = TimeFrame.resolve(as_of, unit, None, holdout_end)
     return _compute(engine, frame, config or FeatureConfig(), select, columns)
 

@@ -1,0 +1,25 @@
+"""The Spark engine (issue 18): the canonical tables read into Spark and the shared definitions run there.
+
+* :func:`spark_session` starts (or reuses) a SparkSession set up to compute what DuckDB computes (UTC,
+  ANSI SQL, Arrow).
+* :func:`read_tables` reads the five canonical tables from a folder of Parquet (or Delta, or Iceberg, where
+  the connector is on the classpath) and checks them by the rules of :mod:`socialvalue.ingest`.
+* :class:`SparkEngine` offers the methods of :class:`~socialvalue.engine.DuckDBEngine` the feature path uses,
+  so :func:`socialvalue.engine.feature_table` runs the same SQL on Spark.
+
+pyspark is imported only when one of these is called (the ``[spark]`` extra).
+
+>>> from socialvalue.engine import feature_table
+>>> from socialvalue.spark import SparkEngine, read_tables, spark_session
+>>> spark = spark_session("local[2]")                                          # doctest: +SKIP
+>>> engine = SparkEngine(spark, read_tables(spark, "input/"))                  # doctest: +SKIP
+>>> feature_table(engine, "2026-01-01", holdout_end="2026-06-30")              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from socialvalue.spark.engine import SparkEngine
+from socialvalue.spark.input import read_tables
+from socialvalue.spark.session import spark_session
+
+__all__ = ["SparkEngine", "read_tables", "spark_session"]
