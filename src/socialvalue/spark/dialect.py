@@ -10,9 +10,9 @@ DuckDB                         Spark
 ``timezone('UTC', ts)``        ``CAST(ts AS TIMESTAMP_NTZ)`` (the session time zone is UTC, see
                                :mod:`socialvalue.spark.session`)
 ``to_timestamp(seconds)``      ``TIMESTAMP_SECONDS(seconds)`` (keeps the fraction of a second)
-``trunc(x)``                   ``IF(x < 0, CEIL(x), FLOOR(x))`` (SQLGlot's ``CAST(x AS BIGINT)`` fails on
-                               NaN or beyond 2^63 under ANSI; ``FLOOR`` and ``CEIL`` saturate, so such a
-                               value still fails the whole-number test of a conversion, as in DuckDB)
+``trunc(x)``                   ``x - x % 1`` (exact for a finite double or a decimal; SQLGlot's
+                               ``CAST(x AS BIGINT)``, like ``FLOOR``, fails under ANSI on NaN or beyond
+                               2^63, where DuckDB's whole-number test of a conversion simply fails)
 ``regexp_full_match(x, p)``    ``x RLIKE '\A(?:p)\z'`` (Spark's ``RLIKE`` finds a match anywhere)
 ``isinf(x)``                   ``ABS(x) = CAST('Infinity' AS DOUBLE)``
 ``CAST(x AS JSON)``            ``CAST(x AS STRING)`` (Spark has no JSON type; the text is kept)
@@ -37,10 +37,8 @@ def _rewrite(node: Any) -> Any:
         return exp.Anonymous(this="TIMESTAMP_SECONDS", expressions=[node.this])
     if isinstance(node, exp.Trunc) and not node.args.get("decimals"):
         x = node.this
-        return exp.If(
-            this=exp.LT(this=x.copy(), expression=exp.Literal.number(0)),
-            true=exp.Ceil(this=x.copy()),
-            false=exp.Floor(this=x.copy()),
+        return exp.Paren(
+            this=exp.Sub(this=x.copy(), expression=exp.Mod(this=x.copy(), expression=exp.Literal.number(1)))
         )
     if isinstance(node, exp.RegexpFullMatch):
         pattern = node.expression
@@ -73,7 +71,8 @@ def to_spark_expr(sql: str) -> str:
     Raises
     ------
     sqlglot.errors.UnsupportedError
-        If the expression still uses DuckDB syntax with no Spark equivalent.
+        If SQLGlot knows the expression has no Spark form. (A function it does not know passes through
+        by name and fails when Spark analyses the query.)
 
     Examples
     --------
