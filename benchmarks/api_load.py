@@ -224,6 +224,10 @@ class Phase:
     wall_s: float = 0.0
     stopped_by_run_end: bool = False
     reconnects: int = 0
+    t0: float = 0.0  # the phase's start on the monotonic clock
+    new_as_of: str | None = None  # the run being published: when its answers start, and old ones after
+    first_new_s: float | None = None
+    old_starts: list[float] = dataclasses.field(default_factory=list)
     cpu_s: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def error(self, kind: str, example: str) -> None:
@@ -257,6 +261,13 @@ class Phase:
             "reconnects": self.reconnects,
             "cpu_s": {k: round(v, 2) for k, v in self.cpu_s.items()},
         }
+        if self.new_as_of is not None:
+            first = self.first_new_s
+            out["first_new_answer_at_s"] = None if first is None else round(first, 3)
+            # answers of the old run to requests due well after the first answer of the new one (1 s grace)
+            out["old_answers_1s_after_first_new"] = (
+                None if first is None else sum(1 for t in self.old_starts if t > first + 1.0)
+            )
         if lat.size:
             q = np.percentile(lat, [50, 90, 99, 99.9])
             out.update(
@@ -299,6 +310,12 @@ class Checker:
         m = AS_OF_RE.search(body, 0, 4096)  # the top-level as_of is the body's second key
         as_of = m.group(1).decode() if m else None
         phase.as_of[str(as_of)] += 1
+        if phase.new_as_of is not None:
+            if as_of == phase.new_as_of:
+                if phase.first_new_s is None or start < phase.first_new_s:
+                    phase.first_new_s = start
+            else:
+                phase.old_starts.append(start)
         if as_of not in phase.allowed_as_of:
             phase.error("as_of", f"{cid}: as_of {as_of!r}, expected one of {phase.allowed_as_of}")
             return
@@ -359,6 +376,7 @@ async def run_phase(
     connects = sum(c.connects for c in conns)
     counter = itertools.count()
     t0 = loop.time() + 0.01
+    phase.t0 = t0
     deadline = t0 + seconds
     stop = stop or asyncio.Event()
     n_ids = len(ids)
@@ -586,10 +604,17 @@ async def session(args: argparse.Namespace, store: Path, ids: list[str], log: Pa
         offset = 0
 
         async def phase(
-            name: str, mode: str, allowed: tuple[str, ...], rate=None, stop=None, requests=None, seconds=None
+            name: str,
+            mode: str,
+            allowed: tuple[str, ...],
+            rate=None,
+            stop=None,
+            requests=None,
+            seconds=None,
+            new_as_of=None,
         ):
             nonlocal offset
-            ph = Phase(name, mode, args.concurrency, rate, allowed)
+            ph = Phase(name, mode, args.concurrency, rate, allowed, new_as_of=new_as_of)
             s0, r0 = watch.server_cpu(), watch.run_cpu()
             await run_phase(
                 ph,
@@ -607,6 +632,7 @@ async def session(args: argparse.Namespace, store: Path, ids: list[str], log: Pa
             ph.cpu_s["server"] = watch.server_cpu() - s0
             ph.cpu_s["run"] = watch.run_cpu() - r0
             summary = ph.summary()
+            summary["t0_monotonic"] = ph.t0
             result["phases"].append(summary)
             print(_row(summary), flush=True)
             return summary
@@ -671,8 +697,28 @@ async def session(args: argparse.Namespace, store: Path, ids: list[str], log: Pa
                 await phase("during run", "open", both, rate=rate, stop=done)
         if not done.is_set():
             await phase("during run", "closed", both, stop=done)
-        if not done.is_set():
-            print("measurements done; waiting for the run to finish ...", flush=True)
+        # light load until 3 s after the run finished: the swap to the new run, seen by the clients
+        slow = min(args.rate)
+        print(f"open loop at {slow:g}/s until 3 s after the run finishes (the swap) ...", flush=True)
+        swap_over = asyncio.Event()
+
+        async def after_done() -> None:
+            await done.wait()
+            await asyncio.sleep(3.0)
+            swap_over.set()
+
+        ender = asyncio.create_task(after_done())
+        swap = await phase(
+            "to the swap",
+            "open",
+            both,
+            rate=slow,
+            stop=swap_over,
+            requests=int(slow * (args.run_timeout + 10)),
+            seconds=args.run_timeout + 10,
+            new_as_of=run_as_of,
+        )
+        await ender
         await poller
         record = state.get("record") or {}
         result["run"] = {
@@ -681,6 +727,14 @@ async def session(args: argparse.Namespace, store: Path, ids: list[str], log: Pa
             "status": state["status"],
             "running_after_post_s": state["running_at"],
             "finished_after_post_s": state["finished_at"],
+            # the first answer of the new run, from the run's finish as the poller saw it (0.25 s polls)
+            "first_new_answer_after_finish_s": (
+                None
+                if swap.get("first_new_answer_at_s") is None or state["finished_at"] is None
+                else round(
+                    swap["t0_monotonic"] + swap["first_new_answer_at_s"] - t_post - state["finished_at"], 3
+                )
+            ),
             "timed_out": state.get("timed_out", False),
             "timings": record.get("timings"),
             "memory": record.get("memory"),
@@ -704,7 +758,6 @@ async def session(args: argparse.Namespace, store: Path, ids: list[str], log: Pa
             await asyncio.sleep(0.1)
         result["published_after"] = health.get("published")
         result["picked_up"] = (health.get("published") or {}).get("run_id") == run_id
-        result["picked_up_after_finish_s"] = round(time.monotonic() - t_done, 2)
         await writer.aclose()
         await phase("after run", "closed", (run_as_of,), seconds=min(5.0, args.seconds), requests=5000)
         await asyncio.gather(*(c.aclose() for c in conns))
@@ -869,7 +922,14 @@ def main() -> int:
     print(
         f"run as of {run['as_of']}: {run['finished_after_post_s']:.1f} s from POST to finished "
         f"(running after {run['running_after_post_s']:.1f} s), {run['cpu_s']:.0f} CPU s; "
-        f"server picked it up: {result['picked_up']} ({result['picked_up_after_finish_s']:.1f} s after)"
+        f"/health then published it: {result['picked_up']}"
+    )
+    swap = next(p for p in result["phases"] if p["phase"] == "to the swap")
+    first = run["first_new_answer_after_finish_s"]
+    print(
+        "the clients' first answer from the new run: "
+        + ("none" if first is None else f"{first:+.2f} s from the run's finish as polled")
+        + f"; answers from the old run to requests due > 1 s after it: {swap['old_answers_1s_after_first_new']}"
     )
     print(
         f"server peak RSS {result['server_peak_rss_mb'] or result['server_peak_rss_mb_sampled']:,.0f} MB; "
