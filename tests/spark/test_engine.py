@@ -8,6 +8,10 @@ sample variance with different streaming algorithms (DuckDB updates one running 
 by row; Spark merges partial central moments of its tasks), which round differently in the last bits. Sums
 of money are DECIMAL (exact) on both; averages of integers (``ipt_mean_days``) are exact on both.
 
+The other shared definitions the pipeline runs (the social inputs, the repeat-purchase tracking) give the
+same rows on both engines too (as sets where the definition asks no order), equal except one column summed as
+doubles (``audience_spend_365d``, within 1e-12: the additions run in a different order).
+
 The data: the demo shop (``socialvalue.demo.generate``, 1,500 customers, seed 7, the five tables) and the
 real CDNOW purchase log (all 23,570 customers, read from ``../shared/data/cdnow`` through the
 ``shared_data`` fixture, see its SOURCE.md).
@@ -26,7 +30,8 @@ from socialvalue.datasets import cdnow
 from socialvalue.demo import DEFAULT_END, generate
 from socialvalue.engine import DuckDBEngine, feature_table
 from socialvalue.errors import ConfigError
-from socialvalue.features import Query
+from socialvalue.features import Query, tracking
+from socialvalue.features import social_inputs as si
 from socialvalue.features.registry import registry
 from socialvalue.schema import KINDS
 from socialvalue.spark.engine import SparkEngine
@@ -195,3 +200,45 @@ def test_two_engines_in_one_session_see_their_own_tables(spark, demo, tmp_path):
     assert engine.scalar(count) == 1_500
     with pytest.raises(ConfigError, match="needs the tables"):
         SparkEngine(spark, {"customers": read_tables(spark, folder)["customers"]})
+
+
+# -- the other shared definitions the pipeline runs (social inputs, tracking) ---------------------------------
+
+AS_OF, START = "2026-01-01", "2025-01-01"
+SOCIAL = {
+    "customer_ids": lambda: si.customer_ids_query(),
+    "consented_customers": lambda: si.consented_customers_query(),
+    "signup_dates": lambda: si.signup_dates_query(),
+    "referrals": lambda: si.referrals_query(AS_OF),  # QUALIFY: SQLGlot writes it as a filtered subquery
+    "referred_orders": lambda: si.referred_orders_query(AS_OF),
+    "signups": lambda: si.signups_query(AS_OF),
+    "exposures": lambda: si.exposures_query(AS_OF, start=START),  # list parameters, GROUP BY ALL
+    "purchases": lambda: si.purchases_query(AS_OF, start=START),
+    "interactions": lambda: si.interactions_query(AS_OF),
+    "interaction_counts": lambda: si.interaction_counts_query(AS_OF),
+    "content": lambda: si.content_query(AS_OF),
+    "content_actions": lambda: si.content_actions_query(AS_OF),
+    "loyalty": lambda: si.loyalty_query(AS_OF),
+    "audience_activity": lambda: si.audience_activity_query(AS_OF),
+    "graph_edges": lambda: si.graph_edges_query(AS_OF),
+    "graph_edges_of_kinds": lambda: si.graph_edges_query(AS_OF, interaction_kinds=["like", "comment"]),
+    "repeat_days": lambda: tracking.repeat_days_query("2025-06-01", AS_OF),
+}
+#: Columns summed as doubles in the definition: the order of the additions differs between the engines.
+DOUBLE_SUMS = {"audience_activity": ["audience_spend_365d"]}
+
+
+@pytest.mark.parametrize("name", list(SOCIAL))
+def test_social_input_definitions_equal_duckdb(demo, name):
+    store, engine = demo
+    query = SOCIAL[name]()
+    ours, theirs = engine.table(query), DuckDBEngine(store).table(query)
+    assert ours.schema == theirs.schema and ours.num_rows == theirs.num_rows > 0
+    if not query.order:  # no order asked: compare as sets of rows
+        ours, theirs = (t.sort_by([(c, "ascending") for c in t.column_names]) for t in (ours, theirs))
+    for column in ours.column_names:
+        a, b = ours.column(column), theirs.column(column)
+        if column in DOUBLE_SUMS.get(name, ()):
+            np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=1e-12, atol=0)
+        else:
+            assert a.equals(b), column

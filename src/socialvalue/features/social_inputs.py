@@ -2,7 +2,9 @@
 
 Every definition takes an explicit ``as_of`` and sees nothing after it, so the same definitions build
 calibration-period inputs for a holdout evaluation. :mod:`socialvalue.engine` runs them;
-:mod:`socialvalue.pipeline.social_inputs` hands the frames to the social value maths.
+:mod:`socialvalue.pipeline.social_inputs` hands the frames to the social value maths. The SQL is written
+for DuckDB in the subset SQLGlot transpiles to Spark (``?`` or ``$name`` parameters, not ``$1``;
+``date_diff``, not ``epoch_us``), so the Spark engine runs the same definitions.
 
 Exposures (who saw whose content, shares and reviews) are assembled from three sources:
 
@@ -289,13 +291,13 @@ def content_query(as_of: Any) -> Query:
         """
         WITH drawn AS (
             SELECT i.content_id, count(*) AS n FROM interactions i JOIN content c USING (content_id)
-            WHERE i.occurred_at <= $1 AND i.actor_id <> c.author_id GROUP BY 1)
+            WHERE i.occurred_at <= $as_of AND i.actor_id <> c.author_id GROUP BY 1)
         SELECT c.content_id, c.author_id, c.kind, c.created_at, c.rating, c.helpful_votes, c.views,
                c.product_id, coalesce(d.n, 0) AS interactions_drawn
         FROM content c LEFT JOIN drawn d USING (content_id)
-        WHERE c.created_at <= $1
+        WHERE c.created_at <= $as_of
         """,
-        (_t(as_of),),
+        {"as_of": _t(as_of)},
         ("author_id",),
     )
 
@@ -320,15 +322,17 @@ def loyalty_query(as_of: Any, *, positive_rating: float = 4.0) -> Query:
         """
         WITH o AS (
             SELECT customer_id, count(*) AS n_orders, min(ordered_at) AS first_at FROM orders
-            WHERE status = 'completed' AND amount > 0 AND ordered_at <= $1 GROUP BY 1),
+            WHERE status = 'completed' AND amount > 0 AND ordered_at <= $as_of GROUP BY 1),
         r AS (
             SELECT author_id AS customer_id, count(*) AS positive_reviews FROM content
-            WHERE kind = 'review' AND rating >= $2 AND created_at <= $1 GROUP BY 1),
+            WHERE kind = 'review' AND rating >= $rating AND created_at <= $as_of GROUP BY 1),
         f AS (
             SELECT src_id AS customer_id, count(DISTINCT dst_id) AS referrals_made FROM relationships
-            WHERE kind = 'referred' AND (created_at IS NULL OR created_at <= $1) GROUP BY 1)
+            WHERE kind = 'referred' AND (created_at IS NULL OR created_at <= $as_of) GROUP BY 1)
         SELECT c.customer_id, coalesce(o.n_orders, 0) AS n_orders,
-               coalesce(date_diff('second', o.first_at, $1::TIMESTAMP) / 86400.0, 0.0) AS tenure_days,
+               coalesce(
+                   CAST(date_diff('second', o.first_at, CAST($as_of AS TIMESTAMP)) AS DOUBLE) / 86400.0, 0.0
+               ) AS tenure_days,
                coalesce(r.positive_reviews, 0) AS positive_reviews,
                coalesce(f.referrals_made, 0) AS referrals_made
         FROM customers c LEFT JOIN o USING (customer_id) LEFT JOIN r USING (customer_id)
@@ -336,7 +340,7 @@ def loyalty_query(as_of: Any, *, positive_rating: float = 4.0) -> Query:
         WHERE c.consent_profiling
         ORDER BY c.customer_id
         """,
-        (_t(as_of), positive_rating),
+        {"as_of": _t(as_of), "rating": positive_rating},
     )
 
 
@@ -395,7 +399,7 @@ _GRAPH_EDGES = """
         SELECT dst_id, src_id FROM rel WHERE list_contains($kinds, kind) AND kind IN ('friend', 'follow')),
     acts AS (
         SELECT target_customer_id AS src, actor_id AS dst,
-               epoch_us(CAST($as_of AS TIMESTAMP)) - epoch_us(occurred_at) AS age_us
+               date_diff('microsecond', occurred_at, CAST($as_of AS TIMESTAMP)) AS age_us
         FROM interactions
         WHERE target_customer_id IS NOT NULL AND actor_id <> target_customer_id
           AND occurred_at >= $start AND occurred_at < $as_of
