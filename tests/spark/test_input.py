@@ -270,3 +270,17 @@ def test_the_folder_and_its_customers_must_exist(spark, tmp_path):
     (tmp_path / "twice" / "customers").mkdir()
     with pytest.raises(SchemaError, match=r"'customers\.parquet' and 'customers' both hold"):
         read_tables(spark, tmp_path / "twice")
+
+
+@pytest.mark.parametrize("name", ["o[1]", "a{b,c}", "x*y?", "it's here", "ü😀", "back\\slash"])
+def test_exactly_the_named_folder_is_read(spark, tmp_path, name):
+    """Spark reads ``* ? [ ] { }`` in a path as a pattern: a decoy the pattern would match is not read."""
+    decoys = {"o1", "ab", "x-y!", "b"}
+    for decoy in decoys:
+        write_tables(tmp_path / decoy, {"customers": pa.table({"customer_id": ["WRONG"]})})
+    write_tables(tmp_path / name, {"customers": CUSTOMERS})
+    (tmp_path / name / "orders").mkdir()  # a folder without data files is an empty table
+    (tmp_path / name / "orders" / "_SUCCESS").write_text("")
+    tables = read_tables(spark, tmp_path / name)
+    assert sorted(r["customer_id"] for r in tables["customers"].collect()) == ["C1", "C2", "C3", "C4"]
+    assert tables["orders"].count() == 0

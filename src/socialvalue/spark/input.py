@@ -31,6 +31,7 @@ customers for unknown ids (references to unknown customers are always problems, 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -163,15 +164,35 @@ def _empty(spark: SparkSession, kind: str) -> DataFrame:
     return spark.createDataFrame([], canonical_schema(kind))
 
 
+def _literal_path(path: str) -> str:
+    """``path`` with Hadoop's glob characters escaped, so exactly that file or folder is read.
+
+    Spark expands ``* ? [ ] { }`` in a path as a pattern (``o[1].parquet`` would read ``o1.parquet``); a
+    backslash makes each one literal.
+    """
+    return re.sub(r"([\\\[\]{}*?])", r"\\\1", path)
+
+
+def _has_data(where: Located) -> bool:
+    """Whether the table has rows to read: a file, or a folder with a data file (not ``_SUCCESS``, ``.crc``)."""
+    if not where.folder or where.fmt != "parquet":
+        return True
+    return any(
+        not any(part.startswith(("_", ".")) for part in f.relative_to(where.path).parts)
+        for f in Path(where.path).rglob("*")
+        if f.is_file()
+    )
+
+
 def _read(spark: SparkSession, where: Located) -> DataFrame:
     """The table's rows with ``_sv_row`` (1-based row of its file, for Parquet) and ``_sv_file``."""
     from pyspark.sql import functions as F
 
     try:
         if where.fmt == "parquet":
-            df = spark.read.parquet(where.path)
+            df = spark.read.parquet(_literal_path(where.path))
         else:
-            df = spark.read.format(where.fmt).load(where.path)
+            df = spark.read.format(where.fmt).load(_literal_path(where.path))
     except Exception as exc:  # the JVM's error arrives as py4j's or pyspark's, by deployment
         text = str(exc)
         if "DATA_SOURCE_NOT_FOUND" in text or "Failed to find the data source" in text:
@@ -454,7 +475,7 @@ def read_tables(
     customers: DataFrame | None = None
     for kind in KINDS:
         where = found[kind]
-        if where is None:
+        if where is None or not _has_data(where):
             out[kind] = _empty(spark, kind)
             continue
         try:
