@@ -189,6 +189,7 @@ def test_good_tables_are_canonical_and_exact_copies_are_dropped(spark, tmp_path)
             "ordered_at": _ts([T(2024, 1, 1)] * 2 + [T(2024, 1, 2)]),
             "amount": [10.5, 10.5, 3.0],  # doubles, cast to DECIMAL(18,4)
             "status": ["Completed", "Completed", "refunded"],
+            "note.with `tick": ["a", "a", "b"],  # not canonical: read, checked for NUL, then left out
         }
     )
     folder = write_tables(tmp_path / "input", {"customers": CUSTOMERS, "orders": orders})

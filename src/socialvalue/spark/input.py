@@ -248,7 +248,7 @@ def _refuse_nul(src: DataFrame, where: Located, texts: list[str]) -> None:
 
     if not texts:
         return
-    hits = [F.instr(F.col(c), "\x00") > 0 for c in texts]
+    hits = [F.instr(F.col("`" + c.replace("`", "``") + "`"), "\x00") > 0 for c in texts]
     anywhere = hits[0]
     for h in hits[1:]:
         anywhere = anywhere | h
