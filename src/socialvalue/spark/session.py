@@ -2,13 +2,14 @@
 
 The settings that matter for equal results:
 
-* ``spark.sql.session.timeZone=UTC`` (and the JVM's ``user.timezone``): canonical timestamps are naive UTC
-  wall-clock time, read as ``TIMESTAMP_NTZ``; casts of an instant to a date or a day take the UTC day, as
-  DuckDB's ``CAST(ts AS DATE)`` does.
+* ``spark.sql.session.timeZone=UTC``: canonical timestamps are naive UTC wall-clock time, read as
+  ``TIMESTAMP_NTZ`` (``spark.sql.parquet.inferTimestampNTZ.enabled``); an instant (a ``TIMESTAMP`` with a
+  zone, or a Python ``datetime`` bound as a parameter) is compared and cast to a day in UTC, as DuckDB's
+  ``CAST(ts AS DATE)`` does. The JVM's own options are left alone: a cluster sets those.
 * ``spark.sql.ansi.enabled=true``: an overflowing integer, an invalid cast or a division by zero is an error,
   not a silent NULL. DuckDB also fails on overflow and invalid casts; its ``x / 0`` on doubles gives
-  ``inf``, where ANSI Spark fails, which is why the shared definitions guard every divisor
-  (``NULLIF(..., 0)``) and never divide by zero on either engine.
+  ``inf``, where ANSI Spark fails, which is why no shared definition divides by a value that can be zero
+  (a ``NULLIF(..., 0)`` or a ``CASE`` guards each divisor that could be).
 * ``spark.sql.execution.arrow.pyspark.enabled=true``: results come to the driver as Arrow, and
   ``mapInPandas`` exchanges Arrow batches with the Python workers.
 * ``spark.sql.shuffle.partitions``: 200 by default, which for local data is mostly empty tasks; a local
@@ -36,8 +37,6 @@ __all__ = ["DEFAULT_CONF", "spark_session"]
 #: Settings every session gets (a keyword of :func:`spark_session` overrides any of them).
 DEFAULT_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
-    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
-    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
     "spark.sql.ansi.enabled": "true",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
