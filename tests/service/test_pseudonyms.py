@@ -138,11 +138,6 @@ def test_no_answer_holds_a_raw_id(api, pseudo, raw_pattern):
         assert raw_pattern.search(r.text) is None, (path, raw_pattern.search(r.text))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="queries.runs / app.py: the run record's diagnostics (network nodes' labels) hold raw customer ids, "
-    "served as they are by GET /runs and GET /runs/{id} under --pseudonymize",
-)
 def test_run_records_hold_no_raw_id(api, raw_pattern):
     runs = api.get("/runs")
     assert runs.status_code == 200

@@ -23,8 +23,10 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 
 from socialvalue.published import serving_dir
 from socialvalue.schema import KINDS
@@ -184,7 +186,10 @@ def _csv(columns: list[str], rows: list[tuple[Any, ...]] | list[dict[str, Any]],
 Text = Annotated[str | None, Query(max_length=200)]
 #: Every error response, in the OpenAPI description.
 PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ProblemOut, "content": {"application/problem+json": {}}, "description": text}
+    code: {
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemOut"}}},
+        "description": text,
+    }
     for code, text in (
         (400, "bad request"), (401, "no valid API key"), (403, "the key's role is too low"),
         (404, "not found"), (409, "the store is being written"), (410, "the paged run is gone"),
@@ -269,7 +274,13 @@ def create_app(settings: ServeSettings) -> FastAPI:
             raise Problem(404, "not-found", "no such customer in the published run")
         return found
 
-    @app.get("/customers", response_model=CustomerPage, tags=["reads"], dependencies=[READ])
+    @app.get(
+        "/customers",
+        response_model=CustomerPage,
+        tags=["reads"],
+        dependencies=[READ],
+        responses={200: {"content": {"text/csv": {}}, "description": "one page, or the whole list as CSV"}},
+    )
     def customers(
         request: Request,
         segment: Text = None,
@@ -388,9 +399,28 @@ def create_app(settings: ServeSettings) -> FastAPI:
             return job.public()
         raise Problem(404, "not-found", "no such run")
 
-    @app.post("/runs", response_model=RunJobOut, status_code=202, tags=["runs"], dependencies=[WRITE])
-    def start_run(request: Request, body: RunIn) -> dict[str, Any]:
+    @app.post(
+        "/runs",
+        response_model=RunJobOut,
+        status_code=202,
+        tags=["runs"],
+        dependencies=[WRITE],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunIn"}}},
+            }
+        },
+    )
+    async def start_run(request: Request) -> dict[str, Any]:
         """Rescore as of a date in the background; follow it at ``GET /runs/{id}``."""
+        # the body is read here, after the key check: a parameter model would be parsed first (422, not 401)
+        try:
+            body = RunIn.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors(include_url=False)]
+            ) from None
         return request.app.state.sv.writer.submit(body.as_of).public()
 
     @app.post("/ingest/{kind}", response_model=IngestOut, tags=["writes"], dependencies=[WRITE])
@@ -440,6 +470,16 @@ def create_app(settings: ServeSettings) -> FastAPI:
         state.reader.refresh()
         return {"erased": True, "erasure_id": report.erasure_id, "rows_removed": report.rows_removed}
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            named = schema.setdefault("components", {}).setdefault("schemas", {})
+            # named here: POST /runs reads its body itself; errors are documented as problem+json only
+            for model in (RunIn, ProblemOut):
+                named[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "customer_page",
     "influencers",
     "overview",
+    "pseudonymize_ids",
     "resolve_id",
     "runs",
     "segments",
@@ -483,8 +484,52 @@ def influencers(cur: duckdb.DuckDBPyConnection, snap: Snapshot, k: int) -> dict[
     return _cached(snap, ("influencers", k), build)
 
 
+def _strings(obj: Any, out: set[str]) -> None:
+    if isinstance(obj, str):
+        if len(obj) <= 1000:
+            out.add(obj)
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            _strings(k, out)
+            _strings(v, out)
+    elif isinstance(obj, list):
+        for v in obj:
+            _strings(v, out)
+
+
+def _replace(obj: Any, mapping: dict[str, str]) -> Any:
+    if isinstance(obj, str):
+        return mapping.get(obj, obj)
+    if isinstance(obj, dict):
+        return {mapping.get(k, k): _replace(v, mapping) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_replace(v, mapping) for v in obj]
+    return obj
+
+
+def pseudonymize_ids(cur: duckdb.DuckDBPyConnection, snap: Snapshot, obj: Any) -> Any:
+    """``obj`` with every text value that is a customer id replaced by its pseudonym (no-op without them).
+
+    Run records name customers in their diagnostics (network pictures, top contributors); under
+    pseudonymisation those ids must not leave the server either.
+    """
+    if snap.ids is None:
+        return obj
+    found: set[str] = set()
+    _strings(obj, found)
+    if not found:
+        return obj
+    mapping = dict(
+        cur.execute(
+            f"SELECT customer_id, pseudo FROM {snap.ids} WHERE customer_id IN (SELECT unnest(?))",
+            [sorted(found)],
+        ).fetchall()
+    )
+    return _replace(obj, mapping) if mapping else obj
+
+
 def runs(cur: duckdb.DuckDBPyConnection, snap: Snapshot | None) -> list[dict[str, Any]]:
-    """Every run record in the snapshot, newest first (JSON columns parsed)."""
+    """Every run record in the snapshot, newest first (JSON columns parsed; ids pseudonymised when set)."""
     if snap is None:
         return []
     out = []
@@ -501,4 +546,4 @@ def runs(cur: duckdb.DuckDBPyConnection, snap: Snapshot | None) -> list[dict[str
         rec["status"] = "finished" if rec.get("finished_at") else "failed"
         rec["published"] = rec.get("run_id") == snap.meta.get("run_id")
         out.append(deep_clean(rec))
-    return out
+    return pseudonymize_ids(cur, snap, out)

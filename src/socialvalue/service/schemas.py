@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "ActionsOut",
@@ -313,6 +314,13 @@ class RunIn(BaseModel):
         pattern=r"^(\d{4}-\d{2}-\d{2}|latest|today)$",
         description="YYYY-MM-DD, 'today' (UTC) or 'latest' (the day after the last order)",
     )
+
+    @field_validator("as_of")
+    @classmethod
+    def _real_date(cls, value: str) -> str:
+        if value not in ("latest", "today"):
+            date.fromisoformat(value)  # ValueError -> 422: 2026-13-45 is no date
+        return value
 
 
 class IngestOut(_Out):
