@@ -11,6 +11,9 @@ Consent lives in ``customers.consent_marketing`` (may receive marketing; missing
   record it anyway.
 * :func:`pseudonymize` replaces identifiers by a keyed HMAC-SHA256, stable for one key, for exports and
   sharing.
+* :func:`marketing_consent` says which customers may receive marketing now; control groups
+  (:mod:`socialvalue.experiments`) assign and export only those, and an erasure deletes their
+  ``_assignments`` rows like every other row about them.
 
 Nothing here logs identifiers.
 """
@@ -41,6 +44,7 @@ __all__ = [
     "ErasureReport",
     "compact_store",
     "erase_customer",
+    "marketing_consent",
     "pseudonym_key",
     "pseudonymize",
     "purge_exports",
@@ -126,7 +130,8 @@ ERASURE_PLACES: tuple[str, ...] = (
     "canonical tables: rows whose customer columns name the customer (customers, orders, interactions as "
     "actor or target, relationships either side, content as author)",
     "other people's interactions on the customer's content: content_id set to NULL",
-    "every other table with a customer column (scores, actions, feature tables, ...)",
+    "every other table with a customer column (scores, actions, feature tables, the control-group "
+    "assignments in _assignments, ...)",
     "JSON and text of bookkeeping tables (_runs diagnostics and parameters) and the extra JSON of every "
     'canonical table: the quoted id replaced by "(erased)"',
     "export files recorded in _exports (scores, actions, audiences, feature tables; pseudonymized ones "
@@ -138,6 +143,44 @@ ERASURE_PLACES: tuple[str, ...] = (
 )
 
 _ERASED = "(erased)"
+
+
+def marketing_consent(store: Store, customer_ids: Iterable[Any]) -> Any:
+    """Whether each customer may receive marketing now: ``customers.consent_marketing`` is TRUE.
+
+    Missing consent means no, and so does an id the store has no customer for (erased, or never loaded).
+
+    Parameters
+    ----------
+    store
+        The store whose ``customers`` table holds the consents.
+    customer_ids
+        The customers to check, in any order (converted with ``str``).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        One value per id, in the order given.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    ids = [str(c) for c in customer_ids]
+    if not ids:
+        return np.zeros(0, dtype=bool)
+    asked = pa.table({"customer_id": pa.array(ids, pa.string())})
+    store.con.register("_sv_consent_ids", asked)
+    try:
+        yes = {
+            r[0]
+            for r in store.con.execute(
+                "SELECT c.customer_id FROM customers c SEMI JOIN _sv_consent_ids i USING (customer_id) "
+                "WHERE c.consent_marketing IS TRUE"
+            ).fetchall()
+        }
+    finally:
+        store.con.unregister("_sv_consent_ids")
+    return np.fromiter((c in yes for c in ids), dtype=bool, count=len(ids))
 
 
 def record_report(store: Store, path: str, as_of: str) -> None:

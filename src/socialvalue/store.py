@@ -127,11 +127,31 @@ def _migration_3(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("UPDATE relationships SET kind = 'follow' WHERE kind = 'follows'")
 
 
+def _migration_4(con: duckdb.DuckDBPyConnection) -> None:
+    """The control-group assignments of exported actions (``_assignments``), measured by a later run.
+
+    One row per (run, action, customer): ``arm`` is ``treated`` or ``control``, ``stratum`` the stratification
+    cell, ``segment`` the customer's segment then, ``score`` the allocation's expected value (the targeting
+    score of the Qini curves); outcomes count in the ``window_days`` after ``assigned_at``; ``seed`` is the
+    assignment hash's. The table has a customer column, so an erasure deletes a customer's rows with the rest.
+    """
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS _assignments (
+            run_id VARCHAR NOT NULL, action VARCHAR NOT NULL, customer_id VARCHAR NOT NULL,
+            arm VARCHAR NOT NULL CHECK (arm IN ('treated', 'control')), stratum VARCHAR, segment VARCHAR,
+            score DOUBLE, assigned_at TIMESTAMP NOT NULL, window_days INTEGER NOT NULL CHECK (window_days > 0),
+            seed BIGINT NOT NULL, PRIMARY KEY (run_id, action, customer_id))
+        """
+    )
+
+
 #: Ordered migrations: (version, function applying it). Append, never edit, once released.
 _MIGRATIONS: tuple[tuple[int, Callable[[duckdb.DuckDBPyConnection], None]], ...] = (
     (1, _migration_1),
     (2, _migration_2),
     (3, _migration_3),
+    (4, _migration_4),
 )
 SCHEMA_VERSION = _MIGRATIONS[-1][0]
 
