@@ -49,6 +49,7 @@ _BELOW_OUTPUTS = _STORAGE | {
     "socialvalue.decisions",
     "socialvalue.plot",
     "socialvalue.datastore",
+    "socialvalue.experiments",
 }
 #: may import anything
 TOP = frozenset({"socialvalue", "socialvalue.cli", "socialvalue.service"})
@@ -72,6 +73,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "socialvalue.decisions": KERNEL | {"socialvalue.models", "socialvalue.social"},
     "socialvalue.plot": KERNEL | {"socialvalue.models", "socialvalue.social"},
     "socialvalue.datastore": KERNEL | {"socialvalue.store", "socialvalue.ingest", "socialvalue.privacy"},
+    # control groups in the store: the decisions' experiment maths over the store, consent from privacy
+    "socialvalue.experiments": _STORAGE | {"socialvalue.decisions"},
     "socialvalue.report": _BELOW_OUTPUTS | {"socialvalue.exports"},
     "socialvalue.exports": _BELOW_OUTPUTS | {"socialvalue.report"},
     "socialvalue.pipeline": _BELOW_OUTPUTS | {"socialvalue.report", "socialvalue.exports"},
