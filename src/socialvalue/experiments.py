@@ -1,7 +1,7 @@
 """Control groups in the store: hold them out when actions are exported, measure them on a later run.
 
-The maths (power, assignment, uplift, verdicts) is :mod:`socialvalue.decisions.experiment`; this module is
-its store side:
+The maths is :mod:`socialvalue.decisions.experiment` (power, assignment) and
+:mod:`socialvalue.decisions.measurement` (uplift, verdicts, values); this module is their store side:
 
 1. :func:`hold_out_controls` — when a run's plan is exported: keep the customers who consent to marketing
    (:func:`socialvalue.privacy.marketing_consent`), measure each action's baseline purchase rate when the power
@@ -29,16 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from socialvalue.decisions.experiment import (
-    ALL_SEGMENTS,
-    ExperimentConfig,
-    Holdout,
-    hold_out,
-    measure_uplift,
-    measured_values,
-    paid_verdicts,
-    qini_curves,
-)
+from socialvalue.decisions.experiment import ALL_SEGMENTS, ExperimentConfig, Holdout, hold_out
+from socialvalue.decisions.measurement import measure_uplift, measured_values, paid_verdicts, qini_curves
 from socialvalue.decisions.uplift import QiniCurve
 from socialvalue.errors import SchemaError, StoreError
 from socialvalue.privacy import marketing_consent
@@ -322,10 +314,10 @@ class ActionResults:
     outcomes
         :func:`measure_outcomes`' rows.
     uplift
-        :func:`~socialvalue.decisions.experiment.measure_uplift`'s table (every metric, per segment and over
+        :func:`~socialvalue.decisions.measurement.measure_uplift`'s table (every metric, per segment and over
         all).
     verdicts
-        :func:`~socialvalue.decisions.experiment.paid_verdicts` (per action and segment; the action's own
+        :func:`~socialvalue.decisions.measurement.paid_verdicts` (per action and segment; the action's own
         row has segment ``"(all)"``).
     values
         Per measured action, the incremental value per customer of each segment: pass
