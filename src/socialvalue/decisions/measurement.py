@@ -70,7 +70,7 @@ def _welch(groups: pd.DataFrame, z_level: float) -> pd.DataFrame:
     b = groups["var_control"].fillna(0.0) / n_c
     se = np.sqrt(a + b)
     denom = a**2 / (n_t - 1).clip(lower=1) + b**2 / (n_c - 1).clip(lower=1)
-    df = pd.Series(np.inf, index=groups.index)
+    df = pd.Series(np.inf, index=groups.index).where(se.notna())  # all outcomes equal: the normal quantile
     pos = denom > 0
     df[pos] = (a + b)[pos] ** 2 / denom[pos]
     q = stdtrit(df.to_numpy(), 0.5 + z_level / 2.0)
@@ -156,8 +156,8 @@ def measure_uplift(
             ),
             fill_value=0,
         )
-        for col in ("mean_treated", "mean_control", "var_treated", "var_control"):
-            stats_.loc[stats_["n_treated"].eq(0) | stats_["n_control"].eq(0), col] = np.nan
+        for arm in ARMS:  # an arm without outcomes has no mean (the rows added above were filled with 0)
+            stats_.loc[stats_[f"n_{arm}"].eq(0), [f"mean_{arm}", f"var_{arm}"]] = np.nan
         enough = (stats_["n_treated"] >= min_outcomes) & (stats_["n_control"] >= min_outcomes)
         est = _welch(stats_.where(enough), confidence)
         est[["n_treated", "n_control"]] = stats_[["n_treated", "n_control"]]
