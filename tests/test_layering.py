@@ -75,9 +75,19 @@ ALLOWED: dict[str, frozenset[str]] = {
     "socialvalue.datastore": KERNEL | {"socialvalue.store", "socialvalue.ingest", "socialvalue.privacy"},
     # control groups in the store: the decisions' experiment maths over the store, consent from privacy
     "socialvalue.experiments": _STORAGE | {"socialvalue.decisions"},
-    "socialvalue.report": _BELOW_OUTPUTS | {"socialvalue.exports"},
-    "socialvalue.exports": _BELOW_OUTPUTS | {"socialvalue.report"},
-    "socialvalue.pipeline": _BELOW_OUTPUTS | {"socialvalue.report", "socialvalue.exports"},
+    # channel, cohort and share analysis: the insight SQL (features) run through an engine, the maths on frames
+    "socialvalue.insight": KERNEL
+    | {
+        "socialvalue.store",
+        "socialvalue.engine",
+        "socialvalue.features",
+        "socialvalue.models",
+        "socialvalue.social",
+    },
+    "socialvalue.report": _BELOW_OUTPUTS | {"socialvalue.exports", "socialvalue.insight"},
+    "socialvalue.exports": _BELOW_OUTPUTS | {"socialvalue.report", "socialvalue.insight"},
+    "socialvalue.pipeline": _BELOW_OUTPUTS
+    | {"socialvalue.report", "socialvalue.exports", "socialvalue.insight"},
     **dict.fromkeys(TOP, frozenset()),
 }
 #: layers in the table that have no code yet

@@ -4,6 +4,10 @@ This module is the single place that says what a valid ``customers``, ``orders``
 ``relationships`` or ``content`` row is. The store creates its tables from it, ingest validates against it and
 ``docs/data-model.md`` describes it. It imports nothing heavier than the standard library.
 
+Beside the five, :data:`OPTIONAL_TABLES` declares the tables a user may supply for one analysis
+(``category_spend``, the estimated category spend wallet share divides by): ingest reads and validates them
+(:func:`socialvalue.ingest.optional.read_optional`), the store does not keep them.
+
 Conventions
 -----------
 * Timestamps are stored as ``TIMESTAMP`` holding **UTC** wall-clock time (time zones are converted at ingest).
@@ -20,19 +24,23 @@ __all__ = [
     "CONTENT_KINDS",
     "INTERACTION_KINDS",
     "KINDS",
+    "OPTIONAL_TABLES",
     "ORDER_STATUSES",
     "REFUND_STATUSES",
     "RELATIONSHIP_KINDS",
     "TABLES",
     "Column",
     "ForeignKey",
+    "OptionalKind",
     "Table",
     "TableKind",
+    "optional_table",
     "table",
 ]
 
 TableKind = Literal["customers", "orders", "interactions", "relationships", "content"]
 KINDS: tuple[TableKind, ...] = ("customers", "orders", "interactions", "relationships", "content")
+OptionalKind = Literal["category_spend"]
 
 #: Default vocabularies (configurable through :class:`socialvalue.config.Vocabulary`).
 INTERACTION_KINDS: tuple[str, ...] = (
@@ -98,7 +106,7 @@ class ForeignKey:
 class Table:
     """A canonical table: columns, primary key and the columns that reference a customer."""
 
-    name: TableKind
+    name: TableKind | OptionalKind
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
     foreign_keys: tuple[ForeignKey, ...] = ()
@@ -239,6 +247,13 @@ TABLES: dict[str, Table] = {
             Column("kind", "VARCHAR", vocabulary="interaction_kinds", description="Kind of interaction."),
             Column("channel", "VARCHAR", required=False, nullable=True, description="web, app, email, ..."),
             Column("occurred_at", _TS, description="When it happened (UTC)."),
+            Column(
+                "duration_s",
+                "DOUBLE",
+                required=False,
+                nullable=True,
+                description="Seconds the interaction lasted (a visit, a video watched), if the source records it.",
+            ),
         ),
     ),
     "relationships": Table(
@@ -292,6 +307,76 @@ TABLES: dict[str, Table] = {
         ),
     ),
 }
+
+#: Tables a user may supply for one analysis, read and validated by ingest but not kept in the store.
+#: ``category_spend``: exactly one of ``customer_id`` and ``segment`` per row, and no two rows with the same
+#: (``customer_id``, ``segment``, ``category``, ``as_of``), empty values comparing equal (ingest checks both).
+OPTIONAL_TABLES: dict[str, Table] = {
+    "category_spend": Table(
+        name="category_spend",
+        description="Estimated spend in a product category, per customer or per member of a segment.",
+        primary_key=("customer_id", "segment", "category", "as_of"),
+        foreign_keys=(ForeignKey("customer_id", nullable=True),),
+        time_column="as_of",
+        customer_columns=("customer_id",),
+        columns=(
+            Column(
+                "customer_id",
+                "VARCHAR",
+                required=False,
+                nullable=True,
+                description="Customer the estimate is for (empty when the row is for a segment).",
+            ),
+            Column(
+                "segment",
+                "VARCHAR",
+                required=False,
+                nullable=True,
+                description="Segment the estimate is for, per member (empty when the row is for a customer).",
+            ),
+            Column("category", "VARCHAR", description="Product category the spend is in."),
+            Column(
+                "estimated_spend",
+                _MONEY,
+                description="Estimated spend in the category over the wallet-share window (a year unless "
+                "the analysis says otherwise), per customer or per segment member; >= 0.",
+            ),
+            Column(
+                "currency",
+                "VARCHAR",
+                required=False,
+                default="'XXX'",
+                description="ISO-4217 currency of the estimate; XXX (no currency) when the source names none.",
+            ),
+            Column(
+                "as_of",
+                _TS,
+                required=False,
+                nullable=True,
+                description="When the estimate was made (UTC); the latest one up to an analysis date is used. "
+                "Empty: it applies at any date.",
+            ),
+        ),
+    ),
+}
+
+
+def optional_table(kind: str) -> Table:
+    """Return the optional :class:`Table` called ``kind`` (see :data:`OPTIONAL_TABLES`).
+
+    Raises
+    ------
+    SchemaError
+        If ``kind`` is not an optional table.
+    """
+    try:
+        return OPTIONAL_TABLES[kind]
+    except KeyError:
+        from socialvalue.errors import SchemaError
+
+        raise SchemaError(
+            f"unknown optional table {kind!r}; expected one of {', '.join(OPTIONAL_TABLES)}"
+        ) from None
 
 
 def table(kind: str) -> Table:

@@ -105,6 +105,8 @@ def _row_checks(p: Plan, rules: IngestRules, refunds: tuple[str, ...]) -> list[_
             )
         if name in ("quantity", "helpful_votes", "views"):
             checks.append(_Check("negative", name, f"{q} < 0", shown, "a count >= 0"))
+        if name in ("duration_s", "estimated_spend"):  # interactions' and category_spend's amounts
+            checks.append(_Check("negative", name, f"{q} < 0", shown, "a number >= 0"))
     for fk in p.table.foreign_keys:
         if fk.column in p.present:
             q = ident(fk.column)
