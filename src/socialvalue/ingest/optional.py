@@ -144,6 +144,7 @@ def read_optional(
             absent = tuple(c.name for c in tbl.columns if not c.required)
             p = convert.plan(tbl, staged, m, force_present=absent, vocabulary=rules.vocabulary, con=con)
             convert.build_view(con, p, staged)
+            rows = con.execute(f"SELECT count(*) FROM {ident(CONV)}").fetchall()[0][0]
             extra = _extra_problems(con, p, label, rules.max_problems)
             try:
                 validate.validate(con, p, label, rules, reject_missing=True, force=False)
@@ -152,7 +153,7 @@ def read_optional(
                     raise
                 extra = [*exc.problems, *extra]
             if extra:
-                validate.raise_problems(label, extra, total_rows=staged.rows, listed=rules.max_listed)
+                validate.raise_problems(label, extra, total_rows=rows, listed=rules.max_listed)
             out = store.query_df(f"SELECT * FROM {ident(CONV)} ORDER BY {ident(ROW)}")
         except duckdb.Error as exc:
             raise SchemaError(

@@ -171,7 +171,11 @@ def _grid(cohorts: list[pd.Timestamp], freq: str, as_of: pd.Timestamp) -> pd.Dat
             rows.append((c, k, start, min(nxt, as_of), nxt <= as_of))
             k += 1
             start = nxt
-    return pd.DataFrame(rows, columns=["cohort", "period", "period_start", "period_end", "complete"])
+    grid = pd.DataFrame(rows, columns=["cohort", "period", "period_start", "period_end", "complete"])
+    return grid.astype(
+        {"cohort": "datetime64[us]", "period": np.int64, "period_start": "datetime64[us]"}
+        | {"period_end": "datetime64[us]", "complete": bool}
+    )
 
 
 def _expected(table: pd.DataFrame, sizes: pd.DataFrame, model: Any, unit_days: float) -> np.ndarray:

@@ -93,6 +93,14 @@ class Share:
     notes: tuple[str, ...] = ()
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _are(n: int) -> str:
+    return "is" if n == 1 else "are"
+
+
 def _window(as_of: pd.Timestamp, window_days: float | None) -> tuple[pd.Timestamp | None, str]:
     if window_days is None:
         return None, f"all history before {as_of:%Y-%m-%d}"
@@ -312,17 +320,15 @@ def _latest_estimates(spend: pd.DataFrame, as_of: pd.Timestamp) -> tuple[pd.Data
     notes = []
     later = est["as_of"] > as_of
     if later.any():
-        notes.append(f"{int(later.sum()):,} estimates dated after {as_of:%Y-%m-%d} are not used")
+        n = int(later.sum())
+        notes.append(f"{_count(n, 'estimate')} dated after {as_of:%Y-%m-%d} {_are(n)} not used")
     est = est[~later]
-    est = est.assign(
-        key=np.where(
-            est["customer_id"].notna(),
-            "c:" + est["customer_id"].astype(str),
-            "s:" + est["segment"].astype(str),
-        ),
-        dated=est["as_of"].fillna(pd.Timestamp.min),
+    key = np.where(
+        est["customer_id"].notna(), "c:" + est["customer_id"].astype(str), "s:" + est["segment"].astype(str)
     )
-    est = est.sort_values("dated").groupby(["key", "category"], as_index=False).tail(1)
+    # undated estimates sort first, so a dated one of the same key wins
+    est = est.assign(key=key).sort_values("as_of", na_position="first", kind="stable")
+    est = est.groupby(["key", "category"], as_index=False).tail(1)
     return est, notes
 
 
@@ -388,7 +394,9 @@ def wallet_shares(
     seg_rows = est[est["customer_id"].isna()]
     covered = cust[["customer_id", "currency", "our_spend", "estimated_spend"]]
     if len(seg_rows) and segs is None:
-        notes.append(f"{len(seg_rows):,} segment estimates are not used: no segments were given")
+        notes.append(
+            f"{_count(len(seg_rows), 'segment estimate')} {_are(len(seg_rows))} not used: no segments were given"
+        )
     elif len(seg_rows):
         per_member = seg_rows.groupby(["segment", "currency"], as_index=False)["estimated_spend"].sum()
         members = per_member.merge(segs, on="segment", how="inner")
