@@ -156,6 +156,11 @@ def _label(cohort: pd.Timestamp, freq: str) -> str:
     return f"{cohort:%Y-%m}" if freq == "M" else f"week of {cohort:%Y-%m-%d}"
 
 
+def _cohort(cohort: pd.Timestamp, freq: str) -> str:
+    """``"the 2025-03 cohort"`` or ``"the cohort of the week of 1997-02-10"``."""
+    return f"the {cohort:%Y-%m} cohort" if freq == "M" else f"the cohort of the week of {cohort:%Y-%m-%d}"
+
+
 def _start(cohort: pd.Timestamp, k: int, freq: str) -> pd.Timestamp:
     return cohort + (pd.DateOffset(months=k) if freq == "M" else pd.Timedelta(weeks=k))
 
@@ -232,11 +237,11 @@ def _meaning(
             if len(far)
             else ""
         )
-        + f" (pooled over {len(first)} cohort{'s' if len(first) != 1 else ''})"
+        + f" (pooled over {len(first)} cohort{'s' if len(first) != 1 else ''} to {as_of:%Y-%m-%d})"
     )
     best = first.sort_values(["share_active", "members"], ascending=[False, False]).iloc[0]
     if len(first) > 1:
-        text += f"; the {_label(best['cohort'], freq)} cohort retains best ({fmt_pct(float(best['share_active']))})"
+        text += f"; {_cohort(best['cohort'], freq)} retains best ({fmt_pct(float(best['share_active']))})"
     rev = first["revenue"].sum() / first["members"].sum()
     text += f"; revenue per member in the {word} after: {fmt_money(rev, currency)}"
     if has_model:
@@ -453,7 +458,7 @@ def _mix_meaning(table: pd.DataFrame, freq: str, focus: str, min_members: int) -
     oldest, newest = min(big), max(big)
     when = f"{last:%Y-%m-%d}"
     if oldest == newest:
-        return f"At {when}, {fmt_pct(float(share[oldest]))} of the {_label(oldest, freq)} cohort are {focus}."
+        return f"At {when}, {fmt_pct(float(share[oldest]))} of {_cohort(oldest, freq)} are {focus}."
     return (
         f"At {when}, {fmt_pct(float(share[oldest]))} of the oldest cohort ({_label(oldest, freq)}) are {focus} "
         f"against {fmt_pct(float(share[newest]))} of the newest ({_label(newest, freq)})."
