@@ -1,4 +1,4 @@
-"""Fallback ladders: a purchase model and a spend model for every data set, with the reason for each step.
+r"""Fallback ladders: a purchase model and a spend model for every data set, with the reason for each step.
 
 A run must not abort because one model cannot be fitted. Each ladder tries its rungs in order, records why a
 rung was passed over, and stops at the first usable fit:
@@ -23,6 +23,16 @@ Hessian); a Gamma-Gamma fit whose shape parameters run off to the boundary (``p`
 :func:`~socialvalue.models.btyd.gammagamma.gamma_gamma_degeneracy`), or whose population mean spend is far from
 the data's (a penalty strong enough to move it), is passed over too. The ladders fit with
 ``on_degenerate="ignore"``: a degenerate rung is recorded as the reason it was passed over, not warned about.
+
+Compressed rows
+---------------
+Both ladders also take one row per *pattern* with a column of customer counts (``weights``), as an engine that
+aggregates the sufficient statistics hands them over (:mod:`socialvalue.spark.models`: the unique
+``(frequency, recency, T)`` triples with their counts, and the holdout columns beside them). The result is the
+one the per-customer rows give: the models' ``fit`` collapses rows to unique patterns with summed weights
+anyway, the holdout errors are weighted means over the customers (:math:`\mathrm{MAE} = \sum_g n_g
+|\hat y_g - y_g| / \sum_g n_g`, and so on), the spend ladder's checks count customers, not rows. The two
+fallbacks without weights (the rate model, the shrunk mean) are fitted on the rows repeated by their counts.
 """
 
 from __future__ import annotations
@@ -46,6 +56,8 @@ logger = logging.getLogger(__name__)
 
 RATE_MODEL = "plain rate model"
 SHRUNK_SPEND = "shrunk mean spend"
+_RATE = ("frequency", "T")  # RateModel's columns
+_SHRUNK = ("n_orders", "mean_order_value")  # ShrunkMeanSpend's columns
 
 
 @dataclass(frozen=True)
@@ -108,6 +120,110 @@ def _degenerate(model: Any) -> str | None:
     return f"degenerate fit ({'; '.join(found)})" if found else None
 
 
+def _counts(frame: pd.DataFrame, weights: str | None) -> np.ndarray:
+    """Customers each row stands for: the ``weights`` column, or one per row."""
+    if weights is None:
+        return np.ones(len(frame))
+    if weights not in frame:
+        raise SchemaError(f"missing weights column {weights!r}", [{"column": weights}])
+    w = np.asarray(frame[weights], dtype=np.float64)
+    if not (np.all(np.isfinite(w)) and np.all(w >= 0)):
+        raise SchemaError(f"weights column {weights!r} must hold finite counts >= 0")
+    return w
+
+
+def _customers(frame: pd.DataFrame, weights: str | None) -> int | float:
+    """How many customers ``frame`` holds (its rows, or the sum of its weights: a whole number when it is one)."""
+    if weights is None:
+        return len(frame)
+    total = float(_counts(frame, weights).sum())
+    return int(total) if total.is_integer() else total
+
+
+def _expanded(frame: pd.DataFrame, weights: str | None, columns: tuple[str, ...]) -> pd.DataFrame:
+    """``columns`` of ``frame`` with each row repeated by its count (for a model that takes no weights)."""
+    if weights is None:
+        return frame
+    w = _counts(frame, weights)
+    if not np.array_equal(w, np.rint(w)):
+        raise SchemaError(
+            f"weights column {weights!r} must hold whole numbers of customers for the models without weights"
+        )
+    rows = np.repeat(np.arange(len(frame)), w.astype(np.int64))
+    return frame[list(columns)].iloc[rows].reset_index(drop=True)
+
+
+def _weighted_holdout_errors(
+    model: Any, frame: pd.DataFrame, holdout: str, duration: str, weights: str
+) -> dict[str, float]:
+    r""":func:`~socialvalue.models.btyd.diagnostics.holdout_errors` over the customers the rows stand for.
+
+    With :math:`n_g` customers in row :math:`g`, :math:`e_g = \hat y_g - y_g` and :math:`N = \sum_g n_g`:
+    :math:`\mathrm{MAE} = \sum_g n_g |e_g| / N`, :math:`\mathrm{RMSE} = (\sum_g n_g e_g^2 / N)^{1/2}`, the
+    totals :math:`\sum_g n_g \hat y_g` and :math:`\sum_g n_g y_g`, and Pearson's correlation with the weighted
+    means and (co)variances: each the per-customer value, summed in another order.
+    """
+    from socialvalue.models.btyd.diagnostics import holdout_predictions
+
+    w = _counts(frame, weights)
+    actual = np.asarray(frame[holdout], dtype=np.float64)
+    pred = holdout_predictions(model, frame, duration).to_numpy()
+    err = pred - actual
+    n = float(w.sum())
+    total, predicted = float(w @ actual), float(w @ pred)
+    dp, da = pred - predicted / n, actual - total / n
+    var_p, var_a = float(w @ (dp * dp)), float(w @ (da * da))
+    corr = (
+        float(np.clip(float(w @ (dp * da)) / np.sqrt(var_p * var_a), -1.0, 1.0))
+        if n > 1 and var_p > 0 and var_a > 0
+        else np.nan
+    )
+    return {
+        "mae": float(w @ np.abs(err)) / n,
+        "rmse": float(np.sqrt(float(w @ (err * err)) / n)),
+        "corr": corr,
+        "actual_total": total,
+        "predicted_total": predicted,
+        "total_error": predicted / total - 1.0 if total > 0 else np.nan,
+    }
+
+
+def _weighted_comparison(
+    comparison: pd.DataFrame,
+    models: Mapping[str, Any],
+    calibration: pd.DataFrame,
+    *,
+    holdout: str,
+    duration: str,
+    metric: str,
+    weights: str,
+) -> pd.DataFrame:
+    """``compare_models``' table with the holdout errors of the fitted models weighted by customers, re-ranked.
+
+    The ranks follow :func:`~socialvalue.models.btyd.diagnostics.compare_models`: by ``metric`` (smallest
+    first; ``total_error`` in absolute value, ``neg_corr`` the highest correlation first), ties in the
+    candidates' order, failed fits sharing the last place.
+    """
+    out = comparison.drop(columns="rank").reindex(list(models))
+    for name, model in models.items():
+        if pd.isna(out.at[name, "error"]):  # fitted, with finite predictions
+            for key, value in _weighted_holdout_errors(
+                model, calibration, holdout, duration, weights
+            ).items():
+                out.at[name, key] = value
+    score = {
+        "mae": out["mae"],
+        "rmse": out["rmse"],
+        "total_error": out["total_error"].abs(),
+        "neg_corr": -out["corr"],
+    }[metric].astype(float)
+    valid = score.notna().to_numpy()
+    rank = np.full(len(out), int(valid.sum()) + 1, dtype=np.int64)
+    rank[valid] = score[valid].rank(method="min").to_numpy().astype(np.int64)
+    out.insert(0, "rank", rank)
+    return out.sort_values(["rank"], kind="stable")
+
+
 def _usable_purchase(model: Any, frame: pd.DataFrame, horizon: float) -> str | None:
     """Why a fitted purchase model cannot be used on ``frame`` (None when it can)."""
     degenerate = _degenerate(model)
@@ -132,6 +248,7 @@ def fit_purchase_ladder(
     duration: str = "holdout_duration",
     metric: str = "mae",
     horizon: float = 1.0,
+    weights: str | None = None,
 ) -> tuple[LadderFit, LadderFit, pd.DataFrame | None]:
     """Rank the candidates on the holdout, then fit down the ladder on the calibration and the current data.
 
@@ -147,6 +264,10 @@ def fit_purchase_ladder(
         Passed to :func:`~socialvalue.models.btyd.diagnostics.compare_models`.
     horizon
         Forecast length (model units) used to check that predictions are finite.
+    weights
+        Column of customer counts in both frames when their rows are patterns, not customers (see "Compressed
+        rows" in the module docstring): the fits, the holdout errors and the ranking are those of the
+        customers. ``None``: one row per customer.
 
     Returns
     -------
@@ -169,7 +290,19 @@ def fit_purchase_ladder(
     fitted_cal: dict[str, Any] = {}
     if len(calibration):
         models = {name: _quiet(make()) for name, make in candidates.items()}
-        comparison = compare_models(calibration, holdout, duration, models=models, metric=metric)
+        comparison = compare_models(
+            calibration, holdout, duration, models=models, metric=metric, weights=weights
+        )
+        if weights is not None:  # compare_models' errors are per row: make them per customer
+            comparison = _weighted_comparison(
+                comparison,
+                models,
+                calibration,
+                holdout=holdout,
+                duration=duration,
+                metric=metric,
+                weights=weights,
+            )
         errors = {str(n): e for n, e in comparison["error"].items() if isinstance(e, str) and e}
         failed_cal = {
             n: f"could not be fitted on the calibration period ({_short(Exception(e))})"
@@ -197,7 +330,7 @@ def fit_purchase_ladder(
             [Rung(best, True, f"lowest holdout {metric} of {len(fitted_cal)} fitted models"), *cal_rungs],
         )
     else:
-        rate = RateModel().fit(calibration) if len(calibration) else RateModel().fit(current)
+        rate = RateModel().fit(_expanded(calibration if len(calibration) else current, weights, _RATE))
         cal_fit = LadderFit("purchase", RATE_MODEL, rate, [*cal_rungs, Rung(RATE_MODEL, True, "always fits")])
 
     # current fit: down the same order, each refitted on the current data
@@ -208,7 +341,7 @@ def fit_purchase_ladder(
             continue
         model = _quiet(candidates[name]())
         try:
-            model.fit(current)
+            model.fit(current, weights=weights)
             problem = _usable_purchase(model, current, horizon)
         except SocialValueError as exc:
             problem = f"could not be fitted on the current data ({_short(exc)})"
@@ -218,7 +351,7 @@ def fit_purchase_ladder(
             return cal_fit, LadderFit("purchase", name, model, rungs), comparison
         logger.info("purchase ladder: %s passed over: %s", name, problem)
         rungs.append(Rung(name, False, problem))
-    rate = RateModel().fit(current)
+    rate = RateModel().fit(_expanded(current, weights, _RATE))
     rungs.append(
         Rung(RATE_MODEL, True, "no probabilistic purchase model could be used; this one always fits")
     )
@@ -242,7 +375,7 @@ def spend_frame(features: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _usable_spend(model: Any, repeat: pd.DataFrame, mean_tolerance: float) -> str | None:
+def _usable_spend(model: Any, repeat: pd.DataFrame, mean_tolerance: float, w: np.ndarray) -> str | None:
     # q <= 1, p or q above degenerate_shape (gamma_gamma_degeneracy) and the generic signs of a degenerate fit
     degenerate = _degenerate(model)
     if degenerate:
@@ -251,7 +384,7 @@ def _usable_spend(model: Any, repeat: pd.DataFrame, mean_tolerance: float) -> st
     # the model's population mean must match the data's: a penalty strong enough to move it is distorting
     implied = p * v / (q - 1)
     x, z = repeat["frequency"].to_numpy(float), repeat["monetary_value"].to_numpy(float)
-    observed = float(np.sum(x * z) / np.sum(x))
+    observed = float(np.sum(w * x * z) / np.sum(w * x))
     if not abs(implied / observed - 1) <= mean_tolerance:
         return (
             f"its mean spend per order {implied:,.4g} is far from the data's {observed:,.4g} "
@@ -271,6 +404,8 @@ def fit_spend_ladder(
     degenerate_shape: float = DEGENERATE_SHAPE,
     shrinkage_orders: float = 1.0,
     mean_tolerance: float = 0.25,
+    weights: str | None = None,
+    fallback: pd.DataFrame | Callable[[], pd.DataFrame] | None = None,
 ) -> LadderFit:
     """Fit a spend model down the ladder (see the module docstring).
 
@@ -288,6 +423,13 @@ def fit_spend_ladder(
     mean_tolerance
         A Gamma-Gamma fit whose population mean :math:`pv/(q-1)` differs from the repeat buyers' mean order
         value by more than this share is passed over (a penalty that moves the mean distorts every CLV).
+    weights
+        Column of customer counts when the rows are patterns, not customers (see "Compressed rows" in the
+        module docstring); in ``fallback`` too. ``None``: one row per buyer.
+    fallback
+        The rows the shrunk mean is fitted on (``n_orders``, ``mean_order_value``), or a function returning
+        them, called only when that rung is reached (so an engine aggregates them only then). ``None``:
+        ``frame``, which then needs those columns.
 
     Raises
     ------
@@ -297,26 +439,29 @@ def fit_spend_ladder(
     from socialvalue.models.btyd.gammagamma import GammaGamma
 
     repeat = frame[(frame["frequency"] > 0) & (frame["monetary_value"] > 0)]
+    w = _counts(repeat, weights)
+    n_repeat = _customers(repeat, weights)
     rungs: list[Rung] = []
     tries = [("Gamma-Gamma", penalizer)]
     if fallback_penalizer != penalizer:
         tries.append((f"Gamma-Gamma with penalizer {fallback_penalizer:g}", fallback_penalizer))
     for name, coef in tries:
-        if len(repeat) < 2:
-            rungs.append(Rung(name, False, f"{len(repeat)} repeat buyer(s): too few to fit"))
+        if n_repeat < 2:
+            rungs.append(Rung(name, False, f"{n_repeat:g} repeat buyer(s): too few to fit"))
             continue
         model = GammaGamma(penalizer_coef=coef, degenerate_shape=degenerate_shape, on_degenerate="ignore")
         try:
-            model.fit(repeat)
-            problem = _usable_spend(model, repeat, mean_tolerance)
+            model.fit(repeat, weights=weights)
+            problem = _usable_spend(model, repeat, mean_tolerance, w)
         except SocialValueError as exc:
             problem = f"did not fit ({_short(exc)})"
         if problem is None:
-            rungs.append(Rung(name, True, f"fitted on {len(repeat):,} repeat buyers"))
+            rungs.append(Rung(name, True, f"fitted on {n_repeat:,} repeat buyers"))
             return LadderFit("spend", name, model, rungs)
         logger.info("spend ladder: %s passed over: %s", name, problem)
         rungs.append(Rung(name, False, problem))
-    model = ShrunkMeanSpend(default_k=shrinkage_orders).fit(frame)
+    rows = frame if fallback is None else fallback() if callable(fallback) else fallback
+    model = ShrunkMeanSpend(default_k=shrinkage_orders).fit(_expanded(rows, weights, _SHRUNK))
     k = model.params_["k"]
     how = "every customer gets the population mean" if np.isinf(k) else f"{k:.3g} pseudo-orders of shrinkage"
     rungs.append(Rung(SHRUNK_SPEND, True, f"mean order value {model.params_['mean']:,.2f}; {how}"))
