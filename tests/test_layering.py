@@ -62,9 +62,17 @@ ALLOWED: dict[str, frozenset[str]] = {
     "socialvalue.store": KERNEL,  # the leaf: connection, migrations, transactions, query helpers
     "socialvalue.engine": KERNEL | {"socialvalue.store", "socialvalue.features"},
     # an engine too: the feature SQL (features), the seam's codes and batch size (engine), the ingest rules
-    # its input checks (ingest), and store only for arrow_to_pandas, so its frames have DuckDB's dtypes
+    # its input checks (ingest), and store only for arrow_to_pandas, so its frames have DuckDB's dtypes; the
+    # CLV models it fits on statistics and applies with mapInPandas (models) and the graph maths (social)
     "socialvalue.spark": KERNEL
-    | {"socialvalue.store", "socialvalue.features", "socialvalue.engine", "socialvalue.ingest"},
+    | {
+        "socialvalue.store",
+        "socialvalue.features",
+        "socialvalue.engine",
+        "socialvalue.ingest",
+        "socialvalue.models",
+        "socialvalue.social",
+    },
     "socialvalue.ingest": _STORAGE,
     "socialvalue.privacy": _STORAGE,
     "socialvalue.published": _STORAGE,  # the snapshots the REST API serves, written from the store
@@ -86,8 +94,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     },
     "socialvalue.report": _BELOW_OUTPUTS | {"socialvalue.exports", "socialvalue.insight"},
     "socialvalue.exports": _BELOW_OUTPUTS | {"socialvalue.report", "socialvalue.insight"},
+    # the run on either engine: the Spark run opens its session and engine (spark)
     "socialvalue.pipeline": _BELOW_OUTPUTS
-    | {"socialvalue.report", "socialvalue.exports", "socialvalue.insight"},
+    | {"socialvalue.report", "socialvalue.exports", "socialvalue.spark", "socialvalue.insight"},
     **dict.fromkeys(TOP, frozenset()),
 }
 #: layers in the table that have no code yet

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -33,19 +34,81 @@ def _require_store(path: Path) -> None:
         )
 
 
-def _run(store: Path, as_of: str, config: Path | None, report: Path | None) -> None:
+def _engine_arguments(
+    engine: str, store: Path | None, input: Path | None, output: Path | None, master: str | None
+) -> None:
+    """Refuse, before any work, arguments that do not fit the engine (one line each)."""
+    from socialvalue.errors import ConfigError
+
+    if engine not in ("duckdb", "spark"):
+        raise ConfigError(f"--engine {engine!r}: expected duckdb or spark")
+    if engine == "spark":
+        if store is not None:
+            raise ConfigError(
+                f"--engine spark reads --input (a folder of Parquet) and writes --output, not a store: drop "
+                f"{str(store)!r}, or run on the store with --engine duckdb"
+            )
+        missing = [name for name, value in (("--input", input), ("--output", output)) if value is None]
+        if missing:
+            raise ConfigError(
+                f"--engine spark needs {' and '.join(missing)}: --input is the folder of canonical tables "
+                "(customers.parquet, orders.parquet...), --output the folder the results go to"
+            )
+        return
+    given = [
+        name for name, value in (("--input", input), ("--output", output), ("--master", master)) if value
+    ]
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for --engine spark; the DuckDB run reads "
+            "and writes the store (socialvalue run STORE --as-of DATE)"
+        )
+    if store is None:
+        raise ConfigError(
+            "socialvalue run needs the store (socialvalue run STORE --as-of DATE), or --engine spark"
+        )
+    _require_store(store)
+
+
+def _run(
+    store: Path | None,
+    as_of: str,
+    config: Path | None,
+    report: Path | None,
+    *,
+    engine: str = "duckdb",
+    input: Path | None = None,
+    output: Path | None = None,
+    master: str | None = None,
+) -> None:
+    from contextlib import nullcontext
+
     from rich.table import Table
 
     from socialvalue import Store
     from socialvalue.cli._progress import stage_progress
     from socialvalue.pipeline import STAGES, load_run_config, run_pipeline
 
-    _require_store(store)
+    _engine_arguments(engine, store, input, output, master)
     cfg = load_run_config(config)
     stages = [s for s in STAGES if report is not None or s != "report"]
     t0 = time.perf_counter()
-    with Store(store) as s, stage_progress(stages, title="run") as on_stage:
-        result = run_pipeline(s, as_of, cfg, report=report, on_stage=on_stage)
+    opened = Store(store) if engine == "duckdb" and store is not None else nullcontext()
+    with opened as s, stage_progress(stages, title="run") as on_stage, warnings.catch_warnings():
+        # PySpark 4 warns on every pandas UDF it builds when pandas >= 3; the Spark run's results are tested
+        # equal to the DuckDB run's with pandas 3 (tests/spark/test_run.py), so the warning is not the user's
+        warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+        result = run_pipeline(
+            s,
+            as_of,
+            cfg,
+            engine=engine,
+            input=input,
+            output=output,
+            master=master,
+            report=report,
+            on_stage=on_stage,
+        )
     diag = result.diagnostics
     table = Table(title=f"run {result.run_id} as of {result.as_of} ({time.perf_counter() - t0:.1f} s)")
     table.add_column("stage")
@@ -62,29 +125,72 @@ def _run(store: Path, as_of: str, config: Path | None, report: Path | None) -> N
         f"models: purchases {diag['btyd']['chosen']}, spend {diag['btyd'].get('spend_model', '')}",
     ]
     lines += [f"fallback: {f}" for f in diag.get("fallbacks", [])]
-    lines.append(f"scores and actions written to {store} (tables scores, actions; run log _runs)")
+    if result.output is not None:
+        lines.append(
+            f"scores and actions written to {result.output} (scores.parquet, actions.parquet; run record run.json)"
+        )
+    else:
+        lines.append(f"scores and actions written to {store} (tables scores, actions; run log _runs)")
     if result.report_path is not None:
         lines.append(f"report: {result.report_path}")
     for line in lines:
         out.print(line, markup=False, highlight=False)
 
 
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="duckdb: run on the STORE; spark: run on Apache Spark from --input to --output (docs/spark.md).",
+    ),
+]
+
+
 @app.command("run")
 def run(
-    store: StoreArg,
     as_of: AsOf,
+    store: Annotated[
+        Path | None,
+        typer.Argument(help="DuckDB store file (--engine duckdb).", show_default=False),
+    ] = None,
     config: ConfigOpt = None,
     report: Annotated[Path | None, typer.Option("--report", help="Write the HTML report here.")] = None,
+    engine: EngineOpt = "duckdb",
+    input: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            help="--engine spark: the folder of canonical tables (customers.parquet, orders.parquet or "
+            "orders/, ...; Parquet, Delta or Iceberg).",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            help="--engine spark: where to write <as_of>/scores.parquet, actions.parquet, run.json.",
+        ),
+    ] = None,
+    master: Annotated[
+        str | None,
+        typer.Option(
+            "--master",
+            help="--engine spark: the Spark master (default local[2]; under spark-submit, the submit line's).",
+        ),
+    ] = None,
 ) -> None:
     """Run the whole pipeline: features → CLV models → social value → segments → actions (→ report).
 
     The calibration period ends `holdout_periods` before --as-of (see the config): models are compared,
     the churn classifier trained and the social-value weights learned on that split, then applied at
-    --as-of. The run is recorded (config hash, parameters, data snapshot, timings) in the `_runs` table.
+    --as-of. The run is recorded (config hash, parameters, data snapshot, timings) in the `_runs` table,
+    or with --engine spark in run.json beside the Parquet results.
 
     Example: socialvalue run shop.duckdb --as-of 2026-07-01 --report report.html
+
+    Example: socialvalue run --engine spark --input data/ --output results/ --as-of 2026-07-01 --master local[2]
     """
-    _run(store, as_of, config, report)
+    _run(store, as_of, config, report, engine=engine, input=input, output=output, master=master)
 
 
 @app.command("report")

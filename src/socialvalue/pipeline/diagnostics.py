@@ -1,7 +1,7 @@
 """The pictures of a run for its record and report: stage transitions, the network, the top contributors.
 
-Each is computed from the scores and the store at the run's date, the same way for a run and for a scoring
-with stored models; none is a model.
+Each is computed from the scores at the run's date (and the earlier scoring its sink finds), the same way for
+a run and for a scoring with stored models, on every engine; none is a model.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-
-from socialvalue.store import Store
 
 if TYPE_CHECKING:  # pragma: no cover
     from socialvalue.social.graph import Graph
@@ -50,16 +48,19 @@ def network_picture(graph: Graph, scores: pd.DataFrame, top: int) -> dict[str, A
     }
 
 
-def transitions(store: Store, scores: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, Any] | None:
-    """Stage movement since the latest earlier scoring of this store, if any."""
+def transitions(
+    previous: tuple[str, pd.DataFrame] | None, scores: pd.DataFrame, as_of: pd.Timestamp
+) -> dict[str, Any] | None:
+    """Stage movement since the latest earlier scoring, if any.
+
+    ``previous`` is that scoring's date and its ``customer_id``, ``lifecycle_stage`` (a sink's ``previous``,
+    :mod:`socialvalue.pipeline.sinks`), or None.
+    """
     from socialvalue.models.lifecycle import stage_transitions
 
-    if not store.has_table("scores"):
+    if previous is None:
         return None
-    prev = store.scalar("SELECT max(as_of) FROM scores WHERE as_of < ?", [as_of.date()])
-    if prev is None:
-        return None
-    before = store.query_df("SELECT customer_id, lifecycle_stage FROM scores WHERE as_of = ?", [prev])
+    prev, before = previous
     tr = stage_transitions(before, scores[["customer_id", "lifecycle_stage"]])
     stages = [s for s in tr.counts.index if s in tr.counts.columns]
     m = tr.counts.loc[stages, stages]

@@ -1,7 +1,10 @@
 """Checks a run makes before any work starts: the scoring date, the history it needs, and the money.
 
-Everything here reads the store and either returns what the run needs or raises one error whose message says
-what is wrong and how to fix it; nothing is written. The checks are:
+Everything here reads the data through an engine (:class:`~socialvalue.engine.DuckDBEngine` on a store, or the
+Spark engine: portable SQL with bound parameters, :class:`~socialvalue.features.definition.Query`) and either
+returns what the run needs or raises one error whose message says what is wrong and how to fix it; nothing is
+written. Each function takes a :class:`~socialvalue.store.Store` (read through a DuckDB engine) or an engine.
+The checks are:
 
 * :func:`resolve_as_of` reads ``--as-of``: an ISO date (``2026-11-01``), ``today`` (UTC) or ``latest`` (the
   day after the last order). Anything else is refused, never guessed (``01/11/2026`` could be either of two
@@ -13,7 +16,8 @@ what is wrong and how to fix it; nothing is written. The checks are:
   a date before the models' own is refused.
 * :func:`resolve_money` finds the orders' currency. Orders in several currencies are refused with the
   currencies and their row counts unless an exchange-rate table is configured; then amounts are converted to
-  the reporting currency for the run (:func:`converted_orders`).
+  the reporting currency for the run (:func:`converted_orders`: a temporary view of the converted orders, on
+  the store's connection or in the Spark engine).
 """
 
 from __future__ import annotations
@@ -30,10 +34,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from socialvalue.errors import ConfigError, SchemaError
+from socialvalue.features.definition import Query
 
 if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+
     from socialvalue.pipeline.config import RunConfig
-    from socialvalue.store import Store
 
 __all__ = [
     "DataRange",
@@ -41,6 +47,10 @@ __all__ = [
     "check_dates",
     "check_scoring_date",
     "converted_orders",
+    "data_range",
+    "engine_of",
+    "local_files",
+    "money_and_playbook",
     "parse_iso_date",
     "resolve_as_of",
     "resolve_money",
@@ -110,23 +120,46 @@ def parse_iso_date(value: str, option: str = "--as-of") -> str:
         raise ConfigError(f"{option} {value!r} is not a real date: expected YYYY-MM-DD") from None
 
 
-def data_range(store: Store) -> DataRange | None:
-    """First and last purchase day and the number of purchases (None without purchases)."""
-    n, first, last = store.con.execute(
-        "SELECT count(*), min(ordered_at), max(ordered_at) FROM orders WHERE status = 'completed' AND amount > 0"
-    ).fetchall()[0]
-    if not n:
+def engine_of(source: Any) -> Any:
+    """``source`` as an engine: a new :class:`~socialvalue.engine.DuckDBEngine` on a store, else itself."""
+    from socialvalue.store import Store
+
+    if isinstance(source, Store):
+        from socialvalue.engine import DuckDBEngine
+
+        return DuckDBEngine(source)
+    return source
+
+
+#: The purchases a run models (completed, positive amount): their count and first and last time.
+_PURCHASES = Query(
+    "SELECT count(*) AS n, min(ordered_at) AS first_at, max(ordered_at) AS last_at FROM orders "
+    "WHERE status = 'completed' AND amount > 0"
+)
+
+
+def data_range(source: Any) -> DataRange | None:
+    """First and last purchase day and the number of purchases (None without purchases).
+
+    ``source`` is a store or an engine (see the module docstring).
+    """
+    row = engine_of(source).table(_PURCHASES).to_pylist()[0]
+    if not row["n"]:
         return None
-    return DataRange(first=pd.Timestamp(first).date(), last=pd.Timestamp(last).date(), orders=int(n))
+    return DataRange(
+        first=pd.Timestamp(row["first_at"]).date(),
+        last=pd.Timestamp(row["last_at"]).date(),
+        orders=int(row["n"]),
+    )
 
 
-def resolve_as_of(store: Store, value: Any) -> pd.Timestamp:
+def resolve_as_of(store: Any, value: Any) -> pd.Timestamp:
     """The scoring date (midnight UTC, exclusive) for ``value``.
 
     Parameters
     ----------
     store
-        The store (read for ``latest``).
+        The store or engine (read for ``latest``).
     value
         An ISO date string, ``"today"``, ``"latest"``, or a ``date``/``datetime``/``Timestamp``.
 
@@ -163,7 +196,7 @@ def resolve_as_of(store: Store, value: Any) -> pd.Timestamp:
     return ts.normalize()
 
 
-def check_dates(store: Store, as_of: pd.Timestamp, cfg: RunConfig) -> DataRange:
+def check_dates(store: Any, as_of: pd.Timestamp, cfg: RunConfig) -> DataRange:
     """Refuse a scoring date the data cannot support, before any work starts.
 
     Raises
@@ -210,7 +243,7 @@ def check_dates(store: Store, as_of: pd.Timestamp, cfg: RunConfig) -> DataRange:
     return rng
 
 
-def check_scoring_date(store: Store, as_of: pd.Timestamp, models_as_of: str, cfg: RunConfig) -> DataRange:
+def check_scoring_date(store: Any, as_of: pd.Timestamp, models_as_of: str, cfg: RunConfig) -> DataRange:
     """Refuse a date the stored models of ``models_as_of`` cannot score, before any work starts.
 
     A scoring has no holdout, so no calibration history is needed; the date must be after the first purchase,
@@ -277,16 +310,54 @@ class Money:
         return f"amounts converted to {self.currency} at the configured rates ({parts})"
 
 
-def _read_rates(store: Store, path: str) -> dict[str, float]:
+def money_and_playbook(store: Any, as_of: pd.Timestamp, cfg: RunConfig) -> tuple[Money, Any]:
+    """The run's reporting currency (:func:`resolve_money`) and its playbook (``store``: a store or an engine).
+
+    Raises
+    ------
+    ConfigError
+        The playbook's costs are in another currency than the run's amounts.
+    """
+    from socialvalue.decisions import default_playbook, load_playbook
+
+    money = resolve_money(store, as_of, cfg)
+    playbook = load_playbook(cfg.actions.playbook) if cfg.actions.playbook else default_playbook()
+    if playbook.currency is not None and playbook.currency != money.currency:
+        raise ConfigError(
+            f"the playbook's costs are in {playbook.currency} but this run's amounts are in {money.currency}: "
+            f'set currency = "{money.currency}" in the playbook with costs in {money.currency}, or remove the key'
+        )
+    return money, playbook
+
+
+@contextmanager
+def local_files() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection of its own (in memory, UTC) for the small files a run reads on this machine.
+
+    Exchange rates and past campaigns are configuration files beside the run, not canonical tables: they are
+    read the same way whatever engine holds the data (the Spark driver reads them too).
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        yield con
+    finally:
+        con.close()
+
+
+def _read_rates(path: str) -> dict[str, float]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"[run] exchange_rates: file {path!r} does not exist")
     try:
-        rows = store.con.execute(
-            "SELECT upper(trim(CAST(currency AS VARCHAR))), TRY_CAST(rate AS DOUBLE) "
-            "FROM read_csv(?, header = true, all_varchar = true)",
-            [str(p)],
-        ).fetchall()
+        with local_files() as con:
+            rows = con.execute(
+                "SELECT upper(trim(CAST(currency AS VARCHAR))), TRY_CAST(rate AS DOUBLE) "
+                "FROM read_csv(?, header = true, all_varchar = true)",
+                [str(p)],
+            ).fetchall()
     except Exception as exc:  # a DuckDB binder/reader error: no such columns, not a CSV
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "currency" in first or "rate" in first:
@@ -303,8 +374,8 @@ def _read_rates(store: Store, path: str) -> dict[str, float]:
     return rates
 
 
-def resolve_money(store: Store, as_of: pd.Timestamp, cfg: RunConfig) -> Money:
-    """The run's reporting currency; refuse amounts that cannot be summed.
+def resolve_money(store: Any, as_of: pd.Timestamp, cfg: RunConfig) -> Money:
+    """The run's reporting currency; refuse amounts that cannot be summed (``store``: a store or an engine).
 
     Raises
     ------
@@ -313,11 +384,13 @@ def resolve_money(store: Store, as_of: pd.Timestamp, cfg: RunConfig) -> Money:
     ConfigError
         A configured currency that differs from the orders' without rates, or rates missing a currency.
     """
-    rows = store.con.execute(
-        "SELECT currency, count(*) FROM orders WHERE ordered_at < ? GROUP BY currency ORDER BY 2 DESC, 1",
+    query = Query(
+        "SELECT currency, count(*) AS n FROM orders WHERE ordered_at < ? GROUP BY currency",
         [as_of.to_pydatetime()],
-    ).fetchall()
-    counts = {str(c): int(n) for c, n in rows}
+        order="n DESC, currency",
+    )
+    rows = engine_of(store).table(query).to_pylist()
+    counts = {str(r["currency"]): int(r["n"]) for r in rows}
     want = cfg.run.currency
     listed = ", ".join(f"{c} {n:,} rows" for c, n in counts.items())
     if not cfg.run.exchange_rates:
@@ -336,7 +409,7 @@ def resolve_money(store: Store, as_of: pd.Timestamp, cfg: RunConfig) -> Money:
         return Money(currency=only, counts=counts)
     if not want:
         raise ConfigError("[run] exchange_rates needs [run] currency, the currency to convert amounts into")
-    rates = _read_rates(store, cfg.run.exchange_rates)
+    rates = _read_rates(cfg.run.exchange_rates)
     rates.setdefault(want, 1.0)
     missing = [c for c in counts if c not in rates]
     if missing:
@@ -347,15 +420,61 @@ def resolve_money(store: Store, as_of: pd.Timestamp, cfg: RunConfig) -> Money:
     return Money(currency=want, rates={c: rates[c] for c in counts}, counts=counts)
 
 
-@contextmanager
-def converted_orders(store: Store, money: Money) -> Iterator[None]:
-    """While open, ``orders`` on the store's connection reads amounts in the reporting currency.
+def _conversion(columns: list[str], money: Money) -> Query:
+    """The orders of ``columns`` with amounts in the reporting currency: portable SQL, rates bound.
 
-    A temporary view of the same name shadows the stored table on this connection only (temporary objects
-    come first in DuckDB's search path); the stored rows are never changed, and the view is dropped on exit.
+    Each order's amount times its currency's rate, rounded to the schema's ``DECIMAL(18,4)``; orders in a
+    currency without a rate are left out (the pre-flight check found none before the scoring date).
+    """
+    from socialvalue.sqlsafe import ident
+
+    params: dict[str, Any] = {"currency": money.currency}
+    cases = []
+    for k, (cur, rate) in enumerate(money.rates.items()):
+        params[f"c{k}"], params[f"r{k}"] = cur, float(rate)
+        cases.append(f"WHEN $c{k} THEN $r{k}")
+    known = ", ".join(f"$c{k}" for k in range(len(money.rates)))
+    items = [
+        f"CAST(o.amount * CASE o.currency {' '.join(cases)} END AS DECIMAL(18,4)) AS amount"
+        if c == "amount"
+        else ("$currency AS currency" if c == "currency" else f"o.{ident(c)}")
+        for c in columns
+    ]
+    return Query(f"SELECT {', '.join(items)} FROM orders o WHERE o.currency IN ({known})", params)
+
+
+@contextmanager
+def _engine_view(engine: Any, money: Money) -> Iterator[None]:
+    """The Spark engine's ``orders`` view replaced by the converted orders while open, then restored."""
+    view = engine.views["orders"]
+    original = engine.spark.table(view)
+    engine.dataframe(_conversion(list(original.columns), money)).createOrReplaceTempView(view)
+    try:
+        yield
+    finally:
+        original.createOrReplaceTempView(view)
+
+
+@contextmanager
+def converted_orders(store: Any, money: Money) -> Iterator[None]:
+    """While open, ``orders`` reads amounts in the reporting currency (``store``: a store or an engine).
+
+    On a store (or a DuckDB engine) a temporary view of the same name shadows the stored table on its
+    connection only (temporary objects come first in DuckDB's search path); the stored rows are never
+    changed, and the view is dropped on exit. On the Spark engine its ``orders`` view is replaced by the
+    same conversion (:func:`_conversion`) and given back on exit.
     """
     if not money.converted or set(money.counts) == {money.currency}:
         yield
+        return
+    from socialvalue.engine import DuckDBEngine
+    from socialvalue.store import Store
+
+    if isinstance(store, DuckDBEngine):
+        store = store.store
+    if not isinstance(store, Store):
+        with _engine_view(store, money):
+            yield
         return
     from socialvalue.sqlsafe import ident, literal
 

@@ -1,9 +1,18 @@
 """The one-command pipeline: features → CLV models → social value → segments → actions → report.
 
-:func:`run_pipeline` runs every stage on a store as of a date, writes the ``scores`` and ``actions`` tables
-(versioned by ``as_of``), stores every model it fitted in ``_models`` and records the run in ``_runs`` (as_of,
-config hash, model parameters, data snapshot, timings and memory per stage, diagnostics), so every result can
-be traced and reproduced.
+:func:`run_pipeline` runs every stage as of a date on one of two engines:
+
+* ``engine="duckdb"`` (the default): on a store. It writes the ``scores`` and ``actions`` tables (versioned by
+  ``as_of``), stores every model it fitted in ``_models`` and records the run in ``_runs`` (as_of, config
+  hash, model parameters, data snapshot, timings and memory per stage, diagnostics), so every result can be
+  traced and reproduced.
+* ``engine="spark"``: on Apache Spark, reading the canonical tables from a folder of Parquet (or Delta,
+  Iceberg) and writing ``scores.parquet``, ``actions.parquet`` and the same run record as ``run.json`` under
+  ``<output>/<as_of>/`` (:mod:`socialvalue.pipeline.spark_run`, :class:`~socialvalue.pipeline.sinks.FolderSink`).
+
+Both run the same stages and definitions through the engine seam (:mod:`socialvalue.engine`): the pre-flight
+checks are engine queries, currency conversion is an engine view, and the results go through a sink
+(:mod:`socialvalue.pipeline.sinks`).
 
 Back-testing is built in: the calibration period ends ``holdout_periods`` units before ``as_of``; models are
 compared, the churn classifier trained and the social-value weights learned on that split, then applied at
@@ -14,7 +23,6 @@ take fitted models when given and fit them when not, and :func:`execute` is the 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
@@ -28,16 +36,19 @@ import pandas as pd
 
 from socialvalue.errors import ConfigError
 from socialvalue.pipeline.config import RunConfig
-from socialvalue.pipeline.record import jsonable, record_run, replace_rows, snapshot, write_models
+from socialvalue.pipeline.preflight import money_and_playbook
+from socialvalue.pipeline.record import jsonable
 from socialvalue.pipeline.runner import Runner, StageSpec
 from socialvalue.pipeline.stage_clv import UNIT_DAYS
 from socialvalue.store import Store
 
-__all__ = ["STAGES", "RunResult", "execute", "run_pipeline"]
+__all__ = ["ENGINES", "STAGES", "RunResult", "execute", "money_and_playbook", "run_pipeline"]
 
 logger = logging.getLogger(__name__)
 
 STAGES = ("features", "clv", "social", "segments", "actions", "write", "report")
+#: The engines a run can execute on.
+ENGINES = ("duckdb", "spark")
 
 
 @dataclass
@@ -45,7 +56,8 @@ class RunResult:
     """What a pipeline run (or a scoring with stored models) produced.
 
     ``models_from`` names the run whose models produced the scores (``run_id``, ``as_of``, ``refitted``: True
-    when this run fitted them, and a ``sentence``).
+    when this run fitted them, and a ``sentence``). ``engine`` is the engine it ran on; ``output`` the folder
+    a Spark run wrote (``<output>/<as_of>``; None for a store run).
     """
 
     run_id: str
@@ -58,27 +70,8 @@ class RunResult:
     report_path: Path | None = None
     models_from: dict[str, Any] = field(default_factory=dict)
     published: Path | None = None
-
-
-def money_and_playbook(store: Store, as_of: pd.Timestamp, cfg: RunConfig) -> tuple[Any, Any]:
-    """The run's reporting currency (:func:`~socialvalue.pipeline.preflight.resolve_money`) and its playbook.
-
-    Raises
-    ------
-    ConfigError
-        The playbook's costs are in another currency than the run's amounts.
-    """
-    from socialvalue.decisions import default_playbook, load_playbook
-    from socialvalue.pipeline.preflight import resolve_money
-
-    money = resolve_money(store, as_of, cfg)
-    playbook = load_playbook(cfg.actions.playbook) if cfg.actions.playbook else default_playbook()
-    if playbook.currency is not None and playbook.currency != money.currency:
-        raise ConfigError(
-            f"the playbook's costs are in {playbook.currency} but this run's amounts are in {money.currency}: "
-            f'set currency = "{money.currency}" in the playbook with costs in {money.currency}, or remove the key'
-        )
-    return money, playbook
+    engine: str = "duckdb"
+    output: Path | None = None
 
 
 def _specs() -> tuple[StageSpec, ...]:
@@ -107,10 +100,15 @@ def feature_frame(
 
 # -- the pipeline -------------------------------------------------------------------------------------------
 def run_pipeline(
-    store: Store,
-    as_of: Any,
+    store: Store | None = None,
+    as_of: Any = None,
     config: RunConfig | None = None,
     *,
+    engine: str = "duckdb",
+    input: str | Path | None = None,
+    output: str | Path | None = None,
+    master: str | None = None,
+    spark: Any = None,
     report: str | Path | None = None,
     on_stage: Callable[[str, str], None] | None = None,
     run_id: str | None = None,
@@ -120,12 +118,24 @@ def run_pipeline(
     Parameters
     ----------
     store
-        The store holding the canonical tables; ``scores``, ``actions``, ``_runs`` and ``_models`` are
-        written to it.
+        With ``engine="duckdb"``: the store holding the canonical tables; ``scores``, ``actions``, ``_runs``
+        and ``_models`` are written to it. None with ``engine="spark"``.
     as_of
         Scoring date (exclusive: events before 00:00 UTC of that day count).
     config
         The run configuration (defaults when None).
+    engine
+        ``"duckdb"`` (on ``store``) or ``"spark"`` (from ``input`` to ``output``): the same stages and
+        definitions on either.
+    input, output
+        With ``engine="spark"``: the folder of canonical tables (``customers.parquet``, ``orders/``...: Parquet,
+        Delta or Iceberg, see :func:`socialvalue.spark.read_tables`), and the folder the results go to
+        (``<output>/<as_of>/scores.parquet``, ``actions.parquet``, ``run.json``, ``models.json``).
+    master
+        With ``engine="spark"``: the Spark master (``local[2]``, ``yarn``, ``k8s://...``); default ``local[2]``
+        unless a session is active (under ``spark-submit`` the submit line's master is used).
+    spark
+        With ``engine="spark"``: a SparkSession to use (default: the active one, or a new one on ``master``).
     report
         Path of the HTML report to write, or None for no report.
     on_stage
@@ -137,20 +147,73 @@ def run_pipeline(
     -------
     RunResult
         With ``published``: the snapshot the REST API serves (:func:`socialvalue.published.publish`), written
-        after the results for a file store.
-    """
-    from socialvalue.pipeline.preflight import check_dates, converted_orders, resolve_as_of
+        after the results for a file store; with ``output``: the folder a Spark run wrote.
 
+    Raises
+    ------
+    ConfigError
+        An unknown engine, or arguments of the other engine (a store with Spark, ``input`` with DuckDB).
+
+    Examples
+    --------
+    >>> from socialvalue.pipeline import run_pipeline
+    >>> run_pipeline(store, "2026-07-01")                                                # doctest: +SKIP
+    >>> run_pipeline(as_of="2026-07-01", engine="spark", input="in/", output="out/")     # doctest: +SKIP
+    """
+    from socialvalue.pipeline.preflight import converted_orders
+
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     cfg = config or RunConfig()
-    # every check that can refuse the run happens here, before any work and any write
-    as_of_ts = resolve_as_of(store, as_of)
-    data_range = check_dates(store, as_of_ts, cfg)
-    money, playbook = money_and_playbook(store, as_of_ts, cfg)
-    cal_end = as_of_ts - pd.Timedelta(days=UNIT_DAYS[cfg.run.unit] * cfg.run.holdout_periods)
-    with converted_orders(store, money):
-        return execute(
-            store, cfg, playbook, as_of_ts, cal_end, data_range, money, report, on_stage, run_id=run_id
+    if run_id is not None:
+        _check_run_id(run_id)
+    if engine == "spark":
+        from socialvalue.pipeline.spark_run import open_spark_run
+
+        if store is not None:
+            raise ConfigError(
+                "engine='spark' reads its tables from input= (a folder of Parquet), not from a store: pass "
+                "input= and output=, or run on the store with engine='duckdb'"
+            )
+        with open_spark_run(input, output, master=master, spark=spark) as (eng, sink, native):
+            checked = _preflight(eng, as_of, cfg)
+            with converted_orders(eng, checked[-1]):
+                return _execute(
+                    eng, sink, cfg, *checked, report, on_stage, None, run_id or uuid.uuid4().hex[:12], native
+                )
+    given = [k for k, v in (("input", input), ("output", output), ("master", master), ("spark", spark)) if v]
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for engine='spark'; the DuckDB run reads "
+            "and writes its store"
         )
+    if store is None:
+        raise ConfigError(
+            "run_pipeline needs the store to run on (or engine='spark' with input= and output=)"
+        )
+    checked = _preflight(store, as_of, cfg)
+    with converted_orders(store, checked[-1]):
+        return execute(store, cfg, *checked, report, on_stage, run_id=run_id)
+
+
+def _preflight(source: Any, as_of: Any, cfg: RunConfig) -> tuple[Any, ...]:
+    """Every check that can refuse the run, before any work and any write (``source``: a store or an engine).
+
+    Returns ``(playbook, as_of, calibration end, data range, money)``: :func:`execute`'s arguments after the
+    configuration.
+    """
+    from socialvalue.pipeline.preflight import check_dates, resolve_as_of
+
+    as_of_ts = resolve_as_of(source, as_of)
+    data_range = check_dates(source, as_of_ts, cfg)
+    money, playbook = money_and_playbook(source, as_of_ts, cfg)
+    cal_end = as_of_ts - pd.Timedelta(days=UNIT_DAYS[cfg.run.unit] * cfg.run.holdout_periods)
+    return playbook, as_of_ts, cal_end, data_range, money
+
+
+def _check_run_id(run_id: str) -> None:
+    if not re.fullmatch(r"[0-9A-Za-z]{1,32}", run_id):
+        raise ConfigError(f"a run id is 1 to 32 letters and digits, not {run_id!r}")
 
 
 def _origin(run_id: str, as_of: str, cal_end: pd.Timestamp, fitted: Any) -> dict[str, Any]:
@@ -200,25 +263,26 @@ def execute(
     REST API (:func:`socialvalue.published.publish`; nothing for an in-memory store).
     """
     from socialvalue.engine import DuckDBEngine
-    from socialvalue.published import publish
+    from socialvalue.pipeline.sinks import StoreSink
 
-    if run_id is not None and not re.fullmatch(r"[0-9A-Za-z]{1,32}", run_id):
-        raise ConfigError(f"a run id is 1 to 32 letters and digits, not {run_id!r}")
+    if run_id is not None:
+        _check_run_id(run_id)
     engine = DuckDBEngine(store, memory_gb=cfg.run.engine_memory_gb)
+    sink = StoreSink(store)
     try:
         result = _execute(
-            engine, store, cfg, playbook, as_of_ts, cal_end, data_range, money, report, on_stage, fitted,
+            engine, sink, cfg, playbook, as_of_ts, cal_end, data_range, money, report, on_stage, fitted,
             run_id or uuid.uuid4().hex[:12],
         )  # fmt: skip
     finally:
         engine.release()
-    result.published = publish(store, result.run_id)
+    result.published = sink.publish(result.run_id)
     return result
 
 
 def _execute(
     engine: Any,
-    store: Store,
+    sink: Any,
     cfg: RunConfig,
     playbook: Any,
     as_of_ts: pd.Timestamp,
@@ -229,8 +293,16 @@ def _execute(
     on_stage: Callable[[str, str], None] | None,
     fitted: Any,
     run_id: str,
+    native: Any = None,
 ) -> RunResult:
-    """:func:`execute`'s body on an open engine (released by the caller)."""
+    """The stages on an open engine (released by the caller), their results written through ``sink``.
+
+    ``sink`` is a :class:`~socialvalue.pipeline.sinks.StoreSink` or a
+    :class:`~socialvalue.pipeline.sinks.FolderSink`. ``native`` (the Spark run's
+    :class:`~socialvalue.pipeline.spark_run.SparkNative`, None for DuckDB) computes the features, the CLV
+    models' sufficient statistics and values and the graph measures where the data are; everything else runs
+    on this process, on the frames it returns.
+    """
     from socialvalue._version import __version__
     from socialvalue.pipeline.diagnostics import network_picture, top_contributors, transitions
     from socialvalue.pipeline.fitted import FittedModels, RunChoices
@@ -243,19 +315,22 @@ def _execute(
     stage = runner.stage
     started = datetime.now(UTC).replace(tzinfo=None)
     as_of_str = str(as_of_ts.date())
+    features = native.feature_frame if native is not None else feature_frame
     art: dict[str, Any] = {}
     with stage("features"):
         # computed, not stored: a run writes nothing until its results are complete; only the columns the
         # stages declare are computed
         art["features_cal"] = None
         if fitted is None:
-            art["features_cal"] = feature_frame(
+            art["features_cal"] = features(
                 engine, cal_end, cfg.run.unit, runner.columns("features_cal"), holdout_end=as_of_ts
             )
-        art["features"] = feature_frame(engine, as_of_ts, cfg.run.unit, runner.columns("features"))
+        art["features"] = features(engine, as_of_ts, cfg.run.unit, runner.columns("features"))
         logger.info("features: %d customers at %s", len(art["features"]), as_of_str)
     with stage("clv"):
-        art["clv"] = clv_stage(store, art["features_cal"], art["features"], cfg, cal_end, as_of_ts, fitted)
+        art["clv"] = clv_stage(
+            engine, art["features_cal"], art["features"], cfg, cal_end, as_of_ts, fitted, native=native
+        )
     runner.release(art, "clv")
     with stage("social"):
         clv = art["clv"]
@@ -270,6 +345,7 @@ def _execute(
             as_of_ts,
             fitted,
             step=runner.step,
+            native=native,
         )
     runner.release(art, "social")
     with stage("segments"):
@@ -277,7 +353,6 @@ def _execute(
     runner.release(art, "segments")
     with stage("actions"):
         art["actions"] = actions_stage(
-            store,
             art["features"],
             art["segments"]["frame"],
             art["social"]["frame"],
@@ -343,7 +418,7 @@ def _execute(
         "btyd": clv["diag"],
         "churn": seg["churn"],
         "csv": social["diag"],
-        "transitions": transitions(store, scores, as_of_ts),
+        "transitions": transitions(sink.previous(as_of_ts), scores, as_of_ts),
         "network": network_picture(social["graph"], scores, cfg.social.network_top),
         "influence_contributors": top_contributors(social["contributors"], scores),
         "uplift_estimated": act["uplift_diag"] is not None,
@@ -352,62 +427,44 @@ def _execute(
     }
     for note in fallbacks:
         logger.warning("fallback: %s", note)
+    record: dict[str, Any] = {
+        "run_id": run_id,
+        "as_of": as_of_ts.date(),
+        "started_at": started,
+        "finished_at": None,
+        "socialvalue_version": __version__,
+        "config_hash": cfg.digest(),
+        "config": cfg.model_dump(mode="json"),
+        "params": jsonable(
+            {
+                "transaction_model": clv["diag"]["chosen"],
+                "transaction": clv["diag"]["params"],
+                "spend": clv["diag"]["spend_params"],
+                "csv_weights": social["diag"]["weights"],
+            }
+        ),
+        "timings": runner.timings,
+        "memory": runner.memory,
+        "diagnostics": None,
+        "models_from": origin["run_id"],
+    }
     with stage("write"):
-        store.con.execute("BEGIN TRANSACTION")
-        try:
-            replace_rows(store, "scores", scores, as_of_str)
-            replace_rows(store, "actions", plan, as_of_str)
-            finished = datetime.now(UTC).replace(tzinfo=None)
-            record_run(
-                store,
-                {
-                    "run_id": run_id,
-                    "as_of": as_of_ts.date(),
-                    "started_at": started,
-                    "finished_at": finished,
-                    "socialvalue_version": __version__,
-                    "config_hash": cfg.digest(),
-                    "config_json": json.dumps(cfg.model_dump(mode="json")),
-                    "params_json": json.dumps(
-                        jsonable(
-                            {
-                                "transaction_model": clv["diag"]["chosen"],
-                                "transaction": clv["diag"]["params"],
-                                "spend": clv["diag"]["spend_params"],
-                                "csv_weights": social["diag"]["weights"],
-                            }
-                        )
-                    ),
-                    "snapshot_json": json.dumps(snapshot(store)),
-                    "timings_json": json.dumps(runner.timings),
-                    "memory_json": json.dumps(runner.memory),
-                    "diagnostics_json": json.dumps(jsonable(diagnostics)),
-                    "models_from": origin["run_id"],
-                },
-            )
-            write_models(store, run_id, models, finished)
-            store.con.execute("COMMIT")
-        except Exception:
-            store.con.execute("ROLLBACK")
-            raise
+        record["finished_at"] = datetime.now(UTC).replace(tzinfo=None)
+        record["diagnostics"] = jsonable(diagnostics)
+        sink.write(record, scores, plan, models)
     report_path = None
     if report is not None:
         with stage("report"):
-            from socialvalue.privacy import record_report
-            from socialvalue.report import ReportData, write_report
+            from socialvalue.report import write_report
 
-            report_path = write_report(ReportData.from_store(store, as_of_str), report)
-            record_report(store, str(Path(report_path).resolve()), as_of_str)
-    # the write and report stages end after the run row is written: complete its timings now
-    store.con.execute(
-        "UPDATE _runs SET timings_json = ?, memory_json = ?, finished_at = ? WHERE run_id = ?",
-        [
-            json.dumps(runner.timings),
-            json.dumps(runner.memory),
-            datetime.now(UTC).replace(tzinfo=None),
-            run_id,
-        ],
-    )
+            data = sink.report_data(
+                as_of_str, scores=scores, actions=plan, diagnostics=record["diagnostics"], record=record
+            )
+            report_path = write_report(data, report)
+            sink.registered(report_path, as_of_str)
+    # the write and report stages end after the run record is written: complete its timings now
+    record["finished_at"] = datetime.now(UTC).replace(tzinfo=None)
+    sink.finish(record)
     return RunResult(
         run_id=run_id,
         as_of=as_of_str,
@@ -418,4 +475,6 @@ def _execute(
         diagnostics=diagnostics,
         report_path=report_path,
         models_from=origin,
+        engine=sink.engine,
+        output=getattr(sink, "folder", None),
     )

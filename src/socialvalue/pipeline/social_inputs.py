@@ -3,9 +3,10 @@
 The social value maths in :mod:`socialvalue.social` (referral value, influence value, engagement scores, the
 influence graph) is pure numpy/pandas; the SQL that reads the store is defined in
 :mod:`socialvalue.features.social_inputs` and executed by :mod:`socialvalue.engine`. This module joins the
-two. Every function takes a :class:`~socialvalue.store.Store` or a
-:class:`~socialvalue.engine.DuckDBEngine` (an engine shares its id codes and its frame cache across calls:
-a run reads each date's exposures and purchases once).
+two. Every function takes a :class:`~socialvalue.store.Store` or an engine (a
+:class:`~socialvalue.engine.DuckDBEngine`, or the Spark engine :class:`socialvalue.spark.SparkEngine`: an engine
+shares its id codes and its frame cache across calls, so a run reads each date's exposures and purchases
+once).
 
 :func:`social_components` returns one row per customer (consent to profiling only) with ``crv``, ``civ``,
 ``interaction_score``, ``content_score`` and ``loyalty_score``. :func:`holdout_value` is a learning target
@@ -90,8 +91,14 @@ class SocialInputsConfig(ConfigModel):
 _ts = utc_naive
 
 
+def _is_engine(source: Any) -> bool:
+    """Whether ``source`` is an engine (it keeps frames across calls), not a store."""
+    return isinstance(getattr(source, "cache", None), dict)
+
+
 def _engine(source: Store | DuckDBEngine) -> DuckDBEngine:
-    return DuckDBEngine.of(source)
+    """The engine to run on: ``source`` itself, or a new DuckDB engine on the store ``source``."""
+    return source if _is_engine(source) else DuckDBEngine.of(source)
 
 
 def _cached(engine: DuckDBEngine, key: tuple[Any, ...], make: Any) -> Any:
@@ -127,7 +134,7 @@ def _window(
 
 def clear_cache(source: Store | DuckDBEngine) -> None:
     """Drop the frames an engine keeps for later calls (after the last social computation of a run)."""
-    if isinstance(source, DuckDBEngine):
+    if _is_engine(source):
         source.cache.clear()
 
 
@@ -159,7 +166,7 @@ def referral_frames(
             "signups": engine.frame(defs.signups_query(t)).astype({"referred": bool}),
         }
 
-    return _cached(engine, ("referrals", t, codes), make) if isinstance(store, DuckDBEngine) else make()
+    return _cached(engine, ("referrals", t, codes), make) if _is_engine(store) else make()
 
 
 def exposure_frame(
@@ -179,7 +186,7 @@ def exposure_frame(
     """
     engine, codes, t, s = _engine(store), _coded(ids), _ts(as_of), _ts(start)
     query = defs.exposures_query(t, start=s, config=config)
-    if not (isinstance(store, DuckDBEngine) and codes):
+    if not (_is_engine(store) and codes):
         return engine.frame(query, codes=codes)
     kind = f"exposures:{(config or ExposureConfig()).model_dump_json()}"
     return _window(engine, kind, t, s, "exposed_at", lambda: engine.frame(query, codes=True))
@@ -199,7 +206,7 @@ def purchase_frame(
     """
     engine, codes, t, s = _engine(store), _coded(ids), _ts(as_of), _ts(start)
     query = defs.purchases_query(t, start=s)
-    if not (isinstance(store, DuckDBEngine) and codes):
+    if not (_is_engine(store) and codes):
         return engine.frame(query, codes=codes)
     return _window(engine, "purchases", t, s, "ordered_at", lambda: engine.frame(query, codes=True))
 
@@ -556,6 +563,10 @@ def influence_graph(
     starts = np.flatnonzero(first)
     weight = np.add.reduceat(w, starts) if starts.shape[0] else w
     logger.info(
-        "influence graph as of %s: %d nodes, %d edges (codes from DuckDB)", t, len(ids), starts.shape[0]
+        "influence graph as of %s: %d nodes, %d edges (codes from the %s engine)",
+        t,
+        len(ids),
+        starts.shape[0],
+        getattr(engine, "name", "duckdb"),
     )
     return Graph.from_codes(ids, s[starts], d[starts], weight, duplicates="sum")

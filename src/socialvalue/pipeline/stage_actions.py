@@ -15,7 +15,6 @@ import pandas as pd
 
 from socialvalue.pipeline.config import RunConfig
 from socialvalue.pipeline.runner import StageSpec
-from socialvalue.store import Store
 
 __all__ = ["CARRIED", "SPEC", "actions_stage"]
 
@@ -49,11 +48,12 @@ SPEC = StageSpec(
 
 
 def _campaign_values(
-    store: Store, scores: pd.DataFrame, playbook: Any, cfg: RunConfig
+    scores: pd.DataFrame, playbook: Any, cfg: RunConfig
 ) -> tuple[dict[str, dict[str, float]] | None, dict[str, Any] | None]:
     """Per action, the incremental value per customer of each segment, measured on past campaigns.
 
-    None, None without campaign data.
+    None, None without campaign data. The campaign file (CSV or Parquet) is read on this machine by a DuckDB
+    connection of its own (:func:`~socialvalue.pipeline.preflight.local_files`), whatever the engine.
     """
     from socialvalue.decisions import campaign_uplift
     from socialvalue.errors import ConfigError
@@ -63,12 +63,14 @@ def _campaign_values(
     path = Path(cfg.actions.campaign)
     if not path.exists():
         raise ConfigError(f"campaign file {str(path)!r} does not exist")
+    from socialvalue.pipeline.preflight import local_files
     from socialvalue.sqlsafe import reader_path
 
     query = (
         "SELECT * FROM read_parquet(?)" if path.suffix.lower() == ".parquet" else "SELECT * FROM read_csv(?)"
     )
-    camp = store.con.sql(query, params=[reader_path(path)]).df()
+    with local_files() as con:
+        camp = con.sql(query, params=[reader_path(path)]).df()
     names = {a.name for a in playbook.actions}
     unknown = sorted(set(camp.get("action", pd.Series(dtype=str)).astype(str)) - names)
     if unknown:
@@ -93,7 +95,6 @@ def _campaign_values(
 
 
 def actions_stage(
-    store: Store,
     feats: pd.DataFrame,
     segments: pd.DataFrame,
     social: pd.DataFrame,
@@ -107,8 +108,8 @@ def actions_stage(
 
     Parameters
     ----------
-    store, feats, segments, social
-        The store, the features at ``as_of``, the segments stage's frame and the social stage's frame.
+    feats, segments, social
+        The features at ``as_of``, the segments stage's frame and the social stage's frame.
     playbook, cfg, as_of, currency
         The playbook, the configuration, the date and the reporting currency.
     fitted
@@ -131,7 +132,7 @@ def actions_stage(
     scores[num] = scores[num].fillna(0.0)
     scores.insert(1, "as_of", as_of.date())
     if fitted is None:
-        uplift, uplift_diag = _campaign_values(store, scores, playbook, cfg)
+        uplift, uplift_diag = _campaign_values(scores, playbook, cfg)
     else:
         uplift, uplift_diag = fitted.choices.uplift, fitted.diagnostics.get("uplift")
     estimated = None

@@ -9,6 +9,10 @@ Applying (a run, and a scoring with stored models): P(alive), expected purchases
 of every buyer from the purchase and spend models (:func:`~socialvalue.models.btyd.valuation.value_customers`);
 when a baseline won the contest, its forecast is the published expected purchases. Scoring passes the stored
 models and champion and runs only this part.
+
+On Spark (``native``, :class:`~socialvalue.pipeline.spark_run.SparkNative`) the ladders are fitted on the
+sufficient statistics Spark aggregates, and the values are computed by ``mapInPandas`` where the features are;
+the same models and the same numbers come back to this process.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ import pandas as pd
 
 from socialvalue.pipeline.config import RunConfig
 from socialvalue.pipeline.runner import StageSpec
-from socialvalue.store import Store
 
 __all__ = ["PURCHASE_BASELINES", "SPEC", "UNIT_DAYS", "buyers", "clv_stage"]
 
@@ -51,17 +54,18 @@ def buyers(feats: pd.DataFrame) -> pd.DataFrame:
 
 
 def _repeat_times(
-    store: Store, calibration_end: pd.Timestamp, end: pd.Timestamp, unit_days: float
+    engine: Any, calibration_end: pd.Timestamp, end: pd.Timestamp, unit_days: float
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """First-purchase and repeat-purchase times (unit, from the cohort's first day) of the calibration cohort.
 
-    The engine counts first purchases and repeat days per day (:func:`socialvalue.features.tracking.
-    repeat_days_query`); the times are those days repeated by their counts: floats, never a row per purchase.
+    The engine (or a store's DuckDB engine) counts first purchases and repeat days per day
+    (:func:`socialvalue.features.tracking.repeat_days_query`); the times are those days repeated by their
+    counts: floats, never a row per purchase.
     """
-    from socialvalue.engine import DuckDBEngine
     from socialvalue.features.tracking import repeat_days_query
+    from socialvalue.pipeline.preflight import engine_of
 
-    days = DuckDBEngine.of(store).table(repeat_days_query(calibration_end, end))
+    days = engine_of(engine).table(repeat_days_query(calibration_end, end))
     if not days.num_rows:
         return np.zeros(0), np.zeros(0), 0.0
     day_s = days.column("day_s").to_numpy()
@@ -74,40 +78,51 @@ def _repeat_times(
     return first_t, repeat_t, (calibration_end.timestamp() - origin) / scale
 
 
-def _spend_ladder(frame: pd.DataFrame, cfg: RunConfig) -> Any:
+def _spend_ladder(frame: pd.DataFrame, cfg: RunConfig, native: Any = None, at: Any = None) -> Any:
     from socialvalue.models.btyd.ladder import fit_spend_ladder, spend_frame
 
     m = cfg.models
-    return fit_spend_ladder(
-        spend_frame(frame),
-        penalizer=m.spend_penalizer,
-        fallback_penalizer=m.spend_fallback_penalizer,
-        degenerate_shape=m.degenerate_shape,
-        shrinkage_orders=m.shrinkage_orders,
-    )
+    settings = {
+        "penalizer": m.spend_penalizer,
+        "fallback_penalizer": m.spend_fallback_penalizer,
+        "degenerate_shape": m.degenerate_shape,
+        "shrinkage_orders": m.shrinkage_orders,
+    }
+    if native is not None:
+        return native.spend_ladder(frame, at=at, **settings)
+    return fit_spend_ladder(spend_frame(frame), **settings)
 
 
-def _value(purchase: Any, spend: Any, frame: pd.DataFrame, cfg: RunConfig, interval: float | None) -> Any:
-    """The buyers' values (:func:`~socialvalue.models.btyd.valuation.value_customers`), ``batch_rows`` at a time."""
+def _value(
+    purchase: Any,
+    spend: Any,
+    frame: pd.DataFrame,
+    cfg: RunConfig,
+    interval: float | None,
+    native: Any = None,
+    at: Any = None,
+) -> Any:
+    """The buyers' values (:func:`~socialvalue.models.btyd.valuation.value_customers`), ``batch_rows`` at a time.
+
+    With ``native``: computed where the features of date ``at`` are (Spark's ``mapInPandas``), ``frame``'s rows.
+    """
     from socialvalue.models.btyd.valuation import Valuation, value_customers
     from socialvalue.pipeline.batches import map_batches
 
+    settings = {
+        "margin": cfg.run.margin,
+        "annual_rate": cfg.run.annual_discount_rate,
+        "unit_days": UNIT_DAYS[cfg.run.unit],
+        "horizon_periods": cfg.run.horizon_periods,
+        "forecast_periods": float(cfg.run.holdout_periods),
+        "interval": interval,
+    }
+    if native is not None:
+        return native.value(purchase, spend, frame, at=at, **settings)
     last: list[Valuation] = []
 
     def value(batch: pd.DataFrame) -> pd.DataFrame:
-        last[:] = [
-            value_customers(
-                purchase,
-                spend,
-                batch,
-                margin=cfg.run.margin,
-                annual_rate=cfg.run.annual_discount_rate,
-                unit_days=UNIT_DAYS[cfg.run.unit],
-                horizon_periods=cfg.run.horizon_periods,
-                forecast_periods=float(cfg.run.holdout_periods),
-                interval=interval,
-            )
-        ]
+        last[:] = [value_customers(purchase, spend, batch, **settings)]
         return last[0].frame
 
     values = map_batches(frame, value, rows=cfg.run.batch_rows)
@@ -115,12 +130,13 @@ def _value(purchase: Any, spend: Any, frame: pd.DataFrame, cfg: RunConfig, inter
 
 
 def _fit(
-    store: Store,
+    engine: Any,
     feats_cal: pd.DataFrame,
     now: pd.DataFrame,
     cfg: RunConfig,
     cal_end: pd.Timestamp,
     as_of: pd.Timestamp,
+    native: Any = None,
 ) -> dict[str, Any]:
     """Fit both ladders and hold the purchase contest; the diagnostics of every step."""
     from socialvalue.models.btyd import BetaGeo, ModifiedBetaGeo, ParetoNBD
@@ -136,26 +152,26 @@ def _fit(
         for name in m.purchase_models
     }
     buyers_cal = feats_cal[feats_cal["frequency"].notna()].reset_index(drop=True)
-    cal_fit, now_fit, comparison = fit_purchase_ladder(
-        buyers_cal,
-        now,
-        candidates,
-        metric=cfg.run.model_metric,
-        horizon=float(cfg.run.holdout_periods),
-    )
-    spend_fit = _spend_ladder(now, cfg)
+    settings = {"metric": cfg.run.model_metric, "horizon": float(cfg.run.holdout_periods)}
+    if native is not None:
+        ladder = native.purchase_ladder(buyers_cal, now, candidates, at=(cal_end, as_of), **settings)
+    else:
+        ladder = fit_purchase_ladder(buyers_cal, now, candidates, **settings)
+    cal_fit, now_fit, comparison = ladder
+    spend_fit = _spend_ladder(now, cfg, native, as_of)
     # CLV at the calibration end, for the referred customers' value inside the learned social value
     clv_cal = pd.Series(dtype=float, name="clv")
     cond = None
     spend_cal = None
     if len(buyers_cal):
-        spend_cal = _spend_ladder(buyers_cal, cfg)
-        cal_val = _value(cal_fit, spend_cal, buyers_cal, cfg, None)  # a learning input: no interval needed
+        spend_cal = _spend_ladder(buyers_cal, cfg, native, cal_end)
+        # a learning input: no interval needed
+        cal_val = _value(cal_fit, spend_cal, buyers_cal, cfg, None, native, cal_end)
         clv_cal = pd.Series(
             cal_val.frame["clv"].to_numpy(), index=buyers_cal["customer_id"].to_numpy(), name="clv"
         )
         cond = conditional_expectations(cal_fit.model, buyers_cal)
-    first_t, repeat_t, split = _repeat_times(store, cal_end, as_of, unit_days)
+    first_t, repeat_t, split = _repeat_times(engine, cal_end, as_of, unit_days)
     n_periods = int(np.floor(split + cfg.run.holdout_periods))
     track = tracking(cal_fit.model, first_t, repeat_t, np.arange(1, max(n_periods, 1) + 1, dtype=float))
     metric = cfg.run.model_metric
@@ -231,24 +247,30 @@ def _stored(fitted: Any) -> dict[str, Any]:
 
 
 def clv_stage(
-    store: Store,
+    engine: Any,
     feats_cal: pd.DataFrame | None,
     feats: pd.DataFrame,
     cfg: RunConfig,
     cal_end: pd.Timestamp,
     as_of: pd.Timestamp,
     fitted: Any = None,
+    *,
+    native: Any = None,
 ) -> dict[str, Any]:
     """P(alive), expected purchases and CLV of every buyer at ``as_of``.
 
     Parameters
     ----------
-    store, feats_cal, feats, cfg, cal_end, as_of
-        The store, the feature tables at the calibration end (with the holdout) and at ``as_of``, the run
-        configuration and the two dates. ``feats_cal`` is unused (may be None) with ``fitted``.
+    engine, feats_cal, feats, cfg, cal_end, as_of
+        The engine (or a store), the feature tables at the calibration end (with the holdout) and at
+        ``as_of``, the run configuration and the two dates. ``feats_cal`` is unused (may be None) with
+        ``fitted``.
     fitted
         Stored :class:`~socialvalue.pipeline.fitted.FittedModels`: their purchase and spend models and
         champion are applied, nothing is fitted. None: fit them.
+    native
+        The Spark run's :class:`~socialvalue.pipeline.spark_run.SparkNative`: statistics and values computed
+        in Spark. None: on this process.
 
     Returns
     -------
@@ -260,8 +282,11 @@ def clv_stage(
         with ``fitted``).
     """
     now = buyers(feats)
-    learned = _stored(fitted) if fitted is not None else _fit(store, feats_cal, now, cfg, cal_end, as_of)
-    valuation = _value(learned["purchase"], learned["spend"], now, cfg, 0.9)
+    if fitted is not None:
+        learned = _stored(fitted)
+    else:
+        learned = _fit(engine, feats_cal, now, cfg, cal_end, as_of, native)
+    valuation = _value(learned["purchase"], learned["spend"], now, cfg, 0.9, native, as_of)
     out = valuation.frame.drop(columns=["expected_spend"])
     champion = learned["champion"]
     if champion in PURCHASE_BASELINES:  # the baseline's forecast is what the run publishes

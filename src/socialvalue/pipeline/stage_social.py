@@ -11,6 +11,9 @@ the published champions' scores. Graph measures (followers, 2-hop reach, PageRan
 describe the graph at the date and are always computed afresh; the spread's edge probabilities too (see
 :class:`~socialvalue.social.imm.InfluenceModel`). Scoring passes the stored value models and champions and runs
 only this part.
+
+On Spark (``native``, :class:`~socialvalue.pipeline.spark_run.SparkNative`) the graph measures are computed on
+the edges where they are; the social components and the learning run here on the frames the engine returns.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from socialvalue.engine import DuckDBEngine
 from socialvalue.pipeline.config import RunConfig
 from socialvalue.pipeline.runner import StageSpec
 
@@ -58,19 +60,23 @@ CONTRIB = {
 
 
 def _graph_metrics(
-    engine: DuckDBEngine,
+    engine: Any,
     customer_ids: np.ndarray,
     cfg: RunConfig,
     as_of: pd.Timestamp,
     *,
     spread_only: bool = False,
+    native: Any = None,
 ) -> tuple[pd.DataFrame, Any, dict[str, Any]]:
     """Followers, 2-hop reach, weighted PageRank and independent-cascade spread of every customer.
 
     The graph is built on integer codes assigned in the engine
     (:func:`~socialvalue.pipeline.social_inputs.influence_graph`). ``spread_only``: only the spread (all
-    the learning at the calibration end reads).
+    the learning at the calibration end reads). ``native``: computed by the Spark run's
+    :meth:`~socialvalue.pipeline.spark_run.SparkNative.graph_metrics` (the same columns).
     """
+    if native is not None:
+        return native.graph_metrics(engine, customer_ids, cfg, as_of, spread_only=spread_only)
     from socialvalue.features.social_inputs import content_actions_query
     from socialvalue.pipeline.social_inputs import influence_graph
     from socialvalue.social import InfluenceModel, followers, pagerank, reach
@@ -137,19 +143,20 @@ def _learner(cfg: RunConfig) -> Callable[[], Any]:
 
 
 def _fit(
-    engine: DuckDBEngine,
+    engine: Any,
     feats_cal: pd.DataFrame,
     ids: np.ndarray,
     clv_cal: pd.Series,
     cfg: RunConfig,
     cal_end: pd.Timestamp,
     as_of: pd.Timestamp,
+    native: Any = None,
 ) -> dict[str, Any]:
     """Learn the value on the calibration/holdout split and hold its two contests."""
     from socialvalue.errors import SocialValueError
     from socialvalue.pipeline.social_inputs import audience_activity, holdout_value, social_components
 
-    graph_cal, _, _ = _graph_metrics(engine, ids, cfg, cal_end, spread_only=True)
+    graph_cal, _, _ = _graph_metrics(engine, ids, cfg, cal_end, spread_only=True, native=native)
     # learn only on customers who existed at the calibration end: later sign-ups have holdout revenue but
     # no calibration history, and would teach the model that history does not matter
     x_cal = social_components(engine, cal_end, clv=clv_cal)
@@ -214,7 +221,7 @@ def _stored(fitted: Any) -> dict[str, Any]:
 
 
 def social_stage(
-    engine: DuckDBEngine,
+    engine: Any,
     feats_cal: pd.DataFrame | None,
     feats: pd.DataFrame,
     clv: pd.DataFrame,
@@ -225,13 +232,14 @@ def social_stage(
     fitted: Any = None,
     *,
     step: Callable[[str], None] | None = None,
+    native: Any = None,
 ) -> dict[str, Any]:
     """Social components, graph measures, the customer social value and the published value scores.
 
     Parameters
     ----------
     engine, feats_cal, feats, clv, clv_cal, cfg, cal_end, as_of
-        The engine on the store, the feature tables at the calibration end and at ``as_of``, the CLV frame
+        The engine (DuckDB's on the store, or Spark's), the feature tables at the calibration end and at ``as_of``, the CLV frame
         at ``as_of`` and
         the CLV at the calibration end (by customer id), the configuration and the two dates; ``feats_cal`` and
         ``clv_cal`` are unused with ``fitted``.
@@ -240,6 +248,8 @@ def social_stage(
         applied, nothing is learned. None: learn them.
     step
         Progress callback: called with the name of each step as it starts.
+    native
+        The Spark run's :class:`~socialvalue.pipeline.spark_run.SparkNative` (graph measures on Spark), or None.
 
     Returns
     -------
@@ -260,7 +270,7 @@ def social_stage(
     step = step or (lambda _text: None)
     ids = feats["customer_id"].to_numpy()
     step("influence graph")
-    graph_now, graph, graph_info = _graph_metrics(engine, ids, cfg, as_of)
+    graph_now, graph, graph_info = _graph_metrics(engine, ids, cfg, as_of, native=native)
     # the date's inputs first: the holdout target's exposures and purchases are a filter of them
     step("social components")
     clv_now = clv.set_index("customer_id")["clv"]
@@ -269,7 +279,7 @@ def social_stage(
     credits = influence_credit_frame(engine, as_of)
     if fitted is None:
         step("learning the weights")
-        learned = _fit(engine, feats_cal, ids, clv_cal, cfg, cal_end, as_of)
+        learned = _fit(engine, feats_cal, ids, clv_cal, cfg, cal_end, as_of, native)
     else:
         learned = _stored(fitted)
     clear_cache(engine)
