@@ -1,34 +1,37 @@
 """Spark on ``local[2]`` against DuckDB on the same machine, the same data, in the same run (issue 18).
 
 For each size the demo shop is generated once (``benchmarks/pipeline.py``'s generator: about 10 orders and
-20 interactions per customer, chunks of at most 1M customers, each its own seed and id prefix), written as
-Parquet (Spark's input, one file per table and chunk) and ingested into a DuckDB store (DuckDB's input), and
-both are kept in ``--workdir`` for the next run. Each engine then runs in a child process of its own, so a
+20 interactions per customer, chunks of at most 1M customers, each its own seed and id prefix) and written as
+Parquet, one file per table and chunk: Spark's input, and what DuckDB ingests (its first ingest is kept as
+the store). Both stay in ``--workdir`` for the next run. Each engine runs in a child process of its own, so a
 peak of memory is that engine's:
 
-====================  =========================================  ============================================
-phase                 DuckDB                                     Spark
-====================  =========================================  ============================================
-(a) read_validate     ``Store.ingest`` of the same Parquet into a ``read_tables``: the same checks as Spark
-                      scratch store: its read and validate steps  jobs (the store write is timed apart)
-(b) features          ``feature_table`` at as_of, and at the     the same SQL on ``SparkEngine.dataframe``;
-                      calibration end with the holdout; both     both written as Parquet by Spark
-                      written as Parquet
-(c) btyd              the purchase and spend ladders fitted on   sufficient statistics aggregated in Spark,
-                      the buyers' rows (the stage_clv path)      the same ladders fitted on the driver
-                                                                 (``socialvalue.spark.models``)
-(d) clv               ``value_customers`` in ``batch_rows``      ``value_frame``: ``mapInPandas`` over Arrow
-                      blocks (the stage_clv path), to Parquet    batches, to Parquet
-(e) cli_run           ``socialvalue run STORE --as-of``          ``socialvalue run --engine spark --input
-                                                                 --output --master local[2]``
-====================  =========================================  ============================================
+====================  ============================================  ==========================================
+phase                 DuckDB                                        Spark
+====================  ============================================  ==========================================
+(a) read_validate     ``Store.ingest`` of the Parquet into a        ``read_tables``: the same checks, as
+                      scratch store: its read and validate steps    Spark jobs
+                      (the store write is reported apart)
+(b) features          ``feature_table`` at as_of, and at the        the same SQL on ``SparkEngine.dataframe``,
+                      calibration end with the holdout, written     written as Parquet by Spark
+                      as Parquet
+(c) btyd              the purchase and spend ladders fitted on      sufficient statistics aggregated in
+                      the buyers' rows (the stage_clv path)         Spark, the same ladders fitted on the
+                                                                    driver (``socialvalue.spark.models``)
+(d) clv               ``value_customers`` on ``batch_rows`` blocks  ``value_frame``: ``mapInPandas`` over
+                      (the stage_clv path), written as Parquet      Arrow batches, written as Parquet
+(e) cli_run           ``socialvalue run STORE --as-of``             ``socialvalue run --engine spark --input
+                                                                    --output --as-of --master local[2]``
+====================  ============================================  ==========================================
 
-A phase a module does not have yet (``socialvalue.spark.models``, the ``--engine`` option) is recorded as
-"not available". Seconds are wall seconds. Peak memory is the child's peak RSS for DuckDB (it runs in the
-process); for Spark it is the driver's peak RSS + the JVM's peak RSS + the Python workers' peak RSS (their
-sum, sampled every 0.1 s), each phase on its own (the peaks are reset between phases through
-``/proc/<pid>/clear_refs``). The two engines' results are compared (every feature, every CLV column, the
-fitted parameters) and the comparison is part of the output.
+A phase whose code does not exist yet (``socialvalue.spark.models``, the ``--engine`` option) is recorded
+as "not available". Seconds are wall seconds; Spark's session start is reported apart. Peak memory is the
+child's peak RSS for DuckDB (it runs in the process); for Spark the driver's peak RSS + the JVM's peak RSS +
+the Python workers' peak RSS (their sum, sampled every 0.1 s), each phase on its own (the peaks are reset
+between phases through ``/proc/<pid>/clear_refs``). A JVM keeps the heap it has grown: its RSS follows
+``--spark-memory`` (default 60 % of the RAM, as DuckDB's default limit is 80 %) more than the data. The two
+engines' results are compared (every feature, every CLV column, the fitted parameters) and the comparison is
+part of the output.
 
 Across sizes the script fits each engine's scaling exponent (the log-log slope of seconds against orders)
 and a line ``T = F + a N`` (fixed seconds, seconds per order), and extrapolates where Spark beats one
@@ -67,9 +70,9 @@ PHASES = ("read_validate", "features", "btyd", "clv", "cli_run")
 CHILD_PHASES = PHASES[:-1]
 ENGINES = ("duckdb", "spark")
 AS_OF = "2026-07-01"  # the day after the demo shop's last day
-#: Bytes per generated order of the Parquet input and of the store, when no size was prepared yet
-#: (measured on the 100k-order shop: interactions, relationships and content come with the orders).
-BYTES_PER_ORDER = {"parquet": 60.0, "store": 110.0}
+#: Bytes per generated order of the Parquet input and of the store, when no size was prepared yet (measured on
+#: the 200k-order shop, 2026-12-05: 12 MB and 14 MB; interactions, relationships and content come with them).
+BYTES_PER_ORDER = {"parquet": 60.0, "store": 70.0}
 NOT_AVAILABLE = "not available"
 
 
@@ -247,8 +250,8 @@ def disk_reason(workdir: Path, sizes_done: list[dict[str, Any]], orders: int, ca
     """Why a size would not fit the disk (None: it fits), from the bytes per order of the sizes prepared.
 
     A size needs its Parquet input and its store (unless cached), a scratch store for DuckDB's ingest, and
-    room for Spark's shuffle files and both engines' outputs (taken as the input's size again), with 20 %
-    to spare.
+    room for Spark's shuffle files, DuckDB's spill and both engines' outputs (taken as twice the input's
+    size), with 20 % to spare.
     """
     per = dict(BYTES_PER_ORDER)
     done = [s for s in sizes_done if s.get("data") and s["data"].get("store_mb")]
@@ -256,9 +259,7 @@ def disk_reason(workdir: Path, sizes_done: list[dict[str, Any]], orders: int, ca
         last = done[-1]["data"]
         n = last["rows"]["orders"]
         per = {"parquet": last["parquet_mb"] * 2**20 / n, "store": last["store_mb"] * 2**20 / n}
-    need = orders * (
-        per["parquet"] * (1 if cached else 2) + per["store"] * (1 if cached else 2) + per["parquet"]
-    )
+    need = orders * (per["parquet"] * (2 if cached else 3) + per["store"] * (1 if cached else 2))
     need *= 1.2
     free = shutil.disk_usage(workdir).free
     if need <= free:
@@ -1050,7 +1051,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--as-of", default=AS_OF)
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--spark-memory", default=None, help="Spark driver memory (default: 60%% of the RAM)")
-    ap.add_argument("--spark-conf", action="append", default=[], help="extra Spark setting key=value")
+    ap.add_argument(
+        "--spark-conf",
+        action="append",
+        default=[],
+        help="a Spark setting key=value for phases (a)-(d) (the CLI run keeps its own)",
+    )
     ap.add_argument("--max-gb", type=float, default=20.0, help="stop a process tree past this RSS (GB)")
     ap.add_argument("--timeout", type=float, default=4 * 3600.0, help="stop a child after this (s)")
     ap.add_argument("--duckdb-cores", default="2,32", help="DuckDB machines of the crossover, in cores")
@@ -1061,11 +1067,62 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.small:
         args.orders = "1e5,2e5"
+    unknown = set(args.engines.split(",")) - set(ENGINES)
+    if unknown:
+        ap.error(f"--engines: {', '.join(sorted(unknown))} unknown (duckdb, spark)")
     if args.spark_memory is None:
         import psutil
 
         args.spark_memory = f"{max(1, int(psutil.virtual_memory().total * 0.6 / 2**30))}g"
     return args
+
+
+def _ratios(entry: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    """Spark / DuckDB seconds and peak memory of each phase both ran."""
+    out = {}
+    for phase in PHASES:
+        spark, duck = (entry["engines"].get(e, {}).get("phases", {}).get(phase) for e in ("spark", "duckdb"))
+        out[phase] = {"seconds": _ratio(spark, duck, "seconds"), "memory": _ratio(spark, duck, "peak_mb")}
+    return out
+
+
+def run_size(
+    orders: int,
+    done: list[dict[str, Any]],
+    args: argparse.Namespace,
+    env: dict[str, str],
+    cli: dict[str, bool],
+) -> dict[str, Any]:
+    """One size: its data, both engines' phases, the CLI runs, the ratios and the agreement (or why skipped)."""
+    customers = max(1, round(orders / args.orders_per_customer))
+    size_dir = args.workdir / f"orders_{orders}"
+    entry: dict[str, Any] = {"orders_target": orders, "customers": customers}
+    cached = (size_dir / "input.json").exists() and (size_dir / "store.duckdb").exists()
+    reason = disk_reason(args.workdir, done, orders, cached)
+    if reason:
+        print(f"{_short(orders)} orders skipped: {reason}")
+        return {**entry, "skipped": reason}
+    size_dir.mkdir(parents=True, exist_ok=True)
+    print(f"== {_short(orders)} orders, {customers:,} customers: {size_dir}", flush=True)
+    entry["data"] = prepare(size_dir, customers, args.chunk)
+    engines = entry["engines"] = {}
+    for engine in args.engines.split(","):
+        t0 = time.perf_counter()
+        engines[engine] = run_child(engine, size_dir, args, env)
+        print(f"  {engine}: phases (a)-(d) in {time.perf_counter() - t0:.0f} s", flush=True)
+    if (size_dir / "store.duckdb").exists():
+        entry["data"]["store_mb"] = round(_dir_mb(size_dir / "store.duckdb"), 1)
+    for engine in engines if cli else ():
+        if cli[engine]:
+            engines[engine]["phases"]["cli_run"] = run_cli(engine, size_dir, args, env)
+        else:
+            why = "`socialvalue run` has no --engine option yet"
+            engines[engine]["phases"]["cli_run"] = {"status": NOT_AVAILABLE, "reason": why}
+        print(f"  {engine}: cli_run {engines[engine]['phases']['cli_run']['status']}", flush=True)
+    entry["ratios"] = _ratios(entry)
+    if all(e in engines for e in ENGINES):
+        entry["agreement"] = agreement(size_dir, engines)
+    return entry
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any] | None:
@@ -1085,11 +1142,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
             args.size_dir / f"{args.child}.phases.jsonl",
         )
         return None
-    engines = [e for e in args.engines.split(",") if e]
     workdir = args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
     env = _env(args, workdir)
     cli = {"duckdb": True, "spark": spark_cli_available()} if not args.no_cli else {}
+    from socialvalue.pipeline import RunConfig
+
+    cfg = RunConfig().run
     result: dict[str, Any] = {
         "machine": {**_versions(), "cores_used": _local_cores(args.master)},
         "settings": {
@@ -1097,59 +1156,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
             "spark_memory": args.spark_memory,
             "spark_conf": conf,
             "as_of": args.as_of,
-            "calibration_end": _frames(args.as_of, "W", 26)[2],
+            "calibration_end": _frames(args.as_of, cfg.unit, cfg.holdout_periods)[2],
             "orders_per_customer": args.orders_per_customer,
             "workdir": str(workdir),
         },
         "sizes": [],
     }
     for orders in _sizes(args.orders):
-        customers = max(1, round(orders / args.orders_per_customer))
-        size_dir = workdir / f"orders_{orders}"
-        entry: dict[str, Any] = {"orders_target": orders, "customers": customers}
-        result["sizes"].append(entry)
-        cached = (size_dir / "input.json").exists() and (size_dir / "store.duckdb").exists()
-        reason = disk_reason(workdir, result["sizes"][:-1], orders, cached)
-        if reason:
-            entry["skipped"] = reason
-            print(f"{_short(orders)} orders skipped: {reason}")
-            continue
-        size_dir.mkdir(parents=True, exist_ok=True)
-        print(f"== {_short(orders)} orders, {customers:,} customers: {size_dir}", flush=True)
-        entry["data"] = prepare(size_dir, customers, args.chunk)
-        entry["engines"] = {}
-        for engine in engines:
-            t0 = time.perf_counter()
-            entry["engines"][engine] = run_child(engine, size_dir, args, env)
-            print(f"  {engine}: phases (a)-(d) in {time.perf_counter() - t0:.0f} s", flush=True)
-        if (size_dir / "store.duckdb").exists():
-            entry["data"]["store_mb"] = round(_dir_mb(size_dir / "store.duckdb"), 1)
-        for engine in engines:
-            if not cli:
-                continue
-            if not cli[engine]:
-                why = "`socialvalue run` has no --engine option yet"
-                entry["engines"][engine]["phases"]["cli_run"] = {"status": NOT_AVAILABLE, "reason": why}
-                continue
-            entry["engines"][engine]["phases"]["cli_run"] = run_cli(engine, size_dir, args, env)
-            print(
-                f"  {engine}: cli_run {entry['engines'][engine]['phases']['cli_run']['status']}", flush=True
-            )
-        entry["ratios"] = {
-            phase: {
-                "seconds": _ratio(
-                    *(entry["engines"].get(e, {}).get("phases", {}).get(phase) for e in ("spark", "duckdb")),
-                    "seconds",
-                ),
-                "memory": _ratio(
-                    *(entry["engines"].get(e, {}).get("phases", {}).get(phase) for e in ("spark", "duckdb")),
-                    "peak_mb",
-                ),
-            }
-            for phase in PHASES
-        }
-        if all(e in entry["engines"] for e in ENGINES):
-            entry["agreement"] = agreement(size_dir, entry["engines"])
+        result["sizes"].append(run_size(orders, result["sizes"], args, env, cli))
         if args.json:
             args.json.write_text(json.dumps(result, indent=2))
     result["scaling"] = scaling(result["sizes"])
