@@ -289,45 +289,45 @@ class SparkNative:
         metric: str,
         horizon: float,
     ) -> tuple[Any, Any, pd.DataFrame | None]:
-        """The purchase ladder (:func:`~socialvalue.models.btyd.ladder.fit_purchase_ladder`)."""
-        from socialvalue.models.btyd.ladder import fit_purchase_ladder
+        """The purchase ladder on the ``(frequency, recency, T)`` patterns Spark aggregates at both dates.
 
-        return fit_purchase_ladder(buyers_cal, now, candidates, metric=metric, horizon=horizon)
+        :func:`socialvalue.spark.models.fit_purchase` on the feature tables kept for ``at`` (calibration end,
+        date): the models, parameters, rungs and holdout ranks of
+        :func:`~socialvalue.models.btyd.ladder.fit_purchase_ladder` on the buyers' rows (``buyers_cal`` and
+        ``now``, the same customers on this process).
+        """
+        from socialvalue.spark.models import fit_purchase
+
+        cal_end, as_of = at
+        return fit_purchase(
+            self.features_at(cal_end), self.features_at(as_of), candidates, metric=metric, horizon=horizon
+        )
 
     def spend_ladder(self, frame: pd.DataFrame, *, at: Any, **settings: Any) -> Any:
-        """The spend ladder (:func:`~socialvalue.models.btyd.ladder.fit_spend_ladder`) of the buyers at ``at``."""
-        from socialvalue.models.btyd.ladder import fit_spend_ladder, spend_frame
+        """The spend ladder of the buyers at ``at``, on the spend patterns Spark aggregates.
 
-        return fit_spend_ladder(spend_frame(frame), **settings)
+        :func:`socialvalue.spark.models.fit_spend`: what
+        :func:`~socialvalue.models.btyd.ladder.fit_spend_ladder` gives on ``frame``'s buyers.
+        """
+        from socialvalue.spark.models import fit_spend
+
+        return fit_spend(self.features_at(at), **settings)
 
     def value(self, purchase: Any, spend: Any, frame: pd.DataFrame, *, at: Any, **settings: Any) -> Any:
-        """Every buyer's value at ``at``, computed by ``mapInPandas`` over the features kept in Spark.
+        """Every buyer's value at ``at``, computed on the executors (:func:`socialvalue.spark.models.value_frame`).
 
-        The rows and order of ``frame`` (the buyers on this process); the numbers of
-        :func:`~socialvalue.models.btyd.valuation.value_customers` on each Arrow batch.
+        Returned in the rows and order of ``frame`` (the buyers on this process), with the horizon's words of
+        :func:`~socialvalue.models.btyd.valuation.value_customers`.
         """
-        import pyarrow as pa
-
         from socialvalue.models.btyd.valuation import Valuation, value_customers
-        from socialvalue.pipeline.batches import for_map_in_pandas
+        from socialvalue.spark.models import buyers, value_frame
         from socialvalue.store import arrow_to_pandas
 
-        wanted = ["customer_id", "frequency", "recency", "T", "monetary_value", "n_orders", "mean_spend"]
         head = value_customers(purchase, spend, frame.head(1), **settings)  # the horizon's words
         if not len(frame):
             return head
-
-        def value(batch: pd.DataFrame) -> pd.DataFrame:
-            # Spark's pandas batch back through Arrow: the same dtypes as the frames on the driver
-            rows = arrow_to_pandas(pa.Table.from_pandas(batch, preserve_index=False))
-            return value_customers(purchase, spend, rows, **settings).frame
-
-        schema = (
-            "customer_id STRING, p_alive DOUBLE, expected_transactions DOUBLE, expected_spend DOUBLE, "
-            "clv DOUBLE, clv_lower DOUBLE, clv_upper DOUBLE"
-        )
-        buyers = self.features_at(at).where("frequency IS NOT NULL").select(*(f"`{c}`" for c in wanted))
-        values = arrow_to_pandas(buyers.mapInPandas(for_map_in_pandas(value), schema).toArrow())
+        values = value_frame(buyers(self.features_at(at)), purchase, spend, **settings)
+        values = arrow_to_pandas(values.toArrow())
         values = values.set_index("customer_id").reindex(frame["customer_id"].to_numpy()).reset_index()
         return Valuation(frame=values, horizon=head.horizon, horizon_periods=head.horizon_periods)
 

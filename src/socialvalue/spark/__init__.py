@@ -6,6 +6,13 @@
   the connector is on the classpath) and checks them by the rules of :mod:`socialvalue.ingest`.
 * :class:`SparkEngine` offers the methods of :class:`~socialvalue.engine.DuckDBEngine` the feature path uses,
   so :func:`socialvalue.engine.feature_table` runs the same SQL on Spark.
+* :mod:`socialvalue.spark.models`: the BTYD models' sufficient statistics aggregated in Spark
+  (:func:`purchase_statistics`, :func:`spend_statistics`), the ladders fitted on them on the driver
+  (:func:`fit_purchase`, :func:`fit_spend`), and every buyer's value computed on the executors with
+  ``mapInPandas`` (:func:`value_frame`, :func:`map_frames`).
+
+The whole run on Spark is :func:`socialvalue.pipeline.run_pipeline` with ``engine="spark"`` (and
+``socialvalue run --engine spark``; see docs/spark.md).
 
 pyspark is imported only when one of these is called (the ``[spark]`` extra).
 
@@ -20,6 +27,24 @@ from __future__ import annotations
 
 from socialvalue.spark.engine import SparkEngine
 from socialvalue.spark.input import read_tables
+from socialvalue.spark.models import (
+    fit_purchase,
+    fit_spend,
+    map_frames,
+    purchase_statistics,
+    spend_statistics,
+    value_frame,
+)
 from socialvalue.spark.session import spark_session
 
-__all__ = ["SparkEngine", "read_tables", "spark_session"]
+__all__ = [
+    "SparkEngine",
+    "fit_purchase",
+    "fit_spend",
+    "map_frames",
+    "purchase_statistics",
+    "read_tables",
+    "spark_session",
+    "spend_statistics",
+    "value_frame",
+]

@@ -1,0 +1,403 @@
+"""The whole run on Spark (issue 18, parts 3 and 5): ``run_pipeline(engine="spark")`` equals the DuckDB run.
+
+Each data set is written as Parquet, loaded into a DuckDB store (``Store.ingest``) and run there with
+``run_pipeline``, and run on Spark from the same folder (``engine="spark"``, the session of conftest). The two
+runs are compared:
+
+* the feature tables the runs compute (at the calibration end with the holdout, and at the date): every column
+  equal (``ipt_cv`` to 1e-12, as in test_engine);
+* every fitted parameter (purchase and spend models at both dates, the social-value weights) to 1e-9 relative;
+* every column of ``scores`` and ``actions``: numbers to 1e-9 relative, everything else (segments, stages,
+  tiers, clusters, actions, reasons) equal.
+
+The data: the demo shop (800 customers, seed 7, every table) and the CDNOW sample shipped with socialvalue
+(2,357 customers, purchases only). The command line is run end to end in a subprocess: it writes the Parquet
+files and the run record, and a bad input file stops it with the message ``socialvalue ingest`` gives for that
+file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from socialvalue import Store
+from socialvalue.datasets import cdnow
+from socialvalue.demo import generate
+from socialvalue.engine import DuckDBEngine
+from socialvalue.errors import ConfigError
+from socialvalue.features import Query
+from socialvalue.pipeline import RunConfig, run_pipeline
+from socialvalue.pipeline.preflight import Money, converted_orders
+from socialvalue.pipeline.run import SPECS, feature_frame
+from socialvalue.pipeline.runner import Runner
+from socialvalue.pipeline.spark_run import JAVA_MISSING, SparkNative
+from socialvalue.schema import KINDS
+from socialvalue.spark import SparkEngine, read_tables
+
+from .conftest import write_tables
+from .test_engine import ROUNDING
+
+pytestmark = pytest.mark.slow
+
+DEMO_AS_OF = "2026-07-01"
+CDNOW_AS_OF = "1998-07-01"  # the end of the log: 26 weeks of holdout from 1997-12-31
+_NOW = re.compile(r"and \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")
+
+
+def _store(path: Path, folder: Path) -> Store:
+    store = Store(path)
+    for kind in KINDS:
+        if (folder / f"{kind}.parquet").exists():
+            store.ingest(kind, folder / f"{kind}.parquet")
+    return store
+
+
+def _both(spark, root: Path, tables: dict[str, pa.Table], as_of: str, **spark_kwargs):
+    """The data in a folder and a store, run on both engines: (folder, store, duckdb result, spark result)."""
+    folder = write_tables(root / "input", tables)
+    store = _store(root / "store.duckdb", folder)
+    duck = run_pipeline(store, as_of, RunConfig(), run_id="duckdb")
+    ours = run_pipeline(
+        as_of=as_of,
+        engine="spark",
+        input=folder,
+        output=root / "output",
+        spark=spark,
+        run_id="spark",
+        **spark_kwargs,
+    )
+    return folder, store, duck, ours
+
+
+@pytest.fixture(scope="module")
+def demo(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo_run")
+    folder, store, duck, ours = _both(
+        spark, root, generate(n_customers=800, seed=7).tables, DEMO_AS_OF, report=root / "report.html"
+    )
+    yield {"root": root, "folder": folder, "store": store, "duckdb": duck, "spark": ours}
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def cdnow_sample(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("cdnow_run")
+    folder, store, duck, ours = _both(spark, root, cdnow.load_transactions(sample=True), CDNOW_AS_OF)
+    yield {"root": root, "folder": folder, "store": store, "duckdb": duck, "spark": ours}
+    store.close()
+
+
+RUNS = ["demo", "cdnow_sample"]
+
+
+def assert_same_frame(ours: pd.DataFrame, theirs: pd.DataFrame, what: str) -> None:
+    """Same columns and rows; numbers to 1e-9 relative, every other value equal."""
+    assert list(ours.columns) == list(theirs.columns), what
+    assert len(ours) == len(theirs) > 0, what
+    ours = ours.sort_values(["customer_id", *(["action"] if "action" in ours else [])]).reset_index(drop=True)
+    theirs = theirs.sort_values(["customer_id", *(["action"] if "action" in theirs else [])]).reset_index(
+        drop=True
+    )
+    for col in theirs.columns:
+        a, b = ours[col], theirs[col]
+        if pd.api.types.is_float_dtype(b):
+            np.testing.assert_allclose(
+                a.to_numpy(float), b.to_numpy(float), rtol=1e-9, atol=1e-12, err_msg=f"{what}.{col}"
+            )
+        else:
+            assert a.astype(str).tolist() == b.astype(str).tolist(), f"{what}.{col}"
+
+
+def assert_close(ours, theirs, where: str = "", *, atol: float = 1e-12) -> None:
+    """Nested parameters (dicts, lists, numbers) equal, numbers to 1e-9 relative (``atol`` near zero)."""
+    if isinstance(theirs, dict):
+        assert isinstance(ours, dict) and set(ours) == set(theirs), where
+        for key in theirs:
+            assert_close(ours[key], theirs[key], f"{where}.{key}", atol=atol)
+    elif isinstance(theirs, list):
+        assert isinstance(ours, list) and len(ours) == len(theirs), where
+        for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+            assert_close(a, b, f"{where}[{i}]", atol=atol)
+    elif isinstance(theirs, float) and not isinstance(theirs, bool):
+        assert ours == pytest.approx(theirs, rel=1e-9, abs=atol, nan_ok=True), where
+    else:
+        assert ours == theirs, where
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_the_runs_compute_the_same_feature_tables(request, spark, name):
+    """The feature tables of the Spark run (kept in Spark, copied to the driver) equal the DuckDB run's."""
+    run = request.getfixturevalue(name)
+    duck, ours = run["duckdb"], run["spark"]
+    engine = SparkEngine(spark, read_tables(spark, run["folder"]))
+    native = SparkNative(engine)
+    runner = Runner(SPECS)
+    as_of = pd.Timestamp(duck.as_of)
+    cal_end = pd.Timestamp(duck.diagnostics["data_range"]["calibration_end"])
+    unit = RunConfig().run.unit
+    try:
+        for date, table, holdout_end in ((cal_end, "features_cal", as_of), (as_of, "features", None)):
+            columns = runner.columns(table)
+            spark_frame = native.feature_frame(engine, date, unit, columns, holdout_end=holdout_end)
+            duck_frame = feature_frame(
+                DuckDBEngine(run["store"]), date, unit, columns, holdout_end=holdout_end
+            )
+            assert len(duck_frame) > 500 and list(duck_frame.columns) == columns
+            rounded = [c for c in ROUNDING if c in columns]
+            pd.testing.assert_frame_equal(
+                spark_frame.drop(columns=rounded), duck_frame.drop(columns=rounded), check_exact=True
+            )
+            for c in rounded:
+                np.testing.assert_allclose(spark_frame[c], duck_frame[c], rtol=1e-12, atol=0, equal_nan=True)
+    finally:
+        native.release()
+        engine.release()
+    assert ours.engine == "spark" and duck.engine == "duckdb"
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_the_fitted_parameters_are_equal(request, name):
+    """Purchase and spend models at both dates, their ladders, the social-value weights: to 1e-9."""
+    run = request.getfixturevalue(name)
+    duck, ours = run["duckdb"].diagnostics, run["spark"].diagnostics
+    for key in ("chosen", "spend_model", "ladders", "comparison"):
+        assert_close(ours["btyd"][key], duck["btyd"][key], key)
+    assert_close(ours["btyd"]["params"], duck["btyd"]["params"], "params")
+    assert_close(ours["btyd"]["spend_params"], duck["btyd"]["spend_params"], "spend_params")
+    # the weights are of order 1; a component that explains nothing has a weight and bounds at zero up to the
+    # optimiser's rounding (1e-10 on CDNOW, whose social components are all zero): 1e-9 absolute there
+    assert_close(ours["csv"]["weights"], duck["csv"]["weights"], "csv weights", atol=1e-9)
+    assert ours["champions"] == duck["champions"] and ours["fallbacks"] == duck["fallbacks"]
+    # every stored model: the same documents (parameters to 1e-9)
+    models = json.loads((run["spark"].output / "models.json").read_text(encoding="utf-8"))
+    stored = dict(
+        run["store"].con.execute("SELECT role, json FROM _models WHERE run_id = 'duckdb'").fetchall()
+    )
+    assert set(models) == set(stored)
+    for role in ("purchase", "purchase_calibration", "spend", "spend_calibration"):
+        assert_close(models[role]["params"], json.loads(stored[role])["params"], role)
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_the_scores_and_actions_are_equal(request, name):
+    run = request.getfixturevalue(name)
+    duck, ours = run["duckdb"], run["spark"]
+    assert_same_frame(ours.scores, duck.scores, "scores")
+    assert_same_frame(ours.actions, duck.actions, "actions")
+    # what was written equals what was returned, and what the store holds
+    folder = ours.output
+    assert folder == run["root"] / "output" / duck.as_of
+    written = pq.read_table(folder / "scores.parquet").to_pandas()
+    stored = run["store"].query_df("SELECT * FROM scores WHERE as_of = ?", [duck.as_of])
+    assert_same_frame(written, stored, "written scores")
+    actions = pq.read_table(folder / "actions.parquet").to_pandas()
+    assert_same_frame(actions, run["store"].query_df("SELECT * FROM actions"), "written actions")
+
+
+def test_the_run_record_is_written_beside_the_results(demo):
+    ours, duck = demo["spark"], demo["duckdb"]
+    record = json.loads((ours.output / "run.json").read_text(encoding="utf-8"))
+    assert record["run_id"] == "spark" and record["as_of"] == DEMO_AS_OF
+    assert record["engine"] == "spark" and record["master"].startswith("local")
+    assert record["config_hash"] == RunConfig().digest() and record["config"]["run"]["unit"] == "W"
+    assert set(record["timings"]) == {"features", "clv", "social", "segments", "actions", "write", "report"}
+    assert record["fallbacks"] == duck.diagnostics["fallbacks"]
+    assert_close(
+        record["params"], json.loads(demo["store"].scalar("SELECT params_json FROM _runs")), "params"
+    )
+    # the input snapshot: rows and latest time of each table, as the store's snapshot says, and the files
+    snap = json.loads(demo["store"].scalar("SELECT snapshot_json FROM _runs"))
+    for kind in KINDS:
+        entry = record["input"]["tables"][kind]
+        assert entry["rows"] == snap[kind]["rows"] and entry["entry"] == f"{kind}.parquet", kind
+        assert entry["max_time"] == snap[kind]["max_time"] and entry["bytes"] > 0, kind
+    # nothing but the date's folder is left in the output (no temporary folder)
+    assert sorted(p.name for p in (demo["root"] / "output").iterdir()) == [DEMO_AS_OF]
+    assert sorted(p.name for p in ours.output.iterdir()) == [
+        "actions.parquet",
+        "models.json",
+        "run.json",
+        "scores.parquet",
+    ]
+    html = ours.report_path.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "RFM segments" in html and "Data quality" in html
+
+
+def test_a_refused_run_writes_nothing(spark, demo, tmp_path):
+    with pytest.raises(ConfigError, match="is before the data"):
+        run_pipeline(
+            as_of="2001-01-01", engine="spark", input=demo["folder"], output=tmp_path / "o", spark=spark
+        )
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(ConfigError, match="not from a store"):
+        run_pipeline(demo["store"], DEMO_AS_OF, engine="spark", input=demo["folder"], output=tmp_path)
+    with pytest.raises(ConfigError, match="for engine='spark'"):
+        run_pipeline(demo["store"], DEMO_AS_OF, output=tmp_path)
+    with pytest.raises(ConfigError, match="engine must be one of"):
+        run_pipeline(demo["store"], DEMO_AS_OF, engine="polars")
+
+
+def test_currency_conversion_is_the_same_engine_view(spark, tmp_path):
+    """Orders in two currencies, converted at the configured rates: the Spark view equals DuckDB's."""
+    t = pa.timestamp("us")
+    tables = {
+        "customers": pa.table({"customer_id": ["a", "b"], "signup_at": pa.array([None, None], t)}),
+        "orders": pa.table(
+            {
+                "order_id": ["1", "2", "3"],
+                "customer_id": ["a", "b", "a"],
+                "ordered_at": pa.array([pd.Timestamp(2025, 1, d) for d in (1, 2, 3)], t),
+                "amount": pa.array(
+                    [Decimal("10.0001"), Decimal("3.3333"), Decimal("7")], pa.decimal128(18, 4)
+                ),
+                "currency": ["EUR", "USD", "GBP"],
+            }
+        ),
+    }
+    folder = write_tables(tmp_path / "input", tables)
+    money = Money(
+        currency="USD", rates={"EUR": 1.1, "USD": 1.0, "GBP": 1.27}, counts={"EUR": 1, "USD": 1, "GBP": 1}
+    )
+    everything = Query("SELECT * FROM orders", order="order_id")
+    with Store(tmp_path / "s.duckdb") as store:
+        store.ingest("customers", folder / "customers.parquet")
+        store.ingest("orders", folder / "orders.parquet")
+        engine = SparkEngine(spark, read_tables(spark, folder))
+        try:
+            before = engine.table(everything)
+            with converted_orders(engine, money), converted_orders(store, money):
+                ours, theirs = engine.table(everything), DuckDBEngine(store).table(everything)
+            # Spark's canonical tables leave out the store's ``extra`` column; every other column is equal
+            assert theirs.select(ours.column_names).equals(ours)
+            assert ours.column("currency").to_pylist() == ["USD"] * 3
+            assert ours.column("amount").to_pylist() == [
+                Decimal("11.0001"),
+                Decimal("3.3333"),
+                Decimal("8.8900"),
+            ]
+            assert engine.table(everything).equals(before)  # given back on exit
+        finally:
+            engine.release()
+
+
+# -- the command line, end to end ---------------------------------------------------------------------------
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "socialvalue.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+
+
+def _error_lines(stderr: str) -> list[str]:
+    """The ``error:`` paragraph of the CLI's standard error (Spark's own start-up lines left out)."""
+    text = stderr[stderr.index("error:") :]
+    return [_NOW.sub("and <now + 1 day> UTC", line) for line in text.strip().splitlines()]
+
+
+def test_the_command_line_writes_the_parquet_files_and_the_run_record(demo, tmp_path):
+    out = tmp_path / "results"
+    done = _cli(
+        "run",
+        "--engine",
+        "spark",
+        "--input",
+        str(demo["folder"]),
+        "--output",
+        str(out),
+        "--as-of",
+        DEMO_AS_OF,
+        "--master",
+        "local[2]",
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert f"written to {out / DEMO_AS_OF}" in done.stdout and "customers scored" in done.stdout
+    scores = pq.read_table(out / DEMO_AS_OF / "scores.parquet").to_pandas()
+    assert_same_frame(scores, demo["duckdb"].scores, "scores from the command line")
+    record = json.loads((out / DEMO_AS_OF / "run.json").read_text(encoding="utf-8"))
+    assert record["engine"] == "spark" and record["master"] == "local[2]" and record["as_of"] == DEMO_AS_OF
+
+
+def test_a_bad_input_file_gives_the_ingest_error(tmp_path):
+    """Orders with an unknown currency, a negative quantity and an unknown customer: ``socialvalue ingest``'s lines."""
+    folder = write_tables(
+        tmp_path / "input",
+        {
+            "customers": pa.table(
+                {"customer_id": ["C1", "C2"], "signup_at": pa.array([None, None], pa.timestamp("us"))}
+            ),
+            "orders": pa.table(
+                {
+                    "order_id": ["o1", "o2", "o3"],
+                    "customer_id": ["C1", "C2", "C9"],
+                    "ordered_at": pa.array([pd.Timestamp("2025-01-01")] * 3, pa.timestamp("us")),
+                    "amount": pa.array([Decimal(1), Decimal(2), Decimal(3)], pa.decimal128(18, 4)),
+                    "currency": ["USD", "euro", "USD"],
+                    "status": ["completed"] * 3,
+                    "quantity": pa.array([1, -2, 1], pa.int32()),
+                }
+            ),
+        },
+    )
+    store = tmp_path / "s.duckdb"
+    assert _cli("init", str(store)).returncode == 0
+    assert _cli("ingest", str(store), "customers", str(folder / "customers.parquet")).returncode == 0
+    ingest = _cli("ingest", str(store), "orders", str(folder / "orders.parquet"))
+    run = _cli(
+        "run",
+        "--engine",
+        "spark",
+        "--input",
+        str(folder),
+        "--output",
+        str(tmp_path / "o"),
+        "--as-of",
+        "2025-06-01",
+    )
+    assert ingest.returncode == run.returncode == 3  # a SchemaError's exit code
+    assert "Traceback" not in run.stderr and "Traceback" not in ingest.stderr
+    # the same message; `ingest` adds a line on its own option (--stub-missing), which a run does not have
+    ingest_lines = _error_lines(ingest.stderr)
+    assert ingest_lines[-1] == "to create stub customers for unknown ids, add --stub-missing"
+    assert _error_lines(run.stderr) == ingest_lines[:-1]
+    assert "got 'EURO'" in run.stderr and "got 'C9'" in run.stderr and "got '-2'" in run.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_without_java_one_line_says_how_to_install_it(tmp_path):
+    folder = write_tables(
+        tmp_path / "input",
+        {"customers": pa.table({"customer_id": ["x"], "signup_at": pa.array([None], pa.timestamp("us"))})},
+    )
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    env["PATH"] = str(Path(sys.executable).parent)  # the interpreter's folder: no java on it
+    run = _cli(
+        "run",
+        "--engine",
+        "spark",
+        "--input",
+        str(folder),
+        "--output",
+        str(tmp_path / "o"),
+        "--as-of",
+        "2025-06-01",
+        env=env,
+    )
+    assert run.returncode == 4 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines() == [f"error: {JAVA_MISSING}"]
