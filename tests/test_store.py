@@ -2,6 +2,7 @@ import pandas as pd
 
 from socialvalue import Store
 from socialvalue.schema import KINDS
+from socialvalue.store import SCHEMA_VERSION
 
 
 def test_store_creates_canonical_tables_and_reopens(tmp_path):
@@ -42,7 +43,7 @@ def test_migration_2_drops_primary_key_indexes_and_keeps_rows(tmp_path):
     )
     con.close()
     with Store(path) as s:
-        assert s.schema_version == 3
+        assert s.schema_version == SCHEMA_VERSION
         assert (
             s.scalar(
                 "SELECT count(*) FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' "

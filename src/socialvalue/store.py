@@ -112,7 +112,12 @@ def _migration_2(con: duckdb.DuckDBPyConnection) -> None:
             old = ident(f"_old_{kind}")
             con.execute(f"ALTER TABLE {ident(kind)} RENAME TO {old}")
             con.execute(TABLES[kind].ddl())
-            con.execute(f"INSERT INTO {ident(kind)} SELECT * FROM {old}")
+            cols = con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+                [f"_old_{kind}"],
+            ).fetchall()
+            names = ", ".join(ident(c[0]) for c in cols)
+            con.execute(f"INSERT INTO {ident(kind)} ({names}) SELECT {names} FROM {old}")
             con.execute(f"DROP TABLE {old}")
     con.execute("ALTER TABLE _loads ADD COLUMN IF NOT EXISTS rows_unchanged BIGINT")
     con.execute("ALTER TABLE _loads ADD COLUMN IF NOT EXISTS stubs_created BIGINT")
@@ -146,12 +151,18 @@ def _migration_4(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _migration_5(con: duckdb.DuckDBPyConnection) -> None:
+    """The optional ``interactions.duration_s`` (seconds; the time share) on stores made before it."""
+    con.execute('ALTER TABLE interactions ADD COLUMN IF NOT EXISTS "duration_s" DOUBLE')
+
+
 #: Ordered migrations: (version, function applying it). Append, never edit, once released.
 _MIGRATIONS: tuple[tuple[int, Callable[[duckdb.DuckDBPyConnection], None]], ...] = (
     (1, _migration_1),
     (2, _migration_2),
     (3, _migration_3),
     (4, _migration_4),
+    (5, _migration_5),
 )
 SCHEMA_VERSION = _MIGRATIONS[-1][0]
 

@@ -116,14 +116,14 @@ def test_time_shares_from_durations_sum_to_one(store):
 
 def test_time_shares_are_unavailable_without_durations(demo, tmp_path):
     store, _, _ = demo
-    share = time_shares(store, DEMO_AS_OF)
-    assert not share.available and share.by_customer is None and math.isnan(share.total)
-    assert (
-        share.reason == "unavailable: no interaction in all history before 2026-07-01 has a duration_s value"
-    )
+    share = time_shares(store, DEMO_AS_OF)  # the demo records durations
+    assert share.available and share.by_customer is not None
+    assert 0.5 < share.by_customer["share"].sum() <= 1.0 + 1e-12  # the rest: customers without consent
     from socialvalue import Store
 
     with Store(tmp_path / "old.duckdb") as old:  # a store whose interactions predate the column
+        none = time_shares(old, "2024-07-01")
+        assert none.reason == "unavailable: no interaction in all history before 2024-07-01 has a duration_s value"
         old.con.execute('ALTER TABLE interactions DROP COLUMN "duration_s"')
         gone = time_shares(old, "2024-07-01")
     assert gone.reason == "unavailable: interactions have no duration_s column"

@@ -259,6 +259,9 @@ def _interaction_table(
 ) -> pa.Table:
     import pyarrow as pa
 
+    # seconds each interaction lasted (the time share): a stream of its own, so the other tables' draws are
+    # the same with or without it
+    durations = np.round(np.random.default_rng(len(inter.actor)).lognormal(3.5, 1.0, len(inter.actor)), 1)
     return pa.table(
         {
             "event_id": fixed_width_ids("E", np.arange(len(inter.actor)), _width(len(inter.actor), 8)),
@@ -268,6 +271,7 @@ def _interaction_table(
             "kind": _labels(INTERACTION_KINDS, inter.kind),
             "channel": _labels(INTERACTION_CHANNELS, inter.channel),
             "occurred_at": _timestamps(start, inter.time),
+            "duration_s": durations,
         }
     )
 
