@@ -123,7 +123,10 @@ def test_time_shares_are_unavailable_without_durations(demo, tmp_path):
 
     with Store(tmp_path / "old.duckdb") as old:  # a store whose interactions predate the column
         none = time_shares(old, "2024-07-01")
-        assert none.reason == "unavailable: no interaction in all history before 2024-07-01 has a duration_s value"
+        assert (
+            none.reason
+            == "unavailable: no interaction in all history before 2024-07-01 has a duration_s value"
+        )
         old.con.execute('ALTER TABLE interactions DROP COLUMN "duration_s"')
         gone = time_shares(old, "2024-07-01")
     assert gone.reason == "unavailable: interactions have no duration_s column"
