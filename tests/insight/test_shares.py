@@ -8,8 +8,6 @@ helpfulness votes, no category-spend table) each say why.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
