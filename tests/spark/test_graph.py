@@ -1,12 +1,12 @@
 """Graph measures on Spark (issue 18, part 4) equal the single-machine ones (socialvalue.social).
 
 PageRank equals :func:`socialvalue.social.pagerank.pagerank` and
-:func:`~socialvalue.social.pagerank.pagerank_exact` to 1e-9 per node (the Spark iteration stops on a bound
-of its L1 distance to the exact vector, 1e-10 by default); followers and 2-hop reach equal :func:`socialvalue.social.reach.followers` and
-:func:`~socialvalue.social.reach.reach` exactly; the sampled spread agrees with
-:func:`socialvalue.social.rrsets.estimate_spread` within the stated standard errors (at 99%: at most 3% of the
-nodes outside, where 1% is expected) and, on a graph small enough to enumerate every live-edge graph, covers
-the exact spread.
+:func:`~socialvalue.social.pagerank.pagerank_exact` to 1e-9 per node (the Spark iteration stops on a bound of
+its L1 distance to the exact vector, 1e-10 by default); followers and 2-hop reach equal
+:func:`socialvalue.social.reach.followers` and :func:`~socialvalue.social.reach.reach` exactly; the sampled
+spread agrees with :func:`socialvalue.social.rrsets.estimate_spread` within the stated standard errors (at
+99%: at most 3% of the nodes outside, where 1% is expected) and, on a graph small enough to enumerate every
+live-edge graph, covers the exact spread.
 
 The graphs: a hand-made one (string ids, dangling nodes, a node whose only out-edge weighs 0, a self-loop, a
 pair listed twice, an isolated node); the demo shop's influence graph (1,500 customers, seed 7) built on Spark
