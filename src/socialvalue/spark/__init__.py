@@ -10,6 +10,9 @@
   (:func:`purchase_statistics`, :func:`spend_statistics`), the ladders fitted on them on the driver
   (:func:`fit_purchase`, :func:`fit_spend`), and every buyer's value computed on the executors with
   ``mapInPandas`` (:func:`value_frame`, :func:`map_frames`).
+* :mod:`socialvalue.spark.graph`: the influence graph's edges built in Spark (:func:`influence_edges`) and the
+  graph measures on them: weighted :func:`pagerank` by iterated joins, :func:`followers`, :func:`reach_2hop`,
+  and the influence :func:`spread` from reverse-reachable sets drawn on the executors.
 
 The whole run on Spark is :func:`socialvalue.pipeline.run_pipeline` with ``engine="spark"`` (and
 ``socialvalue run --engine spark``; see docs/spark.md).
@@ -26,6 +29,7 @@ pyspark is imported only when one of these is called (the ``[spark]`` extra).
 from __future__ import annotations
 
 from socialvalue.spark.engine import SparkEngine
+from socialvalue.spark.graph import followers, influence_edges, pagerank, reach_2hop, spread
 from socialvalue.spark.input import read_tables
 from socialvalue.spark.models import (
     fit_purchase,
@@ -41,10 +45,15 @@ __all__ = [
     "SparkEngine",
     "fit_purchase",
     "fit_spend",
+    "followers",
+    "influence_edges",
     "map_frames",
+    "pagerank",
     "purchase_statistics",
+    "reach_2hop",
     "read_tables",
     "spark_session",
     "spend_statistics",
+    "spread",
     "value_frame",
 ]
