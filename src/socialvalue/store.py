@@ -116,8 +116,10 @@ def _migration_2(con: duckdb.DuckDBPyConnection) -> None:
                 "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
                 [f"_old_{kind}"],
             ).fetchall()
-            names = ", ".join(ident(c[0]) for c in cols)
-            con.execute(f"INSERT INTO {ident(kind)} ({names}) SELECT {names} FROM {old}")
+            con.execute(
+                f"INSERT INTO {ident(kind)} ({', '.join(ident(c[0]) for c in cols)}) "
+                f"SELECT {', '.join(ident(c[0]) for c in cols)} FROM {old}"
+            )
             con.execute(f"DROP TABLE {old}")
     con.execute("ALTER TABLE _loads ADD COLUMN IF NOT EXISTS rows_unchanged BIGINT")
     con.execute("ALTER TABLE _loads ADD COLUMN IF NOT EXISTS stubs_created BIGINT")
