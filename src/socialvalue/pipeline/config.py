@@ -24,6 +24,13 @@ Every section has documented defaults, so an empty file (or none) is a valid con
     budget = 50000               # optional: overrides the playbook's budget
     campaign = "campaign.csv"    # optional: past outcomes with treatment/control -> estimated uplift
 
+    [channels]                   # the acquisition-channel analysis
+    costs = "channel_costs.csv"  # optional: channel,cost,currency -> cost per acquisition, value per cost
+
+    [insight]                    # channel, cohort and share analyses (report, dashboard, GET /insight)
+    cohort_period = "month"      # signup cohorts by "month" or "week"
+    category_spend = "category_spend.csv"   # optional: estimated category spend -> wallet share
+
 Unknown keys are errors (a typo fails loudly).
 """
 
@@ -40,7 +47,16 @@ from pydantic import Field
 from socialvalue.config import ConfigModel, validate_config
 from socialvalue.errors import ConfigError
 
-__all__ = ["ActionsSection", "ModelsSection", "RunConfig", "RunSection", "SocialSection", "load_run_config"]
+__all__ = [
+    "ActionsSection",
+    "ChannelsSection",
+    "InsightSection",
+    "ModelsSection",
+    "RunConfig",
+    "RunSection",
+    "SocialSection",
+    "load_run_config",
+]
 
 
 class RunSection(ConfigModel):
@@ -161,6 +177,68 @@ class ActionsSection(ConfigModel):
     )
 
 
+class ChannelsSection(ConfigModel):
+    """The acquisition-channel analysis: what each channel cost, and how channels are compared."""
+
+    costs: str | None = Field(
+        default=None,
+        description="CSV with columns channel,cost,currency: what each acquisition channel cost over the "
+        "period whose customers the run counts; gives cost per acquisition and value per unit cost (costs "
+        "in another currency than the values are not compared). Unset: no cost columns.",
+    )
+    repeat_window_days: int = Field(
+        default=90,
+        gt=0,
+        description="A buyer repeats when another purchase day follows within this many days.",
+    )
+    comparison: Literal["pairwise", "vs_rest"] = Field(
+        default="pairwise",
+        description="Channels are tested pairwise, or each against all the others pooled (Holm-adjusted).",
+    )
+    min_group: int = Field(
+        default=20,
+        ge=1,
+        description="Fewest repeat-eligible customers a channel needs to be named in the meaning line.",
+    )
+
+
+class InsightSection(ConfigModel):
+    """The channel, cohort and share analyses a run adds to its record, report and dashboard."""
+
+    enabled: bool = Field(
+        default=True, description="Compute the insight analyses (false: the run records why they are absent)."
+    )
+    cohort_period: Literal["month", "week"] = Field(
+        default="month", description="Cohorts by calendar month or by week (from Monday)."
+    )
+    cohort_basis: Literal["signup", "first_purchase"] = Field(
+        default="signup",
+        description="Place customers in cohorts by sign-up (first purchase without one) or by first purchase.",
+    )
+    level: float = Field(default=0.95, gt=0.5, lt=1, description="Level of every interval of the analyses.")
+    segment_column: Literal["segment", "tier", "lifecycle_stage"] = Field(
+        default="segment",
+        description="The scores' column whose groups the shares are given per (segment is the RFM segment).",
+    )
+    share_window_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Content, helpfulness and time shares over this many days before as_of; unset: all history.",
+    )
+    category_spend: str | None = Field(
+        default=None,
+        description="Estimated category spend per customer or segment (CSV/Parquet/JSON: customer_id or "
+        "segment, category, estimated_spend, currency, as_of): our spend over it is the wallet share. Unset: "
+        "the wallet share is omitted and the report says why.",
+    )
+    wallet_window_days: float = Field(
+        default=365,
+        gt=0,
+        description="Our revenue over this many days before as_of is set against the estimated spend (the "
+        "estimates must cover the same period).",
+    )
+
+
 class RunConfig(ConfigModel):
     """The whole pipeline configuration."""
 
@@ -168,6 +246,8 @@ class RunConfig(ConfigModel):
     models: ModelsSection = ModelsSection()
     social: SocialSection = SocialSection()
     actions: ActionsSection = ActionsSection()
+    channels: ChannelsSection = ChannelsSection()
+    insight: InsightSection = InsightSection()
 
     def digest(self) -> str:
         """A stable hash of the configuration (recorded with every run)."""
@@ -188,7 +268,12 @@ def load_run_config(path: str | Path | None) -> RunConfig:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     cfg = validate_config(RunConfig, data, str(path))
     # relative paths in the file are relative to the file, not to the working directory
-    for section, keys in (("actions", ("playbook", "campaign")), ("run", ("exchange_rates",))):
+    for section, keys in (
+        ("actions", ("playbook", "campaign")),
+        ("run", ("exchange_rates",)),
+        ("channels", ("costs",)),
+        ("insight", ("category_spend",)),
+    ):
         part = getattr(cfg, section)
         updates = {
             key: str((path.parent / value).resolve())

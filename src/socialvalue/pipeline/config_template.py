@@ -43,6 +43,9 @@ _EXAMPLES: dict[str, Any] = {
     "currency": "EUR",
     "exchange_rates": "rates.csv",
     "horizon_periods": 52,
+    "costs": "channel_costs.csv",
+    "category_spend": "category_spend.csv",
+    "share_window_days": 365,
 }
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")

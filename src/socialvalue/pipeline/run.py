@@ -46,7 +46,7 @@ __all__ = ["ENGINES", "STAGES", "RunResult", "execute", "money_and_playbook", "r
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("features", "clv", "social", "segments", "actions", "write", "report")
+STAGES = ("features", "clv", "social", "segments", "actions", "insight", "write", "report")
 #: The engines a run can execute on.
 ENGINES = ("duckdb", "spark")
 
@@ -75,9 +75,9 @@ class RunResult:
 
 
 def _specs() -> tuple[StageSpec, ...]:
-    from socialvalue.pipeline import stage_actions, stage_clv, stage_segments, stage_social
+    from socialvalue.pipeline import stage_actions, stage_clv, stage_insight, stage_segments, stage_social
 
-    return (stage_clv.SPEC, stage_social.SPEC, stage_segments.SPEC, stage_actions.SPEC)
+    return (stage_clv.SPEC, stage_social.SPEC, stage_segments.SPEC, stage_actions.SPEC, stage_insight.SPEC)
 
 
 SPECS = _specs()
@@ -308,6 +308,7 @@ def _execute(
     from socialvalue.pipeline.fitted import FittedModels, RunChoices
     from socialvalue.pipeline.stage_actions import actions_stage
     from socialvalue.pipeline.stage_clv import clv_stage
+    from socialvalue.pipeline.stage_insight import run_insight
     from socialvalue.pipeline.stage_segments import segments_stage
     from socialvalue.pipeline.stage_social import social_stage
 
@@ -363,6 +364,8 @@ def _execute(
             fitted,
         )
     runner.release(art, "actions")
+    # channels, cohorts and shares (timed as "insight"; on Spark the record says why they are absent)
+    art["insight"] = run_insight(runner, engine, art, cfg, as_of_ts, money.currency, fitted, native)
     clv, social, seg, act = art["clv"], art["social"], art["segments"], art["actions"]
     scores, plan = act["scores"], act["plan"]
     origin = _origin(run_id, as_of_str, cal_end, fitted)
@@ -424,6 +427,7 @@ def _execute(
         "uplift_estimated": act["uplift_diag"] is not None,
         "uplift": act["uplift_diag"],
         "budget": cfg.actions.budget if cfg.actions.budget is not None else playbook.budget,
+        "insight": art["insight"],
     }
     for note in fallbacks:
         logger.warning("fallback: %s", note)

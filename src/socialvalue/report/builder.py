@@ -29,6 +29,7 @@ from socialvalue.report.format import human_columns, human_label
 from socialvalue.report.format import money as fmt_money
 from socialvalue.report.format import number as fmt_number
 from socialvalue.report.format import share as fmt_share
+from socialvalue.report.insight_sections import channels_section, cohorts_section, shares_section
 
 if TYPE_CHECKING:  # pragma: no cover
     from socialvalue.store import Store
@@ -836,9 +837,12 @@ SECTIONS = (
     _value,
     _rfm,
     _lifecycle,
+    channels_section,
+    cohorts_section,
     _clv_model,
     _churn,
     _social,
+    shares_section,
     _clusters_tiers,
     _actions,
 )
