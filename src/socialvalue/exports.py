@@ -39,6 +39,8 @@ import numpy as np
 import pandas as pd
 
 from socialvalue.atomic import atomic_path
+from socialvalue.config import validate_config
+from socialvalue.decisions.experiment import ExperimentConfig, Holdout, apply_holdout
 from socialvalue.errors import ConfigError, StoreError
 from socialvalue.privacy import pseudonymize as _pseudonymize
 from socialvalue.privacy import record_export, record_export_subjects
@@ -319,6 +321,81 @@ def _file_stem(action: str) -> str:
     return f"action_{digest}"
 
 
+def _run_of(store: Store, as_of: str) -> tuple[str, dict]:
+    """The run that wrote the scoring of ``as_of`` (the latest finished one) and its configuration."""
+    import json
+
+    rows = []
+    if store.has_table("_runs"):
+        rows = store.con.execute(
+            "SELECT run_id, config_json FROM _runs WHERE as_of = CAST(? AS DATE) "
+            "ORDER BY finished_at DESC NULLS LAST, started_at DESC LIMIT 1",
+            [as_of],
+        ).fetchall()
+    row = rows[0] if rows else None
+    if row is None:
+        return f"scoring-{as_of}", {}
+    try:
+        config = json.loads(row[1]) if row[1] else {}
+    except ValueError:
+        config = {}
+    return str(row[0]), config if isinstance(config, dict) else {}
+
+
+def _hold_out(
+    store: Store,
+    scores: pd.DataFrame,
+    actions: pd.DataFrame,
+    as_of: str,
+    experiment: ExperimentConfig | None,
+    fallback_action: str,
+) -> tuple[pd.DataFrame, Holdout | None]:
+    """Hold out and record the control groups of the plan; the plan with the control customers moved."""
+    from socialvalue.experiments import hold_out_controls
+
+    run_id, config = _run_of(store, as_of)
+    cfg = experiment
+    if cfg is None:
+        cfg = validate_config(ExperimentConfig, config.get("experiment") or {}, f"run {run_id} [experiment]")
+    if not cfg.enabled:
+        logger.info("no control groups held out: [experiment] enabled is false")
+        return actions, None
+    holdout = hold_out_controls(
+        store, actions, run_id=run_id, as_of=as_of, config=cfg, scores=scores, skip=(fallback_action,)
+    )
+    labels = actions.loc[actions["action"] == fallback_action, "label"] if "label" in actions else None
+    label = str(labels.iloc[0]) if labels is not None and len(labels) else "Do nothing"
+    return apply_holdout(actions, holdout, fallback=fallback_action, fallback_label=label), holdout
+
+
+def _write_experiment(holdout: Holdout, path: Path, as_of: str) -> Path:
+    """``experiment_<date>.json``: per action how many are held out and why (no customer is named)."""
+    import json
+
+    cfg = holdout.config
+    plans = holdout.plans.astype(object).where(holdout.plans.notna(), None).to_dict("records")
+    document = {
+        "as_of": as_of,
+        "window_days": cfg.window_days,
+        "measured_from": as_of,
+        "method": cfg.method,
+        "seed": cfg.seed,
+        "strata": list(cfg.strata),
+        "control_share": cfg.control_share,
+        "min_detectable_effect": cfg.min_detectable_effect,
+        "actions": plans,
+        "note": (
+            "control customers are not contacted: their action in this export is the free fallback and they "
+            "are in no audience list; the next run measures each action against them once "
+            f"{cfg.window_days} days have passed"
+        ),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
+    return path
+
+
 def export_results(
     store: Store,
     out_dir: str | Path,
@@ -329,6 +406,8 @@ def export_results(
     key: str | bytes | None = None,
     fallback_action: str = "do_nothing",
     exact_quasi_identifiers: bool = False,
+    controls: bool = True,
+    experiment: ExperimentConfig | None = None,
 ) -> dict[str, list[Path]]:
     """Write scores, actions and one audience list per action for ``as_of`` (default: the latest scoring).
 
@@ -352,11 +431,20 @@ def export_results(
     exact_quasi_identifiers
         With ``pseudonymize``, keep spend, counts, days and dates exact. Such a file can usually be
         re-identified by anyone who knows a few purchases of a customer: share it only where the ids could be.
+    controls
+        Hold out a control group per action (:func:`socialvalue.experiments.hold_out_controls`): stratified,
+        reproducible, recorded in the store's ``_assignments`` for the next run to measure. The exported
+        actions move each control customer to ``fallback_action`` (their reason says which action they
+        measure), the audience lists leave them out, and ``experiment_<date>.json`` says per action how many
+        were held out and why. Nothing is held out when ``[experiment] enabled`` is false.
+    experiment
+        The hold-out settings; default: the ``[experiment]`` section of the configuration the scoring's run
+        was made with (its defaults when the run has none).
 
     Returns
     -------
     dict
-        ``{"scores": [...], "actions": [...], "audiences": [...]}`` paths written.
+        ``{"scores": [...], "actions": [...], "audiences": [...], "experiment": [...]}`` paths written.
 
     Raises
     ------
@@ -380,6 +468,9 @@ def export_results(
         if store.has_table("actions")
         else pd.DataFrame(columns=["customer_id", "action"])
     )
+    holdout = None
+    if controls and len(actions):
+        actions, holdout = _hold_out(store, scores, actions, as_of, experiment, fallback_action)
     real_scores = scores["customer_id"].astype(object).to_numpy()
     real_actions = actions["customer_id"].astype(object).to_numpy()
     # audiences list the most valuable first, ranked on the exact value even when it is exported banded
@@ -395,7 +486,7 @@ def export_results(
             scores = coarsen_quasi_identifiers(scores)
             actions = coarsen_quasi_identifiers(actions)
 
-    written: dict[str, list[Path]] = {"scores": [], "actions": [], "audiences": []}
+    written: dict[str, list[Path]] = {"scores": [], "actions": [], "audiences": [], "experiment": []}
     subjects: list[tuple[Path, np.ndarray, pd.Series]] = []
 
     def emit(kind: str, frame: pd.DataFrame, ids: np.ndarray, path: Path, fmt: ExportFormat) -> None:
@@ -434,6 +525,8 @@ def export_results(
             "csv",
         )
 
+    if holdout is not None:
+        written["experiment"].append(_write_experiment(holdout, out / f"experiment_{stamp}.json", as_of))
     for kind_paths in written.values():
         for p in kind_paths:
             record_export(

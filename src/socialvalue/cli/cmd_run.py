@@ -244,8 +244,27 @@ def export(
             "(such files can usually be re-identified: share them only where the ids could be).",
         ),
     ] = False,
+    no_controls: Annotated[
+        bool,
+        typer.Option(
+            "--no-controls",
+            help="Hold out no control groups (the next runs then cannot measure whether the actions worked).",
+        ),
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="socialvalue.toml whose [experiment] section sets the control groups (default: the run's).",
+        ),
+    ] = None,
 ) -> None:
     """Export scores, actions and per-action audience lists for CRM import.
+
+    A control group is held out of each action (default 10%, more when [experiment] min_detectable_effect
+    needs it), recorded in the store and measured by the next run once its window has passed; the
+    export's experiment_<date>.json says how many are held out and why.
 
     CSV cells that a spreadsheet would run as formulas are neutralised; pseudonymized exports put spend,
     counts and days in bands and dates in months unless --exact.
@@ -258,6 +277,11 @@ def export(
 
     _require_store(store)
     as_of = None if as_of is None else parse_iso_date(as_of)
+    experiment = None
+    if config is not None:
+        from socialvalue.pipeline.config import load_run_config
+
+        experiment = load_run_config(config).experiment
     with Store(store) as s:
         written = export_results(
             s,
@@ -266,6 +290,8 @@ def export(
             formats=tuple(fmt or ("parquet", "csv")),
             pseudonymize=pseudonymize,
             exact_quasi_identifiers=exact,
+            controls=not no_controls,
+            experiment=experiment,
         )
     n = sum(len(v) for v in written.values())
     out.print(
@@ -273,3 +299,8 @@ def export(
         markup=False,
         highlight=False,
     )
+    for path in written.get("experiment", []):
+        import json
+
+        for plan in json.loads(path.read_text(encoding="utf-8"))["actions"]:
+            out.print(f"control group of {plan['action']}: {plan['reason']}", markup=False, highlight=False)

@@ -106,20 +106,66 @@ class ExperimentConfig(ConfigModel):
         counts per stratum).
     seed
         Seed of the assignment hash.
+    referral_value
+        Value of one referral made (currency): an outcome is worth ``margin × revenue + referral_value ×
+        referrals`` (the margin is the run's ``[run] margin``).
+    enabled
+        Hold out control groups on export and measure them on later runs (false: neither).
     """
 
-    control_share: float = Field(default=0.10, gt=0.0, lt=1.0)
-    max_control_share: float = Field(default=0.50, gt=0.0, lt=1.0)
-    min_detectable_effect: float | None = Field(default=None, gt=0.0, lt=1.0)
-    baseline_rate: float | None = Field(default=None, gt=0.0, lt=1.0)
-    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
-    power: float = Field(default=0.80, gt=0.0, lt=1.0)
-    window_days: int = Field(default=30, ge=1, le=3650)
-    min_outcomes: int = Field(default=30, ge=2)
-    confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
-    strata: tuple[str, ...] = ("segment", "tier")
-    method: Literal["hash", "stratified"] = "hash"
-    seed: int = Field(default=0, ge=0, lt=2**63)
+    control_share: float = Field(
+        default=0.10, gt=0.0, lt=1.0, description="Share of each action's customers held out, at least."
+    )
+    max_control_share: float = Field(
+        default=0.50,
+        gt=0.0,
+        lt=1.0,
+        description="The most ever held out, whatever the power calculation asks.",
+    )
+    min_detectable_effect: float | None = Field(
+        default=None,
+        gt=0.0,
+        lt=1.0,
+        description="Smallest absolute lift of the window's purchase rate to detect (0.03 = 3 points); unset: "
+        "control_share is kept and the export says what it detects.",
+    )
+    baseline_rate: float | None = Field(
+        default=None,
+        gt=0.0,
+        lt=1.0,
+        description="Purchase rate in the window without the action; unset: measured from the store.",
+    )
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0, description="Level of the two-sided test.")
+    power: float = Field(default=0.80, gt=0.0, lt=1.0, description="Power wanted at min_detectable_effect.")
+    window_days: int = Field(
+        default=30, ge=1, le=3650, description="Days after the action in which outcomes count."
+    )
+    min_outcomes: int = Field(
+        default=30,
+        ge=2,
+        description="Customers per arm with an elapsed window before an uplift is reported (else 'not yet "
+        "measured').",
+    )
+    confidence: float = Field(default=0.95, gt=0.0, lt=1.0, description="Level of the uplift intervals.")
+    strata: tuple[str, ...] = Field(
+        default=("segment", "tier"), description="Columns whose combination is a stratum of the assignment."
+    )
+    method: Literal["hash", "stratified"] = Field(
+        default="hash",
+        description="hash: each customer by their own hash (stable as customers join); stratified: exact "
+        "counts per stratum.",
+    )
+    seed: int = Field(default=0, ge=0, lt=2**63, description="Seed of the assignment hash.")
+    referral_value: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="Value of one referral made (currency) when an action's outcomes are valued: "
+        "margin × revenue + referral_value × referrals.",
+    )
+    enabled: bool = Field(
+        default=True,
+        description="Hold out control groups when actions are exported, and measure them on later runs.",
+    )
 
     @model_validator(mode="after")
     def _shares_in_order(self) -> ExperimentConfig:

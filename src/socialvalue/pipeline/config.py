@@ -24,6 +24,11 @@ Every section has documented defaults, so an empty file (or none) is a valid con
     budget = 50000               # optional: overrides the playbook's budget
     campaign = "campaign.csv"    # optional: past outcomes with treatment/control -> estimated uplift
 
+    [experiment]                 # control groups held out on export, measured on later runs
+    control_share = 0.10         # at least this share of each action's customers is held out
+    # min_detectable_effect = 0.03   # raise the share until a 3-point lift is detectable
+    window_days = 30             # outcomes count in the 30 days after the action
+
     [channels]                   # the acquisition-channel analysis
     costs = "channel_costs.csv"  # optional: channel,cost,currency -> cost per acquisition, value per cost
 
@@ -45,6 +50,7 @@ from typing import Literal
 from pydantic import Field
 
 from socialvalue.config import ConfigModel, validate_config
+from socialvalue.decisions.experiment import ExperimentConfig
 from socialvalue.errors import ConfigError
 
 __all__ = [
@@ -248,6 +254,7 @@ class RunConfig(ConfigModel):
     actions: ActionsSection = ActionsSection()
     channels: ChannelsSection = ChannelsSection()
     insight: InsightSection = InsightSection()
+    experiment: ExperimentConfig = ExperimentConfig()
 
     def digest(self) -> str:
         """A stable hash of the configuration (recorded with every run)."""

@@ -100,7 +100,7 @@ def feature_frame(
 
 # -- the pipeline -------------------------------------------------------------------------------------------
 def run_pipeline(
-    store: Store | None = None,
+    store: Store | str | Path | None = None,
     as_of: Any = None,
     config: RunConfig | None = None,
     *,
@@ -118,8 +118,9 @@ def run_pipeline(
     Parameters
     ----------
     store
-        With ``engine="duckdb"``: the store holding the canonical tables; ``scores``, ``actions``, ``_runs``
-        and ``_models`` are written to it. None with ``engine="spark"``.
+        With ``engine="duckdb"``: the store holding the canonical tables (a :class:`~socialvalue.store.Store`,
+        or the path of its file, opened for the run); ``scores``, ``actions``, ``_runs`` and ``_models`` are
+        written to it. None with ``engine="spark"``.
     as_of
         Scoring date (exclusive: events before 00:00 UTC of that day count).
     config
@@ -191,6 +192,12 @@ def run_pipeline(
         raise ConfigError(
             "run_pipeline needs the store to run on (or engine='spark' with input= and output=)"
         )
+    if isinstance(store, (str, Path)):
+        # a path: the store is opened for the run and closed after it
+        if not Path(store).is_file():
+            raise ConfigError(f"store {str(store)!r} does not exist: create it with `socialvalue ingest`")
+        with Store(store) as opened:
+            return run_pipeline(opened, as_of, config, report=report, on_stage=on_stage, run_id=run_id)
     checked = _preflight(store, as_of, cfg)
     with converted_orders(store, checked[-1]):
         return execute(store, cfg, *checked, report, on_stage, run_id=run_id)
@@ -362,6 +369,7 @@ def _execute(
             as_of_ts,
             money.currency,
             fitted,
+            store=getattr(sink, "store", None),
         )
     runner.release(art, "actions")
     # channels, cohorts and shares (timed as "insight"; on Spark the record says why they are absent)
@@ -426,6 +434,7 @@ def _execute(
         "influence_contributors": top_contributors(social["contributors"], scores),
         "uplift_estimated": act["uplift_diag"] is not None,
         "uplift": act["uplift_diag"],
+        "experiments": act["experiments"],
         "budget": cfg.actions.budget if cfg.actions.budget is not None else playbook.budget,
         "insight": art["insight"],
     }

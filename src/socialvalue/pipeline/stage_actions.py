@@ -103,6 +103,7 @@ def actions_stage(
     as_of: pd.Timestamp,
     currency: str,
     fitted: Any = None,
+    store: Any = None,
 ) -> dict[str, Any]:
     """The ``scores`` and ``actions`` rows of ``as_of``.
 
@@ -115,13 +116,19 @@ def actions_stage(
     fitted
         Stored :class:`~socialvalue.pipeline.fitted.FittedModels`: their campaign uplift per segment is used
         (the campaign file is not read again). None: estimate it from the configured campaign file.
+    store
+        The run's store: the control groups of earlier exports are measured as of ``as_of``
+        (:func:`~socialvalue.pipeline.measured.measure_actions`) and each measured action's value per segment
+        replaces its assumed (or campaign-estimated) uplift in the allocation. None: nothing is measured.
 
     Returns
     -------
     dict
-        ``scores``, ``plan``, ``uplift`` (per action and segment, or None) and ``uplift_diag``.
+        ``scores``, ``plan``, ``uplift`` (per action and segment, or None), ``uplift_diag``, ``measured``
+        (the measured values used) and ``experiments`` (the run's diagnostics of the measurement).
     """
     from socialvalue.decisions import allocate
+    from socialvalue.pipeline.measured import measure_actions
 
     carried = feats[["customer_id", *[c for c in CARRIED if c in feats.columns]]]
     scores = segments.merge(carried, on="customer_id", how="left")
@@ -135,12 +142,22 @@ def actions_stage(
         uplift, uplift_diag = _campaign_values(scores, playbook, cfg)
     else:
         uplift, uplift_diag = fitted.choices.uplift, fitted.diagnostics.get("uplift")
+    measured, experiments = measure_actions(store, scores, playbook, cfg, as_of, currency)
+    # measured on our own control groups beats a campaign file's estimate and the playbook's assumption
+    values = {**(uplift or {}), **measured}
     estimated = None
-    if uplift is not None:
-        estimated = {a: scores["segment"].map(v).fillna(0.0).to_numpy(float) for a, v in uplift.items()}
+    if values:
+        estimated = {a: scores["segment"].map(v).fillna(0.0).to_numpy(float) for a, v in values.items()}
     plan = allocate(scores, playbook, budget=cfg.actions.budget, estimated_values=estimated)
     plan.insert(1, "as_of", as_of.date())
     # every money column of both tables (and of their exports) is in the run's reporting currency
     scores["currency"] = currency
     plan["currency"] = currency
-    return {"scores": scores, "plan": plan, "uplift": uplift, "uplift_diag": uplift_diag}
+    return {
+        "scores": scores,
+        "plan": plan,
+        "uplift": uplift,
+        "uplift_diag": uplift_diag,
+        "measured": measured,
+        "experiments": experiments,
+    }
