@@ -75,7 +75,7 @@ def _value(v: Any) -> Any:
         return int(v)
     if isinstance(v, float | np.floating):
         f = float(v)
-        return round(f, 10) if math.isfinite(f) else None
+        return f if math.isfinite(f) else None
     if isinstance(v, pd.Timestamp):
         return v.date().isoformat() if v == v.normalize() else v.isoformat()
     if hasattr(v, "isoformat"):
