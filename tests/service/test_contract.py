@@ -30,6 +30,7 @@ MODELS = {
     "/segments": schemas.SegmentsOut,
     "/influencers": schemas.InfluencersOut,
     "/actions": schemas.ActionsOut,
+    "/insight": schemas.InsightOut,
     "/runs": schemas.RunsOut,
     "/runs/{run_id}": schemas.RunJobOut,
 }
@@ -87,7 +88,7 @@ def _operations(spec: dict):
 # -- the description --------------------------------------------------------------------------------------
 def test_openapi_lists_exactly_the_documented_endpoints(spec):
     documented = _documented()
-    assert len(documented) == 13, documented
+    assert len(documented) == 14, documented
     listed = {(m.upper(), _norm(p)) for p, m, _ in _operations(spec)}
     assert listed == documented
 
@@ -146,7 +147,15 @@ def _check(r: httpx.Response, model) -> dict:
 
 def test_every_get_answer_validates_against_its_model(api, served):
     _check(httpx.get(served.url + "/health"), schemas.HealthOut)
-    for path in ("/overview", "/changes", "/segments", "/actions", "/influencers", "/influencers?k=500"):
+    for path in (
+        "/overview",
+        "/changes",
+        "/segments",
+        "/actions",
+        "/insight",
+        "/influencers",
+        "/influencers?k=500",
+    ):
         _check(api.get(path), MODELS[path.split("?")[0]])
     runs = _check(api.get("/runs"), schemas.RunsOut)["items"]
     assert runs

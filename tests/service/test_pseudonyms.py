@@ -130,6 +130,7 @@ def test_no_answer_holds_a_raw_id(api, pseudo, raw_pattern):
         "/segments",
         "/actions",
         "/actions?format=csv",
+        "/insight",
     ]
     paths += [f"/customers/{p}" for p in list(pseudo)[:40]]
     for path in paths:

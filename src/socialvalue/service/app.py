@@ -44,6 +44,7 @@ from socialvalue.service.schemas import (
     HealthOut,
     InfluencersOut,
     IngestOut,
+    InsightOut,
     OverviewOut,
     ProblemOut,
     RunIn,
@@ -351,6 +352,12 @@ def create_app(settings: ServeSettings) -> FastAPI:
         """The top ``k`` influencers and the follow edges among them."""
         with _snapshot(request) as (cur, snap):
             return queries.influencers(cur, snap, k)
+
+    @app.get("/insight", response_model=InsightOut, tags=["reads"], dependencies=[READ])
+    def insight(request: Request) -> dict[str, Any]:
+        """Acquisition channels, sign-up cohorts and their lifecycle mix, and shares, each with its meaning."""
+        with _snapshot(request) as (cur, snap):
+            return queries.insight(cur, snap)
 
     @app.get(
         "/actions",

@@ -29,6 +29,7 @@ __all__ = [
     "customer_detail",
     "customer_page",
     "influencers",
+    "insight",
     "overview",
     "pseudonymize_ids",
     "resolve_id",
@@ -482,6 +483,34 @@ def influencers(cur: duckdb.DuckDBPyConnection, snap: Snapshot, k: int) -> dict[
         return {"as_of": snap.meta.get("as_of"), "items": items, "edges": edges}
 
     return _cached(snap, ("influencers", k), build)
+
+
+#: Why a published run shows no insight when its record has none.
+NO_INSIGHT = (
+    "the published run recorded no channel, cohort or share analysis (it was made before they existed): "
+    "run again"
+)
+
+
+def insight(cur: duckdb.DuckDBPyConnection, snap: Snapshot) -> dict[str, Any]:
+    """The published run's channel, cohort and share analyses, as its record holds them (ids pseudonymised)."""
+
+    def build() -> dict[str, Any]:
+        found = cur.execute(
+            f"SELECT diagnostics_json FROM {snap.alias}.runs WHERE run_id = ?", [snap.meta.get("run_id")]
+        ).fetchall()
+        entry: Any = None
+        if found and found[0][0]:
+            try:
+                entry = json.loads(found[0][0]).get("insight")
+            except ValueError:
+                entry = None
+        if not isinstance(entry, dict):
+            entry = {"available": False, "reason": NO_INSIGHT}
+        out = {"run": _run_info(snap), "available": True, **deep_clean(entry)}
+        return pseudonymize_ids(cur, snap, out)
+
+    return _cached(snap, "insight", build)
 
 
 def _strings(obj: Any, out: set[str]) -> None:

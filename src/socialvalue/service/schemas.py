@@ -16,6 +16,7 @@ __all__ = [
     "HealthOut",
     "InfluencersOut",
     "IngestOut",
+    "InsightOut",
     "OverviewOut",
     "ProblemOut",
     "RunIn",
@@ -289,6 +290,44 @@ class ActionsOut(_Out):
     as_of: str | None
     currency: str | None
     actions: list[ActionRow]
+
+
+class InsightPart(_Out):
+    """One analysis of ``GET /insight``: its tables (records) and one-line meaning, or why it is absent."""
+
+    available: bool
+    meaning: str | None = None
+    reason: str | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+class InsightShares(_Out):
+    """The share measures of ``GET /insight``, per customer (top contributors) and per segment."""
+
+    content: InsightPart
+    helpfulness: InsightPart
+    time: InsightPart
+    wallet: InsightPart
+    segment_column: str | None = None
+
+
+class InsightOut(_Out):
+    """``GET /insight``: acquisition channels, sign-up cohorts, their lifecycle mix and shares of the run.
+
+    ``available`` is false (with ``reason``) when the published run recorded no insight: a run on the Spark
+    engine, with ``[insight] enabled = false``, or made before the analyses existed.
+    """
+
+    run: RunInfo
+    available: bool
+    reason: str | None = None
+    as_of: str | None = None
+    currency: str | None = None
+    clv_horizon: str | None = None
+    channels: InsightPart | None = None
+    cohorts: InsightPart | None = None
+    lifecycle_mix: InsightPart | None = None
+    shares: InsightShares | None = None
 
 
 class RunJobOut(_Out):

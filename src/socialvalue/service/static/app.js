@@ -683,6 +683,171 @@
     );
   }
 
+  /* ------------------------------------------------------------------ 3b. Channels, cohorts and shares */
+
+  const SHARE_TITLES = {
+    content: ["Content published", "items"],
+    helpfulness: ["Helpfulness votes received", "votes"],
+    time: ["Time spent in interactions", "seconds"],
+    wallet: ["Share of wallet", ""],
+  };
+
+  /** The one-line meaning of a part, or its reason when unavailable (null when the part is absent). */
+  function meaningOf(key, part) {
+    if (!part || typeof part !== "object") return el("p", { class: "muted", "data-meaning": key }, "Not recorded by this run.");
+    if (!part.available) return el("p", { class: "muted", "data-reason": key }, fmtText(part.reason));
+    return el("p", { class: "meaning", "data-meaning": key }, el("strong", {}, "What this means: "), fmtText(part.meaning));
+  }
+
+  function notesOf(part) {
+    const notes = part && Array.isArray(part.notes) ? part.notes : [];
+    return notes.length ? el("p", { class: "note" }, "Notes: " + notes.map(String).join("; ") + ".") : null;
+  }
+
+  function renderChannels(part, parts) {
+    parts.push(el("h3", {}, "Acquisition channels"), meaningOf("channels", part));
+    if (!part || !part.available) return;
+    const rows = Array.isArray(part.table) ? part.table : [];
+    const currency = part.currency || state.currency;
+    const days = part.repeat_window_days || 90;
+    const interval = (r, k) => fmtPercent(r[k]) + " (" + fmtPercent(r[k + "_lower"]) + "–" + fmtPercent(r[k + "_upper"]) + ")";
+    const tbl = table("channels", "Per acquisition channel (" + Math.round((part.level || 0.95) * 100) + "% intervals)", [
+      { title: "Channel", value: (r) => fmtText(r.channel), header: true },
+      { title: "Customers acquired", value: (r) => fmtCount(r.customers), num: true },
+      { title: "Conversion to a first purchase", value: (r) => interval(r, "conversion"), num: true },
+      { title: "Repeat within " + days + " days", value: (r) => interval(r, "repeat_rate"), num: true },
+      { title: "Median days to the second purchase", value: (r) => fmtNumber(r.median_days_to_second, 0), num: true },
+      { title: "Share who referred someone", value: (r) => interval(r, "referrer_share"), num: true },
+      { title: "Value per customer acquired", value: (r) => fmtMoney(r.value_per_customer, currency), num: true },
+      { title: "Cost per acquisition", value: (r) => fmtMoney(r.cost_per_acquisition, currency), num: true },
+    ], rows, (r) => ({ "data-channel": r.channel }));
+    const repeat = barChart(
+      "channel_repeat",
+      "Share of buyers repeating within " + days + " days, by channel",
+      rows.map((r) => ({ label: String(r.channel), value: r.repeat_rate })),
+      fmtPercent
+    );
+    parts.push(chartBlock("Repeat within " + days + " days", repeat, tbl, "Acquisition channels", true));
+    const value = barChart(
+      "channel_value",
+      "Social value per customer acquired, by channel (" + fmtText(currency) + ", " + fmtText(part.horizon) + ")",
+      rows.map((r) => ({ label: String(r.channel), value: r.value_per_customer })),
+      (v) => fmtMoney(v, currency)
+    );
+    const valueTable = table("channel_value", "Value per customer acquired (" + fmtText(part.horizon) + ")", [
+      { title: "Channel", value: (r) => fmtText(r.channel), header: true },
+      { title: "Mean CLV", value: (r) => fmtMoney(r.mean_clv, currency), num: true },
+      { title: "Mean social value", value: (r) => fmtMoney(r.mean_csv, currency), num: true },
+      { title: "Value per customer acquired", value: (r) => fmtMoney(r.value_per_customer, currency), num: true },
+      { title: "Value per unit cost", value: (r) => fmtNumber(r.value_per_cost, 1), num: true },
+    ], rows);
+    parts.push(chartBlock("Value per customer acquired", value, valueTable, "Value by acquisition channel", true));
+    const notes = notesOf(part);
+    if (notes) parts.push(notes);
+  }
+
+  /** Cohort rows pooled by period since sign-up over the cohorts that completed the period. */
+  function pooledCohorts(rows) {
+    const by = new Map();
+    for (const r of rows) {
+      if (!r.complete) continue;
+      const p = by.get(r.period) || { period: r.period, members: 0, active: 0, revenue: 0, repeat: 0, expected: 0, hasModel: false };
+      p.members += r.members || 0;
+      p.active += r.active || 0;
+      p.revenue += r.revenue || 0;
+      p.repeat += r.repeat_days || 0;
+      if (isNumber(r.expected_repeat_per_member)) {
+        p.expected += r.expected_repeat_per_member * (r.members || 0);
+        p.hasModel = true;
+      }
+      by.set(r.period, p);
+    }
+    const out = [...by.values()].sort((a, b) => a.period - b.period);
+    let actual = 0;
+    let expected = 0;
+    for (const p of out) {
+      actual += p.members ? p.repeat / p.members : 0;
+      expected += p.members ? p.expected / p.members : 0;
+      p.share = p.members ? p.active / p.members : null;
+      p.revenuePerMember = p.members ? p.revenue / p.members : null;
+      p.cumActual = actual;
+      p.cumExpected = p.hasModel ? expected : null;
+    }
+    return out;
+  }
+
+  function renderCohorts(part, mix, parts) {
+    parts.push(el("h3", {}, "Signup cohorts"), meaningOf("cohorts", part));
+    if (part && part.available) {
+      const word = part.period === "week" ? "week" : "month";
+      const currency = part.currency || state.currency;
+      const pooled = pooledCohorts(Array.isArray(part.table) ? part.table : []);
+      const chart = barChart(
+        "cohort_retention",
+        "Share of cohort members buying in each " + word + " since sign-up (pooled over the cohorts that completed it)",
+        pooled.map((p) => ({ label: word + " " + p.period, value: p.share })),
+        fmtPercent
+      );
+      const model = part.model || "purchase model";
+      const tbl = table("cohorts", "Per " + word + " since sign-up, pooled over the cohorts that completed it", [
+        { title: word.charAt(0).toUpperCase() + word.slice(1) + "s since sign-up", value: (p) => String(p.period), header: true },
+        { title: "Members", value: (p) => fmtCount(p.members), num: true },
+        { title: "Share active", value: (p) => fmtPercent(p.share), num: true },
+        { title: "Revenue per member", value: (p) => fmtMoney(p.revenuePerMember, currency), num: true },
+        { title: "Repeat purchases per member, cumulative", value: (p) => fmtNumber(p.cumActual, 2), num: true },
+        { title: "Expected by the " + model + ", cumulative", value: (p) => fmtNumber(p.cumExpected, 2), num: true },
+      ], pooled);
+      parts.push(chartBlock("Retention by " + word + " since sign-up", chart, tbl, "Signup cohorts", true));
+      const notes = notesOf(part);
+      if (notes) parts.push(notes);
+    }
+    parts.push(el("h3", {}, "Lifecycle mix of the cohorts"), meaningOf("lifecycle_mix", mix));
+  }
+
+  function renderShares(shares, parts) {
+    parts.push(el("h3", {}, "Shares"));
+    if (!shares || typeof shares !== "object") {
+      parts.push(el("p", { class: "muted" }, "Not recorded by this run."));
+      return;
+    }
+    const column = humanise(shares.segment_column || "segment").toLowerCase();
+    for (const [key, [title, unit]] of Object.entries(SHARE_TITLES)) {
+      const part = shares[key];
+      parts.push(el("h4", {}, title), meaningOf("share_" + key, part));
+      if (!part || !part.available) continue;
+      const segs = Array.isArray(part.by_segment) ? part.by_segment : [];
+      if (segs.length) {
+        const chart = barChart(
+          "share_" + key,
+          title + ": share held by each " + column,
+          segs.map((s) => ({ label: String(s.segment), value: s.share })),
+          fmtPercent
+        );
+        const tbl = table("share_" + key, title + " by " + column, [
+          { title: humanise(shares.segment_column || "segment"), value: (s) => fmtText(s.segment), header: true },
+          { title: key === "wallet" ? "Share of wallet" : "Share of " + unit, value: (s) => fmtPercent(s.share), num: true },
+          { title: "Share of customers", value: (s) => fmtPercent(s.member_share), num: true },
+        ], segs);
+        parts.push(chartBlock(title + " by " + column, chart, tbl, title + " by " + column, true));
+      }
+      const notes = notesOf(part);
+      if (notes) parts.push(notes);
+    }
+  }
+
+  function renderInsight(data) {
+    const body = byId("insight-body");
+    if (!data || data.available === false) {
+      body.replaceChildren(el("p", { class: "muted", "data-reason": "insight" }, fmtText(data && data.reason)));
+      return;
+    }
+    const parts = [];
+    renderChannels(data.channels, parts);
+    renderCohorts(data.cohorts, data.lifecycle_mix, parts);
+    renderShares(data.shares, parts);
+    body.replaceChildren(...parts);
+  }
+
   /* ------------------------------------------------------------------ 4. Customer lookup */
 
   async function lookup(id) {
@@ -950,6 +1115,7 @@
       api("overview").then(guard(renderOverview)).catch(fail("Overview")),
       api("changes").then(guard(renderChanges)).catch(fail("Changes")),
       api("influencers", { k: TOP_K }).then(guard(renderInfluencers)).catch(fail("Influencers")),
+      api("insight").then(guard(renderInsight)).catch(fail("Channels, cohorts and shares")),
       Promise.all([api("segments"), api("actions")]).then(guard((pair) => renderOptions(pair[0], pair[1]))).catch(fail("Segments and actions")),
     ]);
     if (generation === state.generation) document.body.setAttribute("data-state", "ready");
@@ -959,6 +1125,7 @@
     byId("overview-body").replaceChildren(el("p", { class: "muted" }, "Give an API key to load the overview."));
     byId("changes-body").replaceChildren(el("p", { class: "muted" }, "Give an API key to load the changes."));
     byId("influencers-body").replaceChildren(el("p", { class: "muted" }, "Give an API key to load the influencers."));
+    byId("insight-body").replaceChildren(el("p", { class: "muted" }, "Give an API key to load the channels, cohorts and shares."));
     byId("lookup-result").replaceChildren();
     byId("filter-result").replaceChildren();
     const summary = byId("actions-summary");
