@@ -232,3 +232,21 @@ def test_help_has_examples(capsys):
     for cmd in (["config", "init"], ["config", "check"], ["playbook", "show"], ["playbook", "check"]):
         assert main([*cmd, "--help"]) == 0
         assert f"Example: socialvalue {' '.join(cmd)}" in capsys.readouterr().out
+
+
+def test_config_check_reads_the_channel_costs_and_finds_the_category_spend(tmp_path, capsys):
+    (tmp_path / "costs.csv").write_text("channel,cost,currency\npaid,-5,EURO\n")
+    conf = tmp_path / "socialvalue.toml"
+    conf.write_text('[channels]\ncosts = "costs.csv"\n')
+    assert main(["config", "check", str(conf)]) == 3  # a data problem, listed as a load lists them
+    err = capsys.readouterr().err
+    assert "costs.csv: 2 problems in the channel costs" in err
+    assert "row 1, column 'cost': got '-5'; expected a number >= 0" in err
+    (tmp_path / "costs.csv").write_text("channel,cost,currency\npaid,5,EUR\n")
+    assert main(["config", "check", str(conf)]) == 0
+    assert capsys.readouterr().out.strip() == f"{conf}: ok"
+    conf.write_text('[insight]\ncategory_spend = "spend.csv"\n')
+    assert main(["config", "check", str(conf)]) == 4
+    assert (
+        f"[insight] category_spend: file '{tmp_path / 'spend.csv'}' does not exist" in capsys.readouterr().err
+    )

@@ -17,7 +17,12 @@ config_app = typer.Typer(
 app.add_typer(config_app)
 
 #: Keys of the run configuration that name a file, by section: checked to exist by ``config check``.
-FILE_KEYS: dict[str, tuple[str, ...]] = {"run": ("exchange_rates",), "actions": ("playbook", "campaign")}
+FILE_KEYS: dict[str, tuple[str, ...]] = {
+    "run": ("exchange_rates",),
+    "actions": ("playbook", "campaign"),
+    "channels": ("costs",),
+    "insight": ("category_spend",),
+}
 
 
 def template_text() -> str:
@@ -80,7 +85,8 @@ def check(
 ) -> None:
     """Validate a run configuration: keys, types and bounds, and that the files it names exist.
 
-    A playbook it names is validated too. Prints "ok" or the one-line error (exit code 4).
+    A playbook it names is validated too. Prints "ok" or the one-line error (exit code 4); a channel-costs file
+    it names is read, and its problems are listed as a load lists them (exit code 3).
 
     Example: socialvalue config check socialvalue.toml
     """
@@ -98,4 +104,9 @@ def check(
         from socialvalue.decisions import load_playbook
 
         load_playbook(playbook)
+    costs = getattr(getattr(cfg, "channels", None), "costs", None)
+    if costs:
+        from socialvalue.insight import read_channel_costs
+
+        read_channel_costs(costs)
     out.print(f"{file}: ok", markup=False, highlight=False)

@@ -46,6 +46,8 @@ _EXAMPLES: dict[str, Any] = {
     "costs": "channel_costs.csv",
     "category_spend": "category_spend.csv",
     "share_window_days": 365,
+    "min_detectable_effect": 0.03,
+    "baseline_rate": 0.05,
 }
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
