@@ -232,6 +232,25 @@ def test_the_scores_and_actions_are_equal(request, name):
     assert_same_frame(actions, ours.actions, "written actions")
 
 
+@pytest.mark.parametrize("name", RUNS)
+def test_the_insight_records_are_equal(request, name):
+    """Channels, cohorts, the lifecycle mix and shares: the same definitions give the same record (to 1e-9).
+
+    Only what each engine can read differs: the lifecycle mix's note (a Spark run reads no earlier scores).
+    """
+    run = request.getfixturevalue(name)
+    ours, duck = dict(run["spark"].diagnostics["insight"]), dict(run["duckdb"].diagnostics["insight"])
+    ours_mix, duck_mix = ours.pop("lifecycle_mix"), duck.pop("lifecycle_mix")
+    assert ours_mix["notes"] == ["this run's date only: a run on Spark reads no earlier scores"]
+    assert_close({**ours_mix, "notes": []}, {**duck_mix, "notes": []}, "lifecycle_mix")
+    assert_close(ours, duck, "insight")
+    assert "insight" in run["spark"].timings
+    if name == "demo":
+        assert ours["channels"]["available"] and ours["cohorts"]["model"]
+    else:  # CDNOW has no acquisition channel: the same reason on both engines
+        assert ours["channels"]["reason"] == "unavailable: no customer has an acquisition_channel value"
+
+
 #: The columns that depend on the influence spread, whose reverse-reachable sets Spark draws on its executors
 #: with other generators than the single-machine estimate (socialvalue.spark.graph.spread).
 SAMPLED = ("spread", "spread_lower", "spread_upper", "influencer_score", "influencer")
@@ -297,7 +316,16 @@ def test_the_run_record_is_written_beside_the_results(demo):
     assert record["run_id"] == "spark" and record["as_of"] == DEMO_AS_OF
     assert record["engine"] == "spark" and record["master"].startswith("local")
     assert record["config_hash"] == RunConfig().digest() and record["config"]["run"]["unit"] == "W"
-    assert set(record["timings"]) == {"features", "clv", "social", "segments", "actions", "write", "report"}
+    assert set(record["timings"]) == {
+        "features",
+        "clv",
+        "social",
+        "segments",
+        "actions",
+        "insight",
+        "write",
+        "report",
+    }
     assert record["fallbacks"] == duck.diagnostics["fallbacks"]
     assert_close(
         record["params"], json.loads(demo["store"].scalar("SELECT params_json FROM _runs")), "params"

@@ -372,8 +372,8 @@ def _execute(
             store=getattr(sink, "store", None),
         )
     runner.release(art, "actions")
-    # channels, cohorts and shares (timed as "insight"; on Spark the record says why they are absent)
-    art["insight"] = run_insight(runner, engine, art, cfg, as_of_ts, money.currency, fitted, native)
+    # channels, cohorts and shares, on either engine (timed as "insight")
+    art["insight"] = run_insight(runner, engine, art, cfg, as_of_ts, money.currency, fitted)
     clv, social, seg, act = art["clv"], art["social"], art["segments"], art["actions"]
     scores, plan = act["scores"], act["plan"]
     origin = _origin(run_id, as_of_str, cal_end, fitted)

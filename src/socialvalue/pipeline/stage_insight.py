@@ -15,7 +15,8 @@ analyses of :mod:`socialvalue.insight` the questions a customer-management team 
   ``interactions.duration_s`` (:func:`~socialvalue.insight.time_shares`) and the wallet share against
   ``[insight] category_spend`` (:func:`~socialvalue.insight.wallet_shares`).
 
-The SQL runs through the run's engine and returns small aggregates; the stage adds no loop over customers.
+The SQL runs through the run's engine (DuckDB, or Spark through the same definitions) and returns small
+aggregates; the stage adds no loop over customers.
 Each part becomes a JSON-ready entry of the run record's ``diagnostics["insight"]``: its tables as records
 and its one-line ``meaning``, or ``{"available": false, "reason": ...}`` saying why it could not be computed.
 The stage never stops a run: a channel-costs or category-spend file that cannot be used, or an analysis that
@@ -25,7 +26,9 @@ The record keeps aggregates: per-customer shares are cut to the top :data:`TOP_C
 concentration figures are computed on all of them), and the weekly cohort table to the latest
 :data:`MAX_COHORTS` cohorts.
 
-On the Spark engine the analyses are not run (see :data:`SPARK_REASON`); the record says so.
+On the Spark engine two parts have less to read: the lifecycle mix is of this run's date only (the Spark run
+reads no earlier scores), and a category-spend file cannot be checked against a store's customers, so the
+wallet share is unavailable there with that reason.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from socialvalue.errors import SocialValueError
 from socialvalue.pipeline.config import RunConfig
 from socialvalue.pipeline.runner import StageSpec
 
-__all__ = ["MAX_COHORTS", "SPARK_REASON", "SPEC", "TOP_CUSTOMERS", "insight_stage", "run_insight"]
+__all__ = ["MAX_COHORTS", "SPEC", "TOP_CUSTOMERS", "insight_stage", "run_insight"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,12 +58,6 @@ TOP_CUSTOMERS = 10
 MAX_COHORTS = 60
 #: Tests between channels kept in the record (the smallest adjusted p-values first).
 MAX_TESTS = 500
-
-#: Why a Spark run records no insight.
-SPARK_REASON = (
-    "unavailable: the channel, cohort and share analyses run on the DuckDB engine only; run "
-    "`socialvalue run` on a store loaded with the same data for them"
-)
 
 _FREQ = {"month": "M", "week": "W"}
 
@@ -221,11 +218,13 @@ def _cohorts(engine: Any, model: Any, cfg: RunConfig, as_of: pd.Timestamp, curre
     }
 
 
-def _history(engine: Any, scores: pd.DataFrame, as_of: pd.Timestamp) -> tuple[pd.DataFrame, int]:
-    """Lifecycle stages at every earlier scoring date the store holds, and this run's."""
+def _history(engine: Any, scores: pd.DataFrame, as_of: pd.Timestamp) -> tuple[pd.DataFrame, int | None]:
+    """Lifecycle stages at every earlier scoring date the store holds, and this run's (None: no store)."""
     now = scores[["customer_id", "lifecycle_stage"]].assign(as_of=as_of)
     store = getattr(engine, "store", None)
-    if store is None or not store.has_table("scores"):
+    if store is None:
+        return now, None
+    if not store.has_table("scores"):
         return now, 0
     past = store.query_df(
         "SELECT customer_id, as_of, lifecycle_stage FROM scores WHERE as_of < ?", [as_of.date()]
@@ -247,13 +246,15 @@ def _lifecycle_mix(engine: Any, scores: pd.DataFrame, cfg: RunConfig, as_of: pd.
     if mix.table.empty:
         return unavailable("unavailable: no cohort member has a lifecycle stage")
     notes = []
-    if not earlier:
+    if earlier is None:
+        notes.append("this run's date only: a run on Spark reads no earlier scores")
+    elif not earlier:
         notes.append("one scoring date (this run's): the mix over time grows with every run")
     return {
         "available": True,
         "meaning": mix.meaning,
         "period": ins.cohort_period,
-        "dates": earlier + 1,
+        "dates": (earlier or 0) + 1,
         "table": records(mix.table),
         "notes": notes,
     }
@@ -285,7 +286,10 @@ def _category_spend(engine: Any, path: str) -> tuple[pd.DataFrame | None, str | 
     store = getattr(engine, "store", None)
     name = Path(path).name
     if store is None:
-        return None, "unavailable: the category-spend file is checked against the store's customers"
+        return None, (
+            "unavailable: the category-spend file is checked against a store's customers, and a run on Spark "
+            "has no store: run on a store for the wallet share"
+        )
     if not Path(path).is_file():
         return None, f"unavailable: the category-spend file {name!r} does not exist"
     try:
@@ -394,26 +398,22 @@ def run_insight(
     as_of: pd.Timestamp,
     currency: str,
     fitted: Any = None,
-    native: Any = None,
 ) -> dict[str, Any]:
-    """The stage as the run calls it: timed as ``"insight"`` when it runs, else the reason it did not.
+    """The stage as the run calls it: timed as ``"insight"``, or the reason it was switched off.
 
     Parameters
     ----------
     runner
         The run's :class:`~socialvalue.pipeline.runner.Runner` (timings, memory, progress).
     engine, art, cfg, as_of, currency
-        The run's engine, its artifacts (``clv`` and ``actions``), configuration, date and currency.
+        The run's engine (DuckDB or Spark), its artifacts (``clv`` and ``actions``), configuration, date and
+        currency.
     fitted
         Stored :class:`~socialvalue.pipeline.fitted.FittedModels` of a scoring (their purchase model draws the
         expected curve), or None (the model this run fitted).
-    native
-        The Spark run's native steps: not None means the Spark engine, where the stage is skipped.
     """
     if not cfg.insight.enabled:
         return unavailable("omitted: [insight] enabled = false in the run configuration")
-    if native is not None:
-        return unavailable(SPARK_REASON)
     clv = art["clv"]
     model = fitted.purchase if fitted is not None else clv["models"].get("purchase")
     with runner.stage("insight"):
