@@ -23,7 +23,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from socialvalue import plot
-from socialvalue.report import charts, sentences
+from socialvalue.report import action_results, charts, sentences
 from socialvalue.report.format import count as fmt_count
 from socialvalue.report.format import human_columns, human_label
 from socialvalue.report.format import money as fmt_money
@@ -845,6 +845,7 @@ SECTIONS = (
     shares_section,
     _clusters_tiers,
     _actions,
+    action_results.section,
 )
 
 
