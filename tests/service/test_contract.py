@@ -31,6 +31,7 @@ MODELS = {
     "/influencers": schemas.InfluencersOut,
     "/actions": schemas.ActionsOut,
     "/insight": schemas.InsightOut,
+    "/experiments": schemas.ExperimentsOut,
     "/runs": schemas.RunsOut,
     "/runs/{run_id}": schemas.RunJobOut,
 }
@@ -88,7 +89,7 @@ def _operations(spec: dict):
 # -- the description --------------------------------------------------------------------------------------
 def test_openapi_lists_exactly_the_documented_endpoints(spec):
     documented = _documented()
-    assert len(documented) == 14, documented
+    assert len(documented) == 15, documented
     listed = {(m.upper(), _norm(p)) for p, m, _ in _operations(spec)}
     assert listed == documented
 
@@ -153,6 +154,7 @@ def test_every_get_answer_validates_against_its_model(api, served):
         "/segments",
         "/actions",
         "/insight",
+        "/experiments",
         "/influencers",
         "/influencers?k=500",
     ):

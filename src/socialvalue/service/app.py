@@ -41,6 +41,7 @@ from socialvalue.service.schemas import (
     CustomerOut,
     CustomerPage,
     ErasureOut,
+    ExperimentsOut,
     HealthOut,
     InfluencersOut,
     IngestOut,
@@ -379,6 +380,12 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
                 return _csv(cols, rows, safe)
             return queries.actions_summary(cur, snap)
+
+    @app.get("/experiments", response_model=ExperimentsOut, tags=["reads"], dependencies=[READ])
+    def experiments(request: Request) -> dict[str, Any]:
+        """Whether each action paid: uplift per action and segment against its control group, with intervals."""
+        with _snapshot(request) as (cur, snap):
+            return queries.experiments(cur, snap)
 
     @app.get("/runs", response_model=RunsOut, tags=["runs"], dependencies=[READ])
     def runs(request: Request) -> dict[str, Any]:

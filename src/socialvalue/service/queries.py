@@ -28,6 +28,8 @@ __all__ = [
     "changes",
     "customer_detail",
     "customer_page",
+    "experiments",
+    "experiments_view",
     "influencers",
     "insight",
     "overview",
@@ -306,6 +308,47 @@ def _champions(cur: duckdb.DuckDBPyConnection, snap: Snapshot) -> list[dict[str,
             }
         )
     return out
+
+
+#: What ``GET /experiments`` says when the published run recorded no measurement of the actions.
+NO_MEASUREMENT = (
+    "the published run recorded no measurement of the actions (it was made before actions measured "
+    "themselves): run again to measure them"
+)
+
+
+def experiments_view(diagnostics: dict[str, Any] | None) -> dict[str, Any]:
+    """``GET /experiments`` from a run's diagnostics: its ``experiments`` entry, or why there is none."""
+    exp = (diagnostics or {}).get("experiments")
+    if not isinstance(exp, dict):
+        return {"available": False, "reason": NO_MEASUREMENT}
+    out = deep_clean(exp)
+    out["available"] = bool(out.get("available"))
+    if not out["available"] and not out.get("reason"):
+        out["reason"] = "the run recorded no reason"
+    return out
+
+
+def experiments(cur: duckdb.DuckDBPyConnection, snap: Snapshot) -> dict[str, Any]:
+    """Whether each action paid: the published run's ``experiments`` diagnostics, with its run and date."""
+
+    def build() -> dict[str, Any]:
+        found = cur.execute(
+            f"SELECT diagnostics_json FROM {snap.alias}.runs WHERE run_id = ?", [snap.meta.get("run_id")]
+        ).fetchall()
+        diag = None
+        if found and found[0][0]:
+            try:
+                diag = json.loads(found[0][0])
+            except ValueError:
+                diag = None
+        return {
+            "run_id": snap.meta.get("run_id"),
+            "as_of": snap.meta.get("as_of"),
+            **experiments_view(diag if isinstance(diag, dict) else None),
+        }
+
+    return _cached(snap, "experiments", build)
 
 
 def _run_info(snap: Snapshot) -> dict[str, Any]:

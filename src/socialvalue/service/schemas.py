@@ -13,6 +13,7 @@ __all__ = [
     "CustomerOut",
     "CustomerPage",
     "ErasureOut",
+    "ExperimentsOut",
     "HealthOut",
     "InfluencersOut",
     "IngestOut",
@@ -328,6 +329,63 @@ class InsightOut(_Out):
     cohorts: InsightPart | None = None
     lifecycle_mix: InsightPart | None = None
     shares: InsightShares | None = None
+
+
+class VerdictRow(_Out):
+    action: str
+    segment: str
+    n_treated: int
+    n_control: int
+    uplift: float | None
+    lower: float | None
+    upper: float | None
+    cost: float | None
+    net: float | None
+    net_lower: float | None
+    net_upper: float | None
+    verdict: Literal["paid", "did not pay", "harmful", "not yet measured"]
+    sentence: str | None
+
+
+class UpliftRow(_Out):
+    action: str
+    segment: str
+    metric: str
+    n_treated: int
+    n_control: int
+    uplift: float | None
+    lower: float | None
+    upper: float | None
+    status: str
+
+
+class QiniOut(_Out):
+    x: list[float]
+    y: list[float]
+    random: list[float]
+    coefficient: float | None
+
+
+class ExperimentsOut(_Out):
+    """``GET /experiments``: whether each action paid, measured against its control group."""
+
+    run_id: str | None = None
+    as_of: str | None = None
+    available: bool
+    reason: str | None = None
+    measured_at: str | None = None
+    currency: str | None = None
+    confidence: float | None = None
+    window_days: int | None = None
+    min_outcomes: int | None = None
+    margin: float | None = None
+    referral_value: float | None = None
+    replaced: list[str] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    verdicts: list[VerdictRow] = Field(default_factory=list)
+    uplift: list[UpliftRow] = Field(default_factory=list)
+    values: dict[str, dict[str, float | None]] = Field(default_factory=dict)
+    qini: dict[str, QiniOut] = Field(default_factory=dict)
 
 
 class RunJobOut(_Out):

@@ -1099,6 +1099,133 @@
     }
   }
 
+  /* ------------------------------------------------------------------ 6. Did the actions pay? */
+
+  const NOT_MEASURED = "not yet measured";
+
+  function verdictClass(verdict) {
+    return verdict === "paid" ? "verdict-paid" : verdict === "harmful" ? "verdict-harmful" : verdict === NOT_MEASURED ? "verdict-waiting" : "verdict-none";
+  }
+
+  /**
+   * Forest plot: per action, its value uplift per customer contacted (point) with its interval (line) and its
+   * cost (a vertical mark); the verdict is written at the right, "not yet measured" on the row when so.
+   */
+  function forestChart(rows, currency, level) {
+    const width = 640;
+    const rowHeight = 34;
+    const top = 10;
+    const bottom = 34;
+    const labelChars = Math.min(24, Math.max(6, ...rows.map((r) => String(r.label).length)));
+    const left = 12 + labelChars * 7;
+    const right = 130;
+    const height = top + bottom + Math.max(1, rows.length) * rowHeight;
+    const values = [0];
+    for (const r of rows) {
+      for (const v of [r.lower, r.upper, r.uplift, r.cost]) if (isNumber(v)) values.push(v);
+    }
+    let lo = Math.min(...values);
+    let hi = Math.max(...values);
+    const pad = (hi - lo) * 0.05 || 1;
+    lo -= pad;
+    hi += pad;
+    const plot = width - left - right;
+    const x = (v) => left + ((v - lo) / (hi - lo)) * plot;
+    const money = (v) => fmtMoney(v, currency);
+    const description = rows
+      .map((r) => r.verdict === NOT_MEASURED
+        ? r.label + ": not yet measured, cost " + money(r.cost)
+        : r.label + ": " + money(r.uplift) + " (" + level + " interval " + money(r.lower) + " to " + money(r.upper) + ") against a cost of " + money(r.cost) + ", " + r.verdict)
+      .join("; ") + ".";
+    const svg = chartFrame("action_results", "Value uplift per customer contacted, with its " + level + " interval, against cost", description, width, height);
+    const base = top + rows.length * rowHeight;
+    const axis = svgEl("g", { class: "axis" });
+    axis.appendChild(svgEl("line", { x1: left, x2: left + plot, y1: base, y2: base }));
+    for (const t of [lo + pad, 0, hi - pad]) {
+      if (t !== 0 && Math.abs(x(t) - x(0)) < 40) continue;
+      axis.appendChild(svgEl("line", { x1: x(t), x2: x(t), y1: base, y2: base + 4 }));
+      axis.appendChild(svgEl("text", { x: x(t), y: base + 17, "text-anchor": "middle" }, fmtNumber(t, 2)));
+    }
+    axis.appendChild(svgEl("text", { x: left + plot / 2, y: base + 31, "text-anchor": "middle" }, "value per customer contacted" + (currency ? " (" + currency + ")" : "")));
+    svg.appendChild(axis);
+    svg.appendChild(svgEl("line", { class: "zero", x1: x(0), x2: x(0), y1: top, y2: base }));
+    rows.forEach((r, i) => {
+      const y = top + i * rowHeight + rowHeight / 2;
+      const cls = r.verdict === "paid" ? "paid" : r.verdict === "harmful" ? "harmful" : "";
+      const g = svgEl("g", { "data-row": i, "data-action": r.action, "data-verdict": r.verdict });
+      g.appendChild(svgEl("title", {}, r.verdict === NOT_MEASURED ? r.label + ": not yet measured" : r.label + ": " + money(r.uplift) + " (" + money(r.lower) + " to " + money(r.upper) + "), cost " + money(r.cost)));
+      g.appendChild(svgEl("text", { x: left - 8, y: y + 4, "text-anchor": "end" }, shorten(r.label, 24)));
+      if (r.verdict !== NOT_MEASURED && isNumber(r.lower) && isNumber(r.upper) && isNumber(r.uplift)) {
+        g.appendChild(svgEl("line", { class: ("ci " + cls).trim(), "data-interval": "", x1: x(r.lower), x2: x(r.upper), y1: y, y2: y }));
+        g.appendChild(svgEl("circle", { class: ("point " + cls).trim(), "data-point": r.uplift, cx: x(r.uplift), cy: y, r: 5 }));
+      } else {
+        g.appendChild(svgEl("text", { x: x(0) + 6, y: y + 4, "text-anchor": "start", class: "verdict-waiting" }, NOT_MEASURED));
+      }
+      if (isNumber(r.cost)) g.appendChild(svgEl("line", { class: "cost", "data-cost": r.cost, x1: x(r.cost), x2: x(r.cost), y1: y - 10, y2: y + 10 }));
+      g.appendChild(svgEl("text", { x: left + plot + 8, y: y + 4, "text-anchor": "start", class: verdictClass(r.verdict) }, r.verdict));
+      svg.appendChild(g);
+    });
+    return svg;
+  }
+
+  function renderExperiments(data) {
+    const body = byId("experiments-body");
+    if (!data.available) {
+      body.setAttribute("data-state", "unavailable");
+      body.replaceChildren(el("p", { "data-state": "unavailable" }, "Whether the actions paid is not known yet: " + fmtText(data.reason).replace(/\.$/, "") + "."));
+      return;
+    }
+    body.setAttribute("data-state", "available");
+    const currency = data.currency || state.currency;
+    const money = (v) => fmtMoney(v, currency);
+    const level = isNumber(data.confidence) ? Math.round(data.confidence * 1000) / 10 + "%" : "95%";
+    const labels = data.labels && typeof data.labels === "object" ? data.labels : {};
+    const verdicts = Array.isArray(data.verdicts) ? data.verdicts : [];
+    const label = (a) => fmtText(labels[a] || a);
+    const all = verdicts.filter((v) => v.segment === "(all)").map((v) => ({ ...v, label: label(v.action) }));
+    const segments = verdicts.filter((v) => v.segment !== "(all)");
+    const measured = (v) => v.verdict !== NOT_MEASURED;
+    const parts = [
+      el("p", { class: "note" },
+        "Measured on " + fmtText(data.measured_at || data.as_of) + " against control groups held out at random: outcomes in the " +
+        fmtCount(data.window_days) + " days after each action, in " + fmtText(currency) + ". An action paid when its whole " + level +
+        " interval lies above its cost per customer contacted; it is not yet measured until each arm has " + fmtCount(data.min_outcomes) +
+        " customers whose window has elapsed."),
+    ];
+    if (!all.length) {
+      parts.push(el("p", { class: "muted" }, "No action had a control group to measure."));
+      body.replaceChildren(...parts);
+      return;
+    }
+    const columns = [
+      { title: "Action", value: (v) => label(v.action), header: true },
+      { title: "Verdict", value: (v) => el("span", { class: "verdict " + verdictClass(v.verdict), "data-field": "verdict" }, fmtText(v.verdict)) },
+      { title: "Treated", value: (v) => fmtCount(v.n_treated), num: true },
+      { title: "Held out", value: (v) => fmtCount(v.n_control), num: true },
+      { title: "Value uplift", value: (v) => (measured(v) ? money(v.uplift) : NOT_MEASURED), num: true },
+      { title: level + " interval", value: (v) => (measured(v) ? money(v.lower) + " to " + money(v.upper) : NOT_MEASURED), num: true },
+      { title: "Cost", value: (v) => money(v.cost), num: true },
+      { title: "Net of cost", value: (v) => (measured(v) ? money(v.net) : "–"), num: true },
+    ];
+    const rowAttrs = (v) => ({ "data-action": v.action, "data-segment": v.segment, "data-verdict": v.verdict });
+    const tbl = table("action_results", "Whether each action paid, per customer contacted", columns, all, rowAttrs);
+    parts.push(chartBlock("Value uplift per customer contacted against cost", forestChart(all, currency, level), tbl, "Action results data", true));
+    const sentences = all.map((v) => el("li", { "data-action": v.action }, label(v.action) + ": " + (measured(v)
+      ? v.verdict + " (" + money(v.uplift) + ", " + level + " interval " + money(v.lower) + " to " + money(v.upper) + ", cost " + money(v.cost) + ")"
+      : NOT_MEASURED + " (" + fmtCount(v.n_treated) + " treated and " + fmtCount(v.n_control) + " held-out customers with outcomes so far)")));
+    parts.push(el("ul", { class: "verdicts" }, sentences));
+    const replaced = Array.isArray(data.replaced) ? data.replaced : [];
+    if (replaced.length) {
+      parts.push(el("p", { class: "note" }, "The measured values replaced the playbook's assumed uplift of " + replaced.map(label).join(", ") + " in this run's allocation."));
+    }
+    if (segments.length) {
+      const segColumns = [columns[0], { title: "Segment", value: (v) => fmtText(v.segment) }, ...columns.slice(1)];
+      parts.push(el("h3", {}, "Per action and segment"),
+        scrollTable(table("action_segments", "Whether each action paid in each segment", segColumns, segments, rowAttrs), "Action results per segment"));
+    }
+    body.replaceChildren(...parts);
+  }
+
   /* ------------------------------------------------------------------ loading */
 
   async function loadAll() {
@@ -1117,6 +1244,7 @@
       api("influencers", { k: TOP_K }).then(guard(renderInfluencers)).catch(fail("Influencers")),
       api("insight").then(guard(renderInsight)).catch(fail("Channels, cohorts and shares")),
       Promise.all([api("segments"), api("actions")]).then(guard((pair) => renderOptions(pair[0], pair[1]))).catch(fail("Segments and actions")),
+      api("experiments").then(guard(renderExperiments)).catch(fail("Action results")),
     ]);
     if (generation === state.generation) document.body.setAttribute("data-state", "ready");
   }
@@ -1125,6 +1253,8 @@
     byId("overview-body").replaceChildren(el("p", { class: "muted" }, "Give an API key to load the overview."));
     byId("changes-body").replaceChildren(el("p", { class: "muted" }, "Give an API key to load the changes."));
     byId("influencers-body").replaceChildren(el("p", { class: "muted" }, "Give an API key to load the influencers."));
+    byId("experiments-body").replaceChildren(el("p", { class: "muted" }, "Give an API key to load the action results."));
+    byId("experiments-body").removeAttribute("data-state");
     byId("insight-body").replaceChildren(el("p", { class: "muted" }, "Give an API key to load the channels, cohorts and shares."));
     byId("lookup-result").replaceChildren();
     byId("filter-result").replaceChildren();
