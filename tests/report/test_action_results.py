@@ -261,3 +261,62 @@ def test_values_are_finite_in_the_recorded_diagnostics(experiments):
     for r in experiments["verdicts"]:
         for k in ("uplift", "lower", "upper", "net"):
             assert r[k] is None or np.isfinite(r[k])
+
+
+@pytest.fixture(scope="module")
+def cycle(tmp_path_factory):
+    """A real cycle on the demo: run, export with control groups, the next 30 days simulated, run again."""
+    from socialvalue import Store
+    from socialvalue.demo import generate
+    from socialvalue.exports import export_results
+    from socialvalue.pipeline import run_pipeline
+
+    from ..pipeline.test_measured import CFG, DAY0, _respond
+
+    root = tmp_path_factory.mktemp("cycle")
+    path = root / "shop.duckdb"
+    data = generate(6000, seed=5)
+    with Store(path) as store:
+        data.load_into(store)
+    first = run_pipeline(path, DAY0.date(), CFG)
+    with Store(path) as store:
+        export_results(store, root / "export", formats=("csv",))
+        _respond(store, first, data.truth, DAY0, seed=11)
+    second = run_pipeline(path, (DAY0 + pd.Timedelta(days=31)).date(), CFG)
+    return path, first, second
+
+
+def test_a_real_run_reports_what_its_control_groups_measured(cycle):
+    from socialvalue import Store
+    from socialvalue.report import ReportData
+
+    path, first, second = cycle
+    with Store(path, read_only=True) as store:
+        before = render_report(ReportData.from_store(store, str(first.as_of)[:10]))
+        after = render_report(ReportData.from_store(store))
+    reason = first.diagnostics["experiments"]["reason"]
+    assert _section(before) == f"Did the actions pay? Whether the actions paid is not known yet: {reason}."
+
+    exp = second.diagnostics["experiments"]
+    assert exp["available"] is True
+    sentence = _means(after)[0]
+    currency = exp["currency"]
+    assert sentence.startswith(
+        f"Value gained per customer contacted over the 30 days after each action, in {currency} with 95% "
+        "intervals: "
+    )
+    rows = overall(exp)
+    assert len(rows) >= 3
+    for r in rows.to_dict("records"):
+        label = exp["labels"][r["action"]]
+        if r["verdict"] == "not yet measured":
+            assert (
+                f"'{label}' is not yet measured ({r['n_treated']:,} treated and {r['n_control']:,}"
+                in sentence
+            )
+        else:
+            said = f"'{label}' {'was harmful' if r['verdict'] == 'harmful' else r['verdict']} ("
+            assert (
+                said + money(r["uplift"], currency) + ", interval " + money(r["lower"], currency) in sentence
+            )
+    assert "paid" in set(rows["verdict"])  # the demo's nudge pays
