@@ -2,8 +2,8 @@
 
 It follows the insight flow a marketing team uses: goals and definitions → data quality → value distribution →
 RFM segments → lifecycle → CLV model diagnostics → churn early warning → social value and the influencer
-network → clusters and tiers → the action plan. Every chart carries a one-line "what this means" sentence
-computed from the data. Plotly's JavaScript is embedded once (about 4.6 MB); all plotted data is aggregated
+network → clusters and tiers → the action plan → whether the actions paid (:mod:`socialvalue.report.action_results`).
+Every chart carries a one-line "what this means" sentence computed from the data. Plotly's JavaScript is embedded once (about 4.6 MB); all plotted data is aggregated
 first, so the file stays small enough to e-mail.
 """
 
