@@ -122,6 +122,8 @@ KEYED = [
     ("GET", "/influencers", {}),
     ("GET", "/actions", {}),
     ("GET", "/actions?format=csv", {}),
+    ("GET", "/experiments", {}),
+    ("GET", "/insight", {}),
     ("GET", "/runs", {}),
     ("GET", "/runs/abc", {}),
     ("POST", "/runs", {"json": {"as_of": AS_OF}}),
