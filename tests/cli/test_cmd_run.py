@@ -85,3 +85,40 @@ def test_report_and_export_refuse_unreadable_dates_in_one_line(tmp_path, capsys)
         cap = capsys.readouterr()
         assert code == 4 and "Traceback" not in cap.err
         assert cap.err.strip() == "error: --as-of '2026-13-01' is not a real date: expected YYYY-MM-DD"
+
+
+def test_export_holds_out_control_groups_and_says_why(demo_store, tmp_path, capsys):
+    """Issue 19: the export holds out a control group per action, records it and prints how many and why;
+    --config sets the share, --no-controls holds out nobody."""
+    import json
+
+    assert main(["run", str(demo_store), "--as-of", AS_OF]) == 0
+    capsys.readouterr()
+    conf = tmp_path / "sv.toml"
+    conf.write_text("[experiment]\ncontrol_share = 0.25\nseed = 9\n", encoding="utf-8")
+    assert (
+        main(["export", str(demo_store), "--out", str(tmp_path / "e"), "-f", "csv", "--config", str(conf)])
+        == 0
+    )
+    cap = capsys.readouterr()
+    text = cap.out + cap.err
+    doc = json.loads((tmp_path / "e" / f"experiment_{AS_OF.replace('-', '')}.json").read_text())
+    assert doc["control_share"] == 0.25 and doc["seed"] == 9 and doc["window_days"] == 30
+    for plan in doc["actions"]:
+        assert f"control group of {plan['action']}: 25% held out" in " ".join(text.split())
+    with Store(demo_store, read_only=True) as s:
+        arms = s.query_df("SELECT arm, count(*) AS n FROM _assignments GROUP BY arm").set_index("arm")["n"]
+    total = arms.sum()
+    assert total == sum(p["n"] for p in doc["actions"])
+    assert arms["control"] == sum(p["n_control"] for p in doc["actions"])
+    assert abs(arms["control"] / total - 0.25) < 0.05
+
+    assert main(["export", str(demo_store), "--out", str(tmp_path / "n"), "-f", "csv", "--no-controls"]) == 0
+    assert not list((tmp_path / "n").glob("experiment_*.json"))
+    assert "control group of" not in capsys.readouterr().err
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[experiment]\ncontrol_share = 2\n", encoding="utf-8")
+    assert main(["export", str(demo_store), "--out", str(tmp_path / "b"), "--config", str(bad)]) != 0
+    err = capsys.readouterr().err
+    assert "control_share" in err and "Traceback" not in err

@@ -320,3 +320,25 @@ def test_a_real_run_reports_what_its_control_groups_measured(cycle):
                 said + money(r["uplift"], currency) + ", interval " + money(r["lower"], currency) in sentence
             )
     assert "paid" in set(rows["verdict"])  # the demo's nudge pays
+
+
+def _text(page: str) -> str:
+    return re.sub(r"\s+", " ", htmllib.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def test_the_action_plan_names_the_effects_its_control_groups_measured(data, experiments):
+    measured = sorted(experiments["replaced"])
+    assert measured  # the fixture replaced at least one assumption
+    data.diagnostics["uplift_estimated"] = False
+    page = _text(render_report(data))
+    names = ", ".join(a.replace("_", " ") for a in measured)
+    assert (
+        f"Effects of {names} were measured on this store's own control groups (see 'Did the actions pay?'); "
+        "the other actions' effects are assumptions from the playbook." in page
+    )
+    assert "Effects are assumptions from the playbook (no campaign data" not in page
+
+    data.diagnostics["experiments"] = unavailable("no control group has been held out yet")
+    page = _text(render_report(data))
+    assert "Effects are assumptions from the playbook (no campaign data with treatment and control" in page
+    assert "were measured on this store's own control groups" not in page

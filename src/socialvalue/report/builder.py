@@ -822,11 +822,23 @@ def _actions(doc: _Doc, d: ReportData) -> None:
         if up.get("qini"):
             fig, sentence = charts.qini(up["qini"])
             doc.chart(fig, sentence)
-    if not d.diagnostics.get("uplift_estimated"):
-        doc.p(
-            "Effects are assumptions from the playbook (no campaign data with treatment and control was supplied).",
-            "note",
+    doc.p(_effects_source(d.diagnostics), "note")
+
+
+def _effects_source(diagnostics: dict) -> str:
+    """Where the action plan's effects came from: campaign data, this store's control groups, or the playbook."""
+    measured = sorted((diagnostics.get("experiments") or {}).get("replaced") or [])
+    campaign = bool(diagnostics.get("uplift_estimated"))
+    if measured:
+        names = ", ".join(a.replace("_", " ") for a in measured)
+        rest = "campaign data" if campaign else "assumptions from the playbook"
+        return (
+            f"Effects of {names} were measured on this store's own control groups (see 'Did the actions pay?'); "
+            f"the other actions' effects are {rest}."
         )
+    if campaign:
+        return "Effects are estimated from the campaign data with treatment and control supplied."
+    return "Effects are assumptions from the playbook (no campaign data with treatment and control was supplied)."
 
 
 SECTIONS = (
