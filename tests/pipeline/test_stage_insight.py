@@ -229,6 +229,7 @@ def test_files_that_cannot_be_used_fall_back_and_say_so(shop, tmp_path):
     wallet = _stage(shop.store, shop.result.scores, cfg)["shares"]["wallet"]
     assert not wallet["available"]
     assert wallet["reason"].startswith("unavailable: the category-spend file 'spend.csv' was refused: ")
+    assert "row 1, column 'customer_id': got 'nobody'; expected an existing customer_id" in wallet["reason"]
 
 
 def test_a_disabled_stage_records_why(shop):

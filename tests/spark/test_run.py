@@ -251,6 +251,43 @@ def test_the_insight_records_are_equal(request, name):
         assert ours["channels"]["reason"] == "unavailable: no customer has an acquisition_channel value"
 
 
+def test_the_wallet_share_is_checked_and_computed_on_spark_as_on_a_store(spark, demo, tmp_path):
+    """A category-spend file on a Spark run: checked against the run's customers (a scratch in-memory store),
+    then the same wallet share as on the store; a file naming an unknown customer is refused with the same line.
+    """
+    from socialvalue.pipeline.stage_insight import insight_stage
+
+    scores = demo["duckdb"].scores
+    ids = scores["customer_id"].iloc[:40].tolist()
+    good = tmp_path / "category_spend.csv"
+    pd.DataFrame(
+        {"customer_id": ids, "category": "books", "estimated_spend": 300.0, "currency": "USD"}
+    ).to_csv(good, index=False)
+    bad = tmp_path / "bad_spend.csv"
+    bad.write_text("customer_id,category,estimated_spend,currency\nnobody,books,10,USD\n")
+    engines = {
+        "spark": SparkEngine(spark, read_tables(spark, demo["folder"])),
+        "duckdb": DuckDBEngine(demo["store"]),
+    }
+    wallets = {}
+    for path in (good, bad):
+        cfg = RunConfig.model_validate({"insight": {"category_spend": str(path)}})
+        for name, engine in engines.items():
+            shares = insight_stage(engine, scores, cfg, pd.Timestamp(DEMO_AS_OF), "USD")["shares"]
+            wallets[path.name, name] = shares["wallet"]
+    ours, duck = wallets["category_spend.csv", "spark"], wallets["category_spend.csv", "duckdb"]
+    assert duck["available"] and duck["customers"] == 40 and duck["unit"] == "USD"
+    assert_close(ours, duck, "wallet")
+    refused = wallets["bad_spend.csv", "spark"]
+    assert not refused["available"]
+    assert refused["reason"].startswith("unavailable: the category-spend file 'bad_spend.csv' was refused: ")
+    assert refused["reason"].endswith(
+        "nothing was loaded: row 1, column 'customer_id': got 'nobody'; expected an existing customer_id "
+        "(load customers first, or create stub customers for unknown ids)"
+    )
+    assert refused == wallets["bad_spend.csv", "duckdb"]
+
+
 #: The columns that depend on the influence spread, whose reverse-reachable sets Spark draws on its executors
 #: with other generators than the single-machine estimate (socialvalue.spark.graph.spread).
 SAMPLED = ("spread", "spread_lower", "spread_upper", "influencer_score", "influencer")

@@ -26,9 +26,9 @@ The record keeps aggregates: per-customer shares are cut to the top :data:`TOP_C
 concentration figures are computed on all of them), and the weekly cohort table to the latest
 :data:`MAX_COHORTS` cohorts.
 
-On the Spark engine two parts have less to read: the lifecycle mix is of this run's date only (the Spark run
-reads no earlier scores), and a category-spend file cannot be checked against a store's customers, so the
-wallet share is unavailable there with that reason.
+On the Spark engine the lifecycle mix is of this run's date only (the Spark run reads no earlier scores), and
+a category-spend file is checked against the run's customers read into a scratch in-memory store (there is no
+erasure log to consult).
 """
 
 from __future__ import annotations
@@ -104,7 +104,13 @@ def unavailable(reason: str) -> dict[str, Any]:
 
 
 def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    """The error's first line, with its first listed problem when the line only announces a list."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    if lines[0].endswith(":") and len(lines) > 1:
+        return f"{lines[0]} {lines[1]}"
+    return lines[0]
 
 
 # -- the parts -----------------------------------------------------------------------------------------------
@@ -280,22 +286,40 @@ def _share(share: Any) -> dict[str, Any]:
 
 
 def _category_spend(engine: Any, path: str) -> tuple[pd.DataFrame | None, str | None]:
-    """The validated category-spend rows, or None and why they cannot be used."""
+    """The validated category-spend rows, or None and why they cannot be used.
+
+    On a store the rows are checked against its customers and its erasure log. A run on Spark has no store:
+    the run's customers table is read from the engine into a scratch in-memory store, and the file is checked
+    against it (there is no erasure log to consult, the input folder being the user's own).
+    """
     from socialvalue.ingest.optional import read_optional
 
-    store = getattr(engine, "store", None)
     name = Path(path).name
-    if store is None:
-        return None, (
-            "unavailable: the category-spend file is checked against a store's customers, and a run on Spark "
-            "has no store: run on a store for the wallet share"
-        )
     if not Path(path).is_file():
         return None, f"unavailable: the category-spend file {name!r} does not exist"
+    store = getattr(engine, "store", None)
     try:
-        return read_optional(store, "category_spend", path), None
+        if store is not None:
+            return read_optional(store, "category_spend", path), None
+        with _scratch_store(engine) as scratch:
+            return read_optional(scratch, "category_spend", path), None
     except SocialValueError as exc:
         return None, f"unavailable: the category-spend file {name!r} was refused: {_first_line(exc)}"
+
+
+def _scratch_store(engine: Any) -> Any:
+    """An in-memory store holding the engine's customers (what an optional table's references are checked on)."""
+    from socialvalue.datastore import Store
+    from socialvalue.features.definition import Query
+
+    customers = engine.frame(Query("SELECT * FROM customers"))
+    scratch = Store(":memory:")
+    try:
+        scratch.ingest("customers", customers)
+    except BaseException:
+        scratch.close()
+        raise
+    return scratch
 
 
 def _shares(engine: Any, scores: pd.DataFrame, cfg: RunConfig, as_of: pd.Timestamp) -> dict[str, Any]:
