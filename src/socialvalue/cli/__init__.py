@@ -59,6 +59,9 @@ def _root(
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    # a library's warning (PySpark 4's notice about pandas >= 3, say) reaches the user as one log line,
+    # not as the source line the warnings module would print after it
+    logging.captureWarnings(True)
 
 
 def _register() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -94,10 +93,7 @@ def _run(
     stages = [s for s in STAGES if report is not None or s != "report"]
     t0 = time.perf_counter()
     opened = Store(store) if engine == "duckdb" and store is not None else nullcontext()
-    with opened as s, stage_progress(stages, title="run") as on_stage, warnings.catch_warnings():
-        # PySpark 4 warns on every pandas UDF it builds when pandas >= 3; the Spark run's results are tested
-        # equal to the DuckDB run's with pandas 3 (tests/spark/test_run.py), so the warning is not the user's
-        warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+    with opened as s, stage_progress(stages, title="run") as on_stage:
         result = run_pipeline(
             s,
             as_of,
